@@ -43,16 +43,20 @@ public enum DecodeStage : ulong
 /// </summary>
 public static class CounterRng
 {
+    // Weyl-sequence offsets (multiples of the golden ratio in 64 bits) keep zero coordinates apart.
     private const ulong Golden = 0x9E3779B97F4A7C15UL;
+    private const ulong Golden2 = 0x3C6EF372FE94F82AUL;
+    private const ulong Golden3 = 0xDAA66D2C7DDF743FUL;
+    private const ulong Golden4 = 0x78DDE6E5FD29F054UL;
 
     /// <summary>64 uniformly distributed bits for the given coordinates.</summary>
     public static ulong Hash(ulong seed, ulong stage, ulong step, ulong position, ulong purpose)
     {
         var h = Mix(seed + Golden);
         h = Mix(h ^ (stage + Golden));
-        h = Mix(h ^ (step + (2 * Golden)));
-        h = Mix(h ^ (position + (3 * Golden)));
-        return Mix(h ^ (purpose + (4 * Golden)));
+        h = Mix(h ^ (step + Golden2));
+        h = Mix(h ^ (position + Golden3));
+        return Mix(h ^ (purpose + Golden4));
     }
 
     /// <summary>A double uniform in the open interval (0, 1): never exactly 0 or 1, so logarithms are safe.</summary>
