@@ -1,0 +1,15 @@
+using Microsoft.Extensions.Logging;
+
+namespace Muse.Inference;
+
+internal static partial class InferenceLog
+{
+    [LoggerMessage(1, LogLevel.Information, "Session for {Path} runs on the {Provider} execution provider.")]
+    public static partial void SessionCreated(ILogger logger, string path, string provider);
+
+    [LoggerMessage(2, LogLevel.Warning, "Execution provider {Provider} is unavailable for {Path}; trying the next one. {Reason}")]
+    public static partial void ProviderUnavailable(ILogger logger, string provider, string path, string reason);
+
+    [LoggerMessage(3, LogLevel.Information, "Model {Model} ({Stage}) loaded from {Folder}.")]
+    public static partial void ModelLoaded(ILogger logger, string model, string stage, string folder);
+}

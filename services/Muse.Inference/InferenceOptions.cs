@@ -1,0 +1,48 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Muse.Inference;
+
+/// <summary>
+/// Configuration section <c>Muse:Inference</c>: which models a stage process loads and how its sessions run.
+/// </summary>
+public sealed class InferenceOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string Section = "Muse:Inference";
+
+    /// <summary>
+    /// Folder holding <c>&lt;name&gt;/&lt;version&gt;/manifest.json</c>. Default: the first <c>models/repository</c>
+    /// found walking up from the working directory or the application folder.
+    /// </summary>
+    public string? Repository { get; set; }
+
+    /// <summary>Model versions to load, as <c>name/version</c>. Empty = every model of this process's stage.</summary>
+    public List<string> Models { get; set; } = [];
+
+    /// <summary>
+    /// Execution providers to try, in order (<c>TensorRT</c>, <c>CUDA</c>, <c>CPU</c>); the first that loads wins and
+    /// is logged. Default: CUDA then CPU. CPU is always the last resort.
+    /// </summary>
+    public List<ExecutionProvider> Providers { get; set; } = [ExecutionProvider.Cuda, ExecutionProvider.Cpu];
+
+    /// <summary>CUDA/TensorRT device id. Default 0.</summary>
+    [Range(0, 64)]
+    public int DeviceId { get; set; }
+
+    /// <summary>Threads used inside one operator; 0 = ONNX Runtime's default (one per core).</summary>
+    [Range(0, 1024)]
+    public int IntraOpThreads { get; set; }
+}
+
+/// <summary>An ONNX Runtime execution provider.</summary>
+public enum ExecutionProvider
+{
+    /// <summary>The default CPU provider; always available.</summary>
+    Cpu,
+
+    /// <summary>NVIDIA CUDA (needs the CUDA libraries of the ORT GPU package).</summary>
+    Cuda,
+
+    /// <summary>NVIDIA TensorRT (falls through to CUDA/CPU for unsupported nodes).</summary>
+    TensorRT,
+}
