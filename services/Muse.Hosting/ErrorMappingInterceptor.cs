@@ -1,0 +1,103 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Muse.Hosting;
+
+/// <summary>
+/// Maps exceptions escaping a service method to gRPC statuses, once for every service of the process, and logs
+/// them. <see cref="RpcException"/> passes through; <see cref="ArgumentException"/> →
+/// <see cref="StatusCode.InvalidArgument"/> with its message; <see cref="MuseException"/> → its own status;
+/// <see cref="OperationCanceledException"/> → <see cref="StatusCode.Cancelled"/>; anything else (ONNX Runtime
+/// failures included) → <see cref="StatusCode.Internal"/> with a generic message and an error id that points at
+/// the full exception in the log: internals never reach the client.
+/// </summary>
+public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> logger) : Interceptor
+{
+    /// <inheritdoc/>
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            return await continuation(request, context);
+        }
+        catch (Exception ex) when (Map(ex, context) is { } mapped)
+        {
+            throw mapped;
+        }
+    }
+
+    /// <inheritdoc/>
+    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context,
+        ClientStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            return await continuation(requestStream, context);
+        }
+        catch (Exception ex) when (Map(ex, context) is { } mapped)
+        {
+            throw mapped;
+        }
+    }
+
+    /// <inheritdoc/>
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
+        ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            await continuation(request, responseStream, context);
+        }
+        catch (Exception ex) when (Map(ex, context) is { } mapped)
+        {
+            throw mapped;
+        }
+    }
+
+    /// <inheritdoc/>
+    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            await continuation(requestStream, responseStream, context);
+        }
+        catch (Exception ex) when (Map(ex, context) is { } mapped)
+        {
+            throw mapped;
+        }
+    }
+
+    /// <summary>The status exception to throw instead of <paramref name="exception"/>, or null to rethrow it as is.</summary>
+    private RpcException? Map(Exception exception, ServerCallContext context)
+    {
+        var method = context.Method;
+        switch (exception)
+        {
+            case RpcException rpc:
+                HostingLog.CallRejected(logger, method, rpc.StatusCode, rpc.Status.Detail);
+                return null;
+            case MuseException muse:
+                HostingLog.CallRejected(logger, method, muse.StatusCode, muse.Message);
+                return new RpcException(new Status(muse.StatusCode, muse.Message));
+            case ArgumentException argument:
+                HostingLog.CallRejected(logger, method, StatusCode.InvalidArgument, argument.Message);
+                return new RpcException(new Status(StatusCode.InvalidArgument, argument.Message));
+            case OperationCanceledException:
+                HostingLog.CallCancelled(logger, method);
+                return new RpcException(new Status(StatusCode.Cancelled, "The call was cancelled."));
+            default:
+                // OnnxRuntimeException lands here too: its message names files and nodes, which stay in the log.
+                var errorId = Guid.NewGuid().ToString("N")[..12];
+                HostingLog.CallFailed(logger, exception, method, errorId);
+                var what = exception is OnnxRuntimeException ? "Inference failed" : "Internal error";
+                return new RpcException(new Status(StatusCode.Internal, $"{what}; error id {errorId}."));
+        }
+    }
+}

@@ -1,0 +1,39 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Muse.Hosting;
+
+/// <summary>
+/// Writes <c>MUSE_LISTENING &lt;url&gt;</c> to stdout, one line per bound address, once Kestrel listens. The
+/// local cluster launcher parses these lines to learn ephemeral ports, so the format is a contract: do not
+/// change it. Written with <see cref="Console.Out"/> directly (not a logger) so it is never reformatted.
+/// </summary>
+internal sealed class ListeningAnnouncer(IServer server, IHostApplicationLifetime lifetime, ILogger<ListeningAnnouncer> logger)
+    : IHostedService
+{
+    /// <summary>Prefix of the start-up line.</summary>
+    public const string Prefix = "MUSE_LISTENING";
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Hosted services start before the server; ApplicationStarted fires once every address is bound.
+        lifetime.ApplicationStarted.Register(Announce);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private void Announce()
+    {
+        var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        foreach (var address in addresses)
+        {
+            HostingLog.Listening(logger, address);
+            Console.Out.WriteLine($"{Prefix} {address}");
+        }
+
+        Console.Out.Flush();
+    }
+}

@@ -1,0 +1,259 @@
+using Grpc.AspNetCore.Server;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Muse.Inference;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace Muse.Hosting;
+
+/// <summary>
+/// The shared host of every MuseGrpc process, as chainable extension methods (the ServiceDefaults pattern).
+/// A stage's Program.cs is <c>builder.AddMuseStage(Stages.X); builder.AddX(); … app.MapMuseStage&lt;XService&gt;();</c>.
+/// </summary>
+public static class MuseHostingExtensions
+{
+    /// <summary>Tag of health checks that say the process is alive.</summary>
+    public const string LiveTag = "live";
+
+    /// <summary>Tag of health checks that say the process can serve (its models are loaded).</summary>
+    public const string ReadyTag = "ready";
+
+    /// <summary>
+    /// Everything a MuseGrpc process shares, each part also callable on its own:
+    /// <see cref="ConfigureMuseKestrel"/>, <see cref="ConfigureMuseLogging"/>, <see cref="ConfigureMuseTelemetry"/>,
+    /// <see cref="AddMuseGrpc"/>, <see cref="AddMuseHealthChecks"/>, and the <c>MUSE_LISTENING &lt;url&gt;</c>
+    /// stdout line once Kestrel listens. Calling it twice has no further effect.
+    /// </summary>
+    public static TBuilder AddMuseDefaults<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        if (builder.Services.Any(d => d.ServiceType == typeof(MuseDefaultsMarker)))
+        {
+            return builder;
+        }
+
+        builder.Services.AddSingleton<MuseDefaultsMarker>();
+        builder.Services.AddOptions<MuseHostingOptions>()
+            .Bind(builder.Configuration.GetSection(MuseHostingOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder
+            .ConfigureMuseKestrel()
+            .ConfigureMuseLogging()
+            .ConfigureMuseTelemetry()
+            .AddMuseGrpc()
+            .AddMuseHealthChecks();
+        builder.Services.AddHostedService<ListeningAnnouncer>();
+        return builder;
+    }
+
+    /// <summary>
+    /// <see cref="AddMuseDefaults"/> plus the models of <paramref name="stages"/> (see <see cref="AddMuseModels"/>).
+    /// </summary>
+    /// <param name="builder">The application builder.</param>
+    /// <param name="stages">Values of <see cref="Stages"/> this process serves, e.g. <c>Stages.TextEncoder</c>.</param>
+    public static TBuilder AddMuseStage<TBuilder>(this TBuilder builder, params string[] stages)
+        where TBuilder : IHostApplicationBuilder =>
+        builder.AddMuseDefaults().AddMuseModels(stages);
+
+    /// <summary>
+    /// Loads the models of <paramref name="stages"/> at start-up (before Kestrel listens) into the singleton
+    /// <see cref="StageModels"/>, with <see cref="InferenceOptions"/> bound from <c>Muse:Inference</c>; adds the
+    /// <c>ready</c> health check. A repository without a usable model fails start-up.
+    /// </summary>
+    public static TBuilder AddMuseModels<TBuilder>(this TBuilder builder, params string[] stages)
+        where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        if (stages is null || stages.Length == 0)
+        {
+            throw new ArgumentException("Name at least one stage (see Muse.Inference.Stages).", nameof(stages));
+        }
+
+        var section = builder.Configuration.GetSection(InferenceOptions.Section);
+        builder.Services.AddOptions<InferenceOptions>()
+            .Bind(section)
+            .PostConfigure(options =>
+            {
+                // The binder appends configured list items to a non-empty default; a configured list replaces it.
+                var providers = section.GetSection(nameof(InferenceOptions.Providers));
+                if (providers.GetChildren().Any())
+                {
+                    options.Providers = providers.Get<List<ExecutionProvider>>() ?? [];
+                }
+            })
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton(new StageSelection([.. stages]));
+        builder.Services.AddSingleton<StageModels>();
+        builder.Services.AddHostedService<StageModelsLoader>();
+        builder.Services.AddHealthChecks().AddCheck<StageModelsHealthCheck>("models", tags: [ReadyTag]);
+        return builder;
+    }
+
+    /// <summary>
+    /// Kestrel speaks HTTP/2 only, in cleartext (h2c; TLS ends at the ingress). Addresses come from the standard
+    /// <c>ASPNETCORE_URLS</c> / <c>--urls</c> / <c>ASPNETCORE_HTTP_PORTS</c> / <c>Kestrel:Endpoints</c>; when none
+    /// is set the default is <see cref="MuseHostingOptions.DefaultUrl"/> (loopback, ephemeral port).
+    /// </summary>
+    public static TBuilder ConfigureMuseKestrel<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var configuration = builder.Configuration;
+        var hasAddress = !string.IsNullOrWhiteSpace(configuration["urls"])
+            || !string.IsNullOrWhiteSpace(configuration["http_ports"])
+            || !string.IsNullOrWhiteSpace(configuration["https_ports"])
+            || configuration.GetSection("Kestrel:Endpoints").GetChildren().Any();
+        if (!hasAddress)
+        {
+            configuration.AddInMemoryCollection([new("urls", MuseHostingOptions.DefaultUrl)]);
+        }
+
+        builder.Services.Configure<KestrelServerOptions>(kestrel =>
+            kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2));
+        return builder;
+    }
+
+    /// <summary>
+    /// Console logging in the format of <see cref="MuseHostingOptions.LogFormat"/> (JSON lines by default), UTC
+    /// ISO-8601 timestamps, scopes included.
+    /// </summary>
+    public static TBuilder ConfigureMuseLogging<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var options = builder.Configuration.GetSection(MuseHostingOptions.Section).Get<MuseHostingOptions>()
+            ?? new MuseHostingOptions();
+        if (options.LogFormat == ConsoleLogFormat.Simple)
+        {
+            builder.Logging.AddSimpleConsole(console =>
+            {
+                console.SingleLine = true;
+                console.UseUtcTimestamp = true;
+                console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            });
+        }
+        else
+        {
+            builder.Logging.AddJsonConsole(console =>
+            {
+                console.IncludeScopes = true;
+                console.UseUtcTimestamp = true;
+                console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+        }
+
+        return builder;
+    }
+
+    /// <summary>
+    /// OpenTelemetry logs, metrics (ASP.NET Core, Kestrel, <see cref="MuseTelemetry.MeterName"/>) and traces
+    /// (ASP.NET Core without health probes, <see cref="MuseTelemetry.ActivitySource"/>). The OTLP exporter is
+    /// switched on only when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set; the service name is the application name
+    /// unless <c>OTEL_SERVICE_NAME</c> says otherwise.
+    /// </summary>
+    public static TBuilder ConfigureMuseTelemetry<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Logging.AddOpenTelemetry(logging =>
+        {
+            logging.IncludeFormattedMessage = true;
+            logging.IncludeScopes = true;
+        });
+
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(builder.Environment.ApplicationName))
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddMeter("Microsoft.AspNetCore.Server.Kestrel", MuseTelemetry.MeterName))
+            .WithTracing(tracing => tracing
+                .AddAspNetCoreInstrumentation(aspNetCore =>
+                    aspNetCore.Filter = context => !IsHealthProbe(context.Request.Path))
+                .AddSource(MuseTelemetry.SourceName));
+
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            telemetry.UseOtlpExporter();
+        }
+
+        return builder;
+    }
+
+    /// <summary>
+    /// gRPC with the message-size limits of <see cref="MuseHostingOptions"/>, the
+    /// <see cref="ErrorMappingInterceptor"/> (registered once, for every service of the process) and server
+    /// reflection.
+    /// </summary>
+    public static TBuilder AddMuseGrpc<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddGrpc(grpc => grpc.Interceptors.Add<ErrorMappingInterceptor>());
+        builder.Services.AddOptions<GrpcServiceOptions>()
+            .Configure<IOptions<MuseHostingOptions>>((grpc, hosting) =>
+            {
+                grpc.MaxReceiveMessageSize = hosting.Value.MaxReceiveMessageSize;
+                grpc.MaxSendMessageSize = hosting.Value.MaxSendMessageSize;
+            });
+        builder.Services.AddGrpcReflection();
+        return builder;
+    }
+
+    /// <summary>
+    /// The standard <c>grpc.health.v1</c> service over ASP.NET Core health checks, with a <c>live</c> self check.
+    /// Health service names: <c>""</c> (every check), <c>live</c>, <c>ready</c> (checks with those tags).
+    /// </summary>
+    public static TBuilder AddMuseHealthChecks<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddGrpcHealthChecks(health =>
+            {
+                health.Services.Map(LiveTag, result => result.Tags.Contains(LiveTag));
+                health.Services.Map(ReadyTag, result => result.Tags.Contains(ReadyTag));
+            })
+            .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
+        return builder;
+    }
+
+    /// <summary>Maps <c>grpc.health.v1.Health</c> and server reflection.</summary>
+    public static TEndpoints MapMuseDefaults<TEndpoints>(this TEndpoints endpoints)
+        where TEndpoints : IEndpointRouteBuilder
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        endpoints.MapGrpcHealthChecksService();
+        endpoints.MapGrpcReflectionService();
+        return endpoints;
+    }
+
+    /// <summary>Maps the stage's <typeparamref name="TService"/>, <c>muse.v1.StageInfo</c> and <see cref="MapMuseDefaults"/>.</summary>
+    public static IEndpointRouteBuilder MapMuseStage<TService>(this IEndpointRouteBuilder endpoints)
+        where TService : class
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        endpoints.MapGrpcService<TService>();
+        endpoints.MapGrpcService<StageInfoService>();
+        return endpoints.MapMuseDefaults();
+    }
+
+    private static bool IsHealthProbe(PathString path) =>
+        path.StartsWithSegments("/grpc.health.v1.Health", StringComparison.Ordinal);
+
+    /// <summary>Marks that <see cref="AddMuseDefaults"/> ran, so a second call adds nothing twice.</summary>
+    private sealed class MuseDefaultsMarker;
+}

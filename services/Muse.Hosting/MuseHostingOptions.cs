@@ -1,0 +1,47 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Muse.Hosting;
+
+/// <summary>
+/// Configuration section <c>Muse:Hosting</c>: limits and formats shared by every stage process.
+/// Listening addresses are not here: they come from the standard <c>ASPNETCORE_URLS</c> / <c>--urls</c>
+/// (default <see cref="DefaultUrl"/>).
+/// </summary>
+public sealed class MuseHostingOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string Section = "Muse:Hosting";
+
+    /// <summary>Address used when no URL is configured: loopback, ephemeral port (see the <c>MUSE_LISTENING</c> line).</summary>
+    public const string DefaultUrl = "http://127.0.0.1:0";
+
+    /// <summary>Default of <see cref="MaxReceiveMessageSize"/> and <see cref="MaxSendMessageSize"/>: 16 MiB.</summary>
+    public const int DefaultMessageSize = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// Largest gRPC request message accepted, in bytes. Default 16 MiB: a batch of text embeddings or an
+    /// uploaded image fits; larger requests fail with <c>RESOURCE_EXHAUSTED</c> before reaching a service.
+    /// </summary>
+    [Range(1024, int.MaxValue)]
+    public int MaxReceiveMessageSize { get; set; } = DefaultMessageSize;
+
+    /// <summary>Largest gRPC reply message sent, in bytes. Default 16 MiB.</summary>
+    [Range(1024, int.MaxValue)]
+    public int MaxSendMessageSize { get; set; } = DefaultMessageSize;
+
+    /// <summary>
+    /// Console log format: <see cref="ConsoleLogFormat.Json"/> (default; one JSON object per line, structured
+    /// fields kept) or <see cref="ConsoleLogFormat.Simple"/> (one human-readable line per entry).
+    /// </summary>
+    public ConsoleLogFormat LogFormat { get; set; } = ConsoleLogFormat.Json;
+}
+
+/// <summary>How log entries are written to the console.</summary>
+public enum ConsoleLogFormat
+{
+    /// <summary>One JSON object per line, with the message template's named values as fields.</summary>
+    Json,
+
+    /// <summary>One human-readable line per entry.</summary>
+    Simple,
+}

@@ -1,0 +1,54 @@
+using Grpc.Core;
+using Muse.Inference;
+using Muse.Protos.V1;
+
+namespace Muse.Hosting;
+
+/// <summary><c>muse.v1.StageInfo</c>: which model versions this process serves, and on which execution provider.</summary>
+public sealed class StageInfoService(StageModels models) : StageInfo.StageInfoBase
+{
+    private static readonly string Instance = $"{Environment.MachineName}:{Environment.ProcessId}";
+
+    /// <inheritdoc/>
+    public override Task<GetStageInfoReply> GetStageInfo(GetStageInfoRequest request, ServerCallContext context)
+    {
+        var reply = new GetStageInfoReply
+        {
+            ExecutionProvider = string.Join(",", models.All.Select(m => m.Provider.ToString()).Distinct()),
+            Instance = Instance,
+        };
+        reply.Models.AddRange(models.All.Select(m => MapDescriptor(m.Manifest)));
+        return Task.FromResult(reply);
+    }
+
+    /// <summary>The proto view of a manifest.</summary>
+    public static ModelDescriptor MapDescriptor(ModelManifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        return new ModelDescriptor
+        {
+            Name = manifest.Name,
+            Version = manifest.Version,
+            Stage = manifest.Stage,
+            CodebookSize = manifest.CodebookSize,
+            MaskTokenId = manifest.MaskTokenId,
+            GridHeight = manifest.GridHeight,
+            GridWidth = manifest.GridWidth,
+            LowResGridHeight = manifest.LowResGridHeight,
+            LowResGridWidth = manifest.LowResGridWidth,
+            TextEmbeddingDim = manifest.TextEmbeddingDim,
+            TextMaxLength = manifest.TextMaxLength,
+            DownsampleFactor = manifest.DownsampleFactor,
+            ImageTokenizer = manifest.ImageTokenizer,
+            TextEncoder = manifest.TextEncoder,
+            Trained = manifest.Trained,
+        };
+    }
+
+    /// <summary>The proto reference to a model version, as replies carry it.</summary>
+    public static ModelRef MapRef(ModelManifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        return new ModelRef { Name = manifest.Name, Version = manifest.Version };
+    }
+}
