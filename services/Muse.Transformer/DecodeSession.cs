@@ -1,0 +1,161 @@
+using Muse.Decoding;
+using Muse.Hosting;
+using Muse.Inference;
+using Muse.Protos.V1;
+
+namespace Muse.Transformer;
+
+/// <summary>
+/// The validated conditioning of one Decode stream, kept for the stream's life: the model, the text rows (prompt and
+/// negative prompt), the low-res tokens (sr) and one seed per image. Steps are validated against it.
+/// </summary>
+/// <remarks>Not thread-safe: a stream runs one step at a time.</remarks>
+public sealed class DecodeSession
+{
+    /// <summary>Most images one stream may decode together.</summary>
+    public const int MaxBatch = 16;
+
+    /// <summary>Largest accepted classifier-free guidance scale.</summary>
+    public const float MaxGuidanceScale = 50f;
+
+    /// <summary>Largest accepted sampling temperature.</summary>
+    public const float MaxSamplingTemperature = 10f;
+
+    private ConditioningRows? _conditional;
+    private ConditioningRows? _guided;
+
+    private DecodeSession(TransformerModel model, ulong[] seeds, float[] textEmbeddings, float[] textMask, long[]? lowResTokens)
+    {
+        Model = model;
+        Seeds = seeds;
+        TextEmbeddings = textEmbeddings;
+        TextMask = textMask;
+        LowResTokens = lowResTokens;
+    }
+
+    /// <summary>The transformer this stream decodes with.</summary>
+    public TransformerModel Model { get; }
+
+    /// <summary>Images decoded together, B = number of seeds.</summary>
+    public int BatchSize => Seeds.Length;
+
+    /// <summary>[B] one seed per image.</summary>
+    public ulong[] Seeds { get; }
+
+    /// <summary>[2, L, Dt] row 0 = prompt (conditional), row 1 = negative or empty prompt (unconditional).</summary>
+    public float[] TextEmbeddings { get; }
+
+    /// <summary>[2, L] 1 = token, 0 = padding, as float for the graph.</summary>
+    public float[] TextMask { get; }
+
+    /// <summary>[B, M] the base model's tokens (sr); null for base.</summary>
+    public long[]? LowResTokens { get; }
+
+    /// <summary>Validates the first message of a stream against <paramref name="model"/>.</summary>
+    /// <exception cref="Grpc.Core.RpcException">InvalidArgument, naming the offending field.</exception>
+    public static DecodeSession Open(Conditioning conditioning, TransformerModel model)
+    {
+        var manifest = model.Manifest;
+        var textLength = manifest.TextMaxLength;
+        var textDim = manifest.TextEmbeddingDim;
+
+        var batch = MuseValidation.CountInRange(conditioning.Seeds, 1, MaxBatch).Count;    // one seed per image
+
+        var textEmbeddings = DecodeValidation.Float32(conditioning.TextEmbeddings, [2, textLength, textDim]);    // [2, L, Dt]
+        DecodeValidation.Require(Array.TrueForAll(textEmbeddings, float.IsFinite), conditioning.TextEmbeddings, "must be finite.");
+
+        var textMask = DecodeValidation.Int32(conditioning.TextMask, [2, textLength]);                        // [2, L]
+        DecodeValidation.Require(Array.TrueForAll(textMask, m => m is 0 or 1), conditioning.TextMask, "must hold only 0 and 1.");
+
+        long[]? lowResTokens = null;                                                                          // [B, M]
+        if (model.IsSuperResolution)
+        {
+            DecodeValidation.Require(conditioning.LowResTokens is not null, conditioning.LowResTokens, $"is required by the super-resolution model {model.Id}.");
+            var lowRes = DecodeValidation.Int32(conditioning.LowResTokens, [batch, manifest.LowResGridHeight, manifest.LowResGridWidth]);
+            DecodeValidation.Require(
+                Array.TrueForAll(lowRes, t => t >= 0 && t < model.CodebookSize),
+                conditioning.LowResTokens,
+                $"must hold codebook ids in [0, {model.CodebookSize}).");
+            lowResTokens = Array.ConvertAll(lowRes, t => (long)t);
+        }
+        else
+        {
+            DecodeValidation.Require(conditioning.LowResTokens is null, conditioning.LowResTokens, $"must be absent for the base model {model.Id}.");
+        }
+
+        return new DecodeSession(model, [.. conditioning.Seeds], textEmbeddings, Array.ConvertAll(textMask, m => (float)m), lowResTokens);
+    }
+
+    /// <summary>Validates one step message against this stream's model and batch.</summary>
+    /// <exception cref="Grpc.Core.RpcException">InvalidArgument, naming the offending field.</exception>
+    public DecodeStepInput ReadStep(DecodeStep step)
+    {
+        var manifest = Model.Manifest;
+        MuseValidation.InRange(step.Steps, 1, MaskSchedule.MaxSteps);
+        MuseValidation.InRange(step.Step, 0, step.Steps - 1);
+        MuseValidation.Finite(step.GuidanceScale);
+        MuseValidation.InRange(step.GuidanceScale, 0f, MaxGuidanceScale);
+        MuseValidation.Finite(step.SamplingTemperature);
+        MuseValidation.InRange(step.SamplingTemperature, 0f, MaxSamplingTemperature);
+
+        var tokens = DecodeValidation.Int32(step.Tokens, [BatchSize, manifest.GridHeight, manifest.GridWidth]);   // [B, h, w]
+        DecodeValidation.Require(
+            Array.TrueForAll(tokens, t => t >= 0 && t <= Model.MaskTokenId),
+            step.Tokens,
+            $"must hold codebook ids in [0, {Model.CodebookSize}) or the mask token {Model.MaskTokenId}.");
+
+        return new DecodeStepInput(tokens, step.Step, step.Steps, step.GuidanceScale, step.SamplingTemperature);
+    }
+
+    /// <summary>
+    /// The conditioning inputs of one run, one row per graph row: images 0..B−1 with the prompt, then, when
+    /// <paramref name="guided"/>, images 0..B−1 again with the negative prompt. Built once per stream and layout.
+    /// </summary>
+    public ConditioningRows Rows(bool guided) => guided
+        ? _guided ??= BuildRows(guided: true)
+        : _conditional ??= BuildRows(guided: false);
+
+    private ConditioningRows BuildRows(bool guided)
+    {
+        var manifest = Model.Manifest;
+        var textLength = manifest.TextMaxLength;
+        var textSize = textLength * manifest.TextEmbeddingDim;
+        var lowResLength = Model.LowResLength;
+        var rows = guided ? 2 * BatchSize : BatchSize;
+
+        var textEmbeddings = new float[rows * textSize];    // [rows, L, Dt]
+        var textMask = new float[rows * textLength];        // [rows, L]
+        var lowResTokens = LowResTokens is null ? null : new long[rows * lowResLength];   // [rows, M]
+        for (var row = 0; row < rows; row++)
+        {
+            var text = row < BatchSize ? 0 : 1;
+            var image = row % BatchSize;
+            TextEmbeddings.AsSpan(text * textSize, textSize).CopyTo(textEmbeddings.AsSpan(row * textSize));
+            TextMask.AsSpan(text * textLength, textLength).CopyTo(textMask.AsSpan(row * textLength));
+            LowResTokens?.AsSpan(image * lowResLength, lowResLength).CopyTo(lowResTokens.AsSpan(row * lowResLength));
+        }
+
+        return new ConditioningRows(rows, textEmbeddings, textMask, lowResTokens);
+    }
+}
+
+/// <summary>The conditioning inputs of one graph run, already laid out row by row.</summary>
+/// <param name="Rows">Graph rows: B, or 2B with guidance.</param>
+/// <param name="TextEmbeddings">[rows, L, Dt].</param>
+/// <param name="TextMask">[rows, L].</param>
+/// <param name="LowResTokens">[rows, M] (sr); null for base.</param>
+public sealed record ConditioningRows(int Rows, float[] TextEmbeddings, float[] TextMask, long[]? LowResTokens);
+
+/// <summary>One validated step of a stream.</summary>
+/// <param name="Tokens">[B, N] current tokens; masked positions hold the mask token.</param>
+/// <param name="Step">Step t, 0-based.</param>
+/// <param name="Steps">Total steps T.</param>
+/// <param name="GuidanceScale">Classifier-free guidance scale s.</param>
+/// <param name="SamplingTemperature">Categorical sampling temperature; 0 = greedy.</param>
+public sealed record DecodeStepInput(int[] Tokens, int Step, int Steps, float GuidanceScale, float SamplingTemperature);
+
+/// <summary>What a step sends back.</summary>
+/// <param name="Tokens">[B, N] sampled tokens at masked positions, input tokens elsewhere.</param>
+/// <param name="Confidence">[B, N] probability of each sampled token; 1 at unmasked positions.</param>
+/// <param name="Rows">Graph rows the step took (B, or 2B with guidance).</param>
+public sealed record StepResult(int[] Tokens, float[] Confidence, int Rows);

@@ -1,0 +1,72 @@
+using Grpc.Core;
+using Muse.Inference;
+using Muse.Protos.V1;
+
+namespace Muse.Transformer;
+
+/// <summary>
+/// <c>muse.v1.TokenTransformer</c>: one Decode stream per image batch. The first message is the conditioning, kept
+/// in a <see cref="DecodeSession"/>; each following step is validated, scheduled and answered by one reply.
+/// Streams share nothing but the read-only model, so a failing stream cannot affect another.
+/// </summary>
+public sealed class TokenTransformerService(
+    TransformerModels models, IStepScheduler scheduler, ILogger<TokenTransformerService> logger)
+    : TokenTransformer.TokenTransformerBase
+{
+    /// <inheritdoc/>
+    public override async Task Decode(
+        IAsyncStreamReader<DecodeRequest> requestStream, IServerStreamWriter<DecodeReply> responseStream, ServerCallContext context)
+    {
+        var cancellationToken = context.CancellationToken;
+        DecodeSession? session = null;
+        var stepCount = 0;
+        try
+        {
+            if (!await requestStream.MoveNext(cancellationToken))
+            {
+                return;
+            }
+
+            var first = requestStream.Current;
+            DecodeValidation.Require(
+                first.MessageCase == DecodeRequest.MessageOneofCase.Conditioning,
+                first.Conditioning,
+                "must be the first message of a Decode stream");
+            session = DecodeSession.Open(first.Conditioning, models.Get(first.Conditioning.Model));
+            TransformerLog.StreamOpened(logger, session.Model.Id, session.BatchSize);
+
+            while (await requestStream.MoveNext(cancellationToken))
+            {
+                var request = requestStream.Current;
+                DecodeValidation.Require(
+                    request.MessageCase == DecodeRequest.MessageOneofCase.Step,
+                    request.Step,
+                    "is expected: conditioning is sent once, as the first message");
+                var step = session.ReadStep(request.Step);
+                var result = await scheduler.ScheduleAsync(session, step, cancellationToken);
+                await responseStream.WriteAsync(MapReply(session, step, result), cancellationToken);
+                stepCount++;
+            }
+
+            TransformerLog.StreamCompleted(logger, session.Model.Id, stepCount);
+        }
+        catch (Exception ex) when (cancellationToken.IsCancellationRequested && ex is OperationCanceledException or IOException)
+        {
+            // The client went away (or the deadline passed): there is nobody to answer, so end quietly.
+            TransformerLog.StreamCancelled(logger, session?.Model.Id ?? "(no model yet)", stepCount);
+        }
+    }
+
+    private static DecodeReply MapReply(DecodeSession session, DecodeStepInput step, StepResult result)
+    {
+        var manifest = session.Model.Manifest;
+        long[] shape = [session.BatchSize, manifest.GridHeight, manifest.GridWidth];
+        return new DecodeReply
+        {
+            Step = step.Step,
+            Tokens = TensorConvert.FromInt32(result.Tokens, shape),
+            Confidence = TensorConvert.FromFloat32(result.Confidence, shape),
+            Model = session.Model.Ref.Clone(),
+        };
+    }
+}

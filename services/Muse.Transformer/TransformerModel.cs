@@ -1,0 +1,122 @@
+using Muse.Decoding;
+using Muse.Inference;
+using Muse.Protos.V1;
+
+namespace Muse.Transformer;
+
+/// <summary>
+/// A loaded base or SR transformer with what decoding needs resolved once at start-up: the ONNX input and output
+/// names (from the manifest's roles), the grid sizes and the decoding stage that is part of the noise identity.
+/// </summary>
+/// <remarks>Does not own <see cref="Loaded"/>; the host's model registry disposes it.</remarks>
+public sealed class TransformerModel
+{
+    /// <summary>Manifest roles of the transformer graph's inputs and output (models/README.md).</summary>
+    public static class Roles
+    {
+        /// <summary>int64 [B, N] current tokens, masked = mask token id.</summary>
+        public const string Tokens = "tokens";
+
+        /// <summary>float [B, L, Dt] text embeddings.</summary>
+        public const string TextEmbeddings = "text_embeddings";
+
+        /// <summary>float [B, L] 1 = token, 0 = padding.</summary>
+        public const string TextMask = "text_mask";
+
+        /// <summary>int64 [B, M] the base model's tokens (sr only).</summary>
+        public const string LowResTokens = "low_res_tokens";
+
+        /// <summary>float [B, N, K] logits over the codebook.</summary>
+        public const string Logits = "logits";
+    }
+
+    private TransformerModel(LoadedModel loaded, OnnxModel graph)
+    {
+        var manifest = loaded.Manifest;
+        Loaded = loaded;
+        Graph = graph;
+        IsSuperResolution = manifest.Stage == Stages.SuperResolution;
+        Stage = IsSuperResolution ? DecodeStage.SuperResolution : DecodeStage.Base;
+        TokensInput = Resolve(manifest.Inputs, Roles.Tokens, graph.InputNames);
+        TextEmbeddingsInput = Resolve(manifest.Inputs, Roles.TextEmbeddings, graph.InputNames);
+        TextMaskInput = Resolve(manifest.Inputs, Roles.TextMask, graph.InputNames);
+        LowResTokensInput = IsSuperResolution ? Resolve(manifest.Inputs, Roles.LowResTokens, graph.InputNames) : null;
+        LogitsOutput = Resolve(manifest.Outputs, Roles.Logits, graph.OutputNames);
+        LogitsIndex = graph.OutputNames.ToList().IndexOf(LogitsOutput);
+        Ref = new ModelRef { Name = manifest.Name, Version = manifest.Version };
+    }
+
+    /// <summary>The loaded model version (manifest and sessions).</summary>
+    public LoadedModel Loaded { get; }
+
+    /// <summary>The validated manifest.</summary>
+    public ModelManifest Manifest => Loaded.Manifest;
+
+    /// <summary><c>name/version</c>.</summary>
+    public string Id => Loaded.Manifest.Id;
+
+    /// <summary>The reference echoed in every reply.</summary>
+    public ModelRef Ref { get; }
+
+    /// <summary>The ONNX graph of the <c>model</c> role.</summary>
+    public OnnxModel Graph { get; }
+
+    /// <summary>True for a super-resolution model (conditioned on low-res tokens).</summary>
+    public bool IsSuperResolution { get; }
+
+    /// <summary>The decoding stage: part of the identity of every sampling draw.</summary>
+    public DecodeStage Stage { get; }
+
+    /// <summary>Codebook entries K; valid token ids are [0, K), and K itself is the mask token.</summary>
+    public int CodebookSize => Manifest.CodebookSize;
+
+    /// <summary>The mask token id (= K).</summary>
+    public int MaskTokenId => Manifest.MaskTokenId;
+
+    /// <summary>Tokens per image N = gridHeight · gridWidth.</summary>
+    public int Length => Manifest.GridHeight * Manifest.GridWidth;
+
+    /// <summary>Low-resolution tokens per image M (sr); 0 for base.</summary>
+    public int LowResLength => Manifest.LowResGridHeight * Manifest.LowResGridWidth;
+
+    /// <summary>ONNX name of the tokens input.</summary>
+    public string TokensInput { get; }
+
+    /// <summary>ONNX name of the text embeddings input.</summary>
+    public string TextEmbeddingsInput { get; }
+
+    /// <summary>ONNX name of the text mask input.</summary>
+    public string TextMaskInput { get; }
+
+    /// <summary>ONNX name of the low-res tokens input; null for base models.</summary>
+    public string? LowResTokensInput { get; }
+
+    /// <summary>ONNX name of the logits output.</summary>
+    public string LogitsOutput { get; }
+
+    /// <summary>Position of the logits among the graph's outputs (the order <see cref="OnnxModel.Run"/> returns).</summary>
+    public int LogitsIndex { get; }
+
+    /// <summary>Wraps a base or SR model, checking that its manifest's roles name inputs the graph has.</summary>
+    /// <exception cref="InvalidOperationException">The model is not a transformer or its graph lacks an input.</exception>
+    public static TransformerModel From(LoadedModel loaded)
+    {
+        var stage = loaded.Manifest.Stage;
+        if (stage is not (Stages.Base or Stages.SuperResolution))
+        {
+            throw new InvalidOperationException($"Model {loaded.Manifest.Id} is a '{stage}' model, not a transformer.");
+        }
+
+        return new TransformerModel(loaded, loaded.Graph("model"));
+    }
+
+    // A manifest written before roles were recorded names nothing; the README's names are the default then.
+    private string Resolve(Dictionary<string, string> roles, string role, IReadOnlyList<string> graphNames)
+    {
+        var name = roles.TryGetValue(role, out var mapped) ? mapped : role;
+        return graphNames.Contains(name)
+            ? name
+            : throw new InvalidOperationException(
+                $"Model {Loaded.Manifest.Id}: role '{role}' maps to '{name}', which is not one of the graph's [{string.Join(", ", graphNames)}].");
+    }
+}
