@@ -1,0 +1,157 @@
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Muse.Decoding;
+using Muse.Inference;
+using Muse.Orchestrator.Replicas;
+using Muse.Protos.V1;
+
+namespace Muse.Orchestrator.Generation;
+
+/// <summary>
+/// Runs one request through the stages (DESIGN.md, "One request, end to end"): text → base loop → SR loop →
+/// pixels. Owns the token state; the replicas only sample.
+/// </summary>
+public sealed class Generator(StageClients stages, IOptions<StageResilienceOptions> resilience, TimeProvider time, ILogger<Generator> logger)
+{
+    /// <summary>Generates the image, reporting progress events through <paramref name="emit"/>.</summary>
+    public async Task<Result> GenerateAsync(GenerateSettings settings, Func<GenerateEvent, Task> emit, DateTime? deadline, CancellationToken ct)
+    {
+        var models = settings.Models;
+        var timings = new List<StageTiming>();
+        var started = time.GetTimestamp();
+        ulong[] seeds = [settings.Seed];
+
+        // 1. Text: row 0 conditions, row 1 is the unconditional (or negative) row of classifier-free guidance.
+        var stageStarted = time.GetTimestamp();
+        var text = await stages.EncodeAsync(models.TextEncoder, [settings.Prompt, settings.NegativePrompt], deadline, ct);
+        timings.Add(Timing(Stages.TextEncoder, stageStarted));
+
+        // 2. Base loop: every token of the low-resolution grid starts masked.
+        stageStarted = time.GetTimestamp();
+        var baseModel = models.Base;
+        var baseStates = new[] { TokenState.AllMasked(baseModel.GridHeight, baseModel.GridWidth, baseModel.MaskTokenId) };
+        var baseConditioning = Conditioning(baseModel, text, seeds, lowResTokens: null);
+        await DecodeAsync(baseModel, DecodeStage.Base, baseConditioning, baseStates, settings.Base, seeds, deadline, async progress =>
+        {
+            var preview = WantsPreview(settings.PreviewEvery, progress)
+                ? await PreviewAsync(models.ImageTokenizer, baseStates[0], deadline, ct)
+                : ByteString.Empty;
+            await emit(ProgressEvent(Stages.Base, progress, preview));
+        }, ct);
+        timings.Add(Timing(Stages.Base, stageStarted));
+
+        // 3. Super-resolution loop, conditioned on the text and the finished low-resolution tokens.
+        stageStarted = time.GetTimestamp();
+        var srModel = models.SuperResolution;
+        var lowRes = TensorConvert.FromInt32(baseStates[0].Tokens, 1, baseModel.GridHeight, baseModel.GridWidth);
+        var srStates = new[] { TokenState.AllMasked(srModel.GridHeight, srModel.GridWidth, srModel.MaskTokenId) };
+        var srConditioning = Conditioning(srModel, text, seeds, lowRes);
+        await DecodeAsync(srModel, DecodeStage.SuperResolution, srConditioning, srStates, settings.SuperResolution, seeds, deadline,
+            progress => emit(ProgressEvent(Stages.SuperResolution, progress, ByteString.Empty)), ct);
+        timings.Add(Timing(Stages.SuperResolution, stageStarted));
+
+        // 4. Pixels.
+        stageStarted = time.GetTimestamp();
+        var tokens = TensorConvert.FromInt32(srStates[0].Tokens, 1, srModel.GridHeight, srModel.GridWidth);
+        var image = await stages.DetokenizeAsync(models.ImageTokenizer, tokens, deadline, ct);
+        timings.Add(Timing(Stages.ImageTokenizer, stageStarted));
+        timings.Add(Timing("total", started));
+
+        var result = new Result
+        {
+            Image = image.Images[0],
+            Width = image.Width,
+            Height = image.Height,
+            Seed = settings.Seed,
+            RequestId = settings.RequestId,
+        };
+        result.Models.AddRange(StageModels(models));
+        result.Timings.AddRange(timings);
+        return result;
+    }
+
+    /// <summary>The version chosen for each stage, as reported to clients.</summary>
+    public static IEnumerable<StageModel> StageModels(Pipelines.PipelineChoice models) =>
+        models.Models.Select(m => new StageModel { Stage = m.Stage, Name = m.Model.Name, Version = m.Model.Version });
+
+    // MaskGIT decoding on a replica. The orchestrator owns the token state, so when a replica is lost mid-decode
+    // the loop resumes on another replica at the step it had reached: the image is bit-identical.
+    private async Task DecodeAsync(
+        ModelManifest model,
+        DecodeStage stage,
+        Conditioning conditioning,
+        TokenState[] states,
+        DecodeOptions options,
+        ulong[] seeds,
+        DateTime? deadline,
+        Func<StepProgress, Task> onStep,
+        CancellationToken ct)
+    {
+        var excluded = new HashSet<string>(StringComparer.Ordinal);
+        var stepsDone = 0;
+        for (var failovers = 0; ; failovers++)
+        {
+            await using var replica = await stages.OpenDecodeAsync(model, conditioning, excluded, deadline, ct);
+            try
+            {
+                await ParallelDecoder.DecodeAsync(replica, states, options, stage, seeds, startStep: stepsDone, async progress =>
+                {
+                    stepsDone = progress.Step;
+                    await onStep(progress);
+                }, ct);
+                return;
+            }
+            catch (RpcException ex) when (StageErrors.IsTransient(ex) && failovers < resilience.Value.MaxDecodeFailovers && !ct.IsCancellationRequested)
+            {
+                replica.Replica.Invalidate();
+                excluded.Add(replica.Replica.Endpoint);
+                OrchestratorLog.DecodeFailover(logger, model.Id, replica.Replica.Endpoint, stepsDone, ex.StatusCode.ToString());
+            }
+        }
+    }
+
+    private async Task<ByteString> PreviewAsync(ModelManifest imageTokenizer, TokenState state, DateTime? deadline, CancellationToken ct)
+    {
+        // The prediction holds the latest sample at every position, so a preview exists from the first step on.
+        var tokens = TensorConvert.FromInt32(state.Prediction, 1, state.GridHeight, state.GridWidth);
+        var reply = await stages.DetokenizeAsync(imageTokenizer, tokens, deadline, ct);
+        return reply.Images[0];
+    }
+
+    private static bool WantsPreview(int every, StepProgress progress) =>
+        every > 0 && (progress.Step % every == 0 || progress.Step == progress.Steps);
+
+    private static Conditioning Conditioning(ModelManifest model, EncodeReply text, ulong[] seeds, Tensor? lowResTokens)
+    {
+        var conditioning = new Conditioning
+        {
+            Model = model.Id,
+            TextEmbeddings = text.Embeddings,
+            TextMask = text.Mask,
+        };
+        conditioning.Seeds.AddRange(seeds);
+        if (lowResTokens is not null)
+        {
+            conditioning.LowResTokens = lowResTokens;
+        }
+
+        return conditioning;
+    }
+
+    private static GenerateEvent ProgressEvent(string stage, StepProgress progress, ByteString preview) => new()
+    {
+        Progress = new Progress
+        {
+            Stage = stage,
+            Step = progress.Step,
+            Steps = progress.Steps,
+            MaskedTokens = progress.MaskedTokens,
+            TotalTokens = progress.TotalTokens,
+            PreviewPng = preview,
+        },
+    };
+
+    private StageTiming Timing(string stage, long started) =>
+        new() { Stage = stage, Milliseconds = time.GetElapsedTime(started).TotalMilliseconds };
+}

@@ -1,0 +1,61 @@
+using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Muse.Inference;
+using Muse.Orchestrator.Generation;
+using Muse.Orchestrator.Pipelines;
+using Muse.Orchestrator.Replicas;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace Muse.Orchestrator;
+
+/// <summary>Registration of the orchestrator's parts.</summary>
+public static class OrchestratorExtensions
+{
+    /// <summary>Pipelines (pipelines.json + manifests, checked at start-up) and the request runner.</summary>
+    public static IHostApplicationBuilder AddMuseOrchestrator(this IHostApplicationBuilder builder)
+    {
+        builder.Services.Configure<OrchestratorOptions>(builder.Configuration.GetSection(OrchestratorOptions.Section));
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(services =>
+        {
+            var options = services.GetRequiredService<IOptions<OrchestratorOptions>>().Value;
+            var repository = ModelRepository.Locate(options.Repository);
+            var path = options.Pipelines ?? Path.Combine(Path.GetDirectoryName(repository)!, "pipelines.json");
+            var catalog = PipelineCatalog.Load(path, repository);
+            OrchestratorLog.PipelinesLoaded(
+                services.GetRequiredService<ILogger<PipelineCatalog>>(), path, string.Join(", ", catalog.File.Pipelines.Keys), catalog.DefaultPipeline);
+            return catalog;
+        });
+        builder.Services.AddSingleton<Generator>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Stage clients with their resilience pipeline (Polly), read outermost first: the caller's whole budget,
+    /// retries of transient failures on the next replica, and a bound on each attempt.
+    /// </summary>
+    public static IHostApplicationBuilder AddMuseStageClients(this IHostApplicationBuilder builder)
+    {
+        var section = builder.Configuration.GetSection(StageResilienceOptions.Section);
+        builder.Services.AddOptions<StageResilienceOptions>().Bind(section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddResiliencePipeline(StagePipelines.Unary, (pipeline, context) =>
+        {
+            var options = context.ServiceProvider.GetRequiredService<IOptions<StageResilienceOptions>>().Value;
+            pipeline
+                .AddRetry(new RetryStrategyOptions
+                {
+                    ShouldHandle = new PredicateBuilder().Handle<RpcException>(StageErrors.IsTransient),
+                    MaxRetryAttempts = options.MaxRetries,
+                    Delay = options.RetryDelay,
+                    BackoffType = DelayBackoffType.Exponential,
+                    UseJitter = true,
+                })
+                .AddTimeout(new TimeoutStrategyOptions { Timeout = options.AttemptTimeout });
+        });
+        builder.Services.AddSingleton<StageClients>();
+        return builder;
+    }
+}

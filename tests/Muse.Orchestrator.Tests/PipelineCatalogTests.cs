@@ -1,0 +1,126 @@
+using System.Text.Json;
+using Muse.Inference;
+using Muse.Orchestrator.Pipelines;
+
+namespace Muse.Orchestrator.Tests;
+
+public sealed class PipelineCatalogTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("muse-catalog-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public void Load_CompatiblePipeline_ChoosesOneVersionPerStage()
+    {
+        var sut = CreateSut(Pipeline(("base", "b", "1", 1)));
+
+        var choice = sut.Choose("p", "request-1");
+
+        Assert.Equal("b/1", choice.Base.Id);
+        Assert.Equal("t/1", choice.TextEncoder.Id);
+        Assert.Equal("v/1", choice.ImageTokenizer.Id);
+        Assert.Equal("s/1", choice.SuperResolution.Id);
+    }
+
+    [Fact]
+    public void Choose_WeightedVersions_SplitsTrafficByWeightAndIsStickyPerRequest()
+    {
+        WriteManifest(Transformer("b", "2", Stages.Base, 8, 8));
+        var sut = CreateSut(Pipeline(("base", "b", "1", 9), ("base", "b", "2", 1)));
+
+        var picks = Enumerable.Range(0, 2000).Select(i => sut.Choose("p", $"request-{i}").Base.Version).ToList();
+        var again = Enumerable.Range(0, 2000).Select(i => sut.Choose("p", $"request-{i}").Base.Version).ToList();
+
+        var share = picks.Count(v => v == "2") / 2000.0;
+        Assert.InRange(share, 0.07, 0.13);           // 10 % ± 3 points over 2000 requests
+        Assert.Equal(picks, again);                  // the same request id always gets the same version
+    }
+
+    [Fact]
+    public void Load_CodebookMismatch_IsRefusedAtStartUp()
+    {
+        WriteManifest(Transformer("b", "9", Stages.Base, 8, 8) with { CodebookSize = 1024, MaskTokenId = 1024 });
+
+        var error = Assert.Throws<InvalidDataException>(() => CreateSut(Pipeline(("base", "b", "9", 1))));
+
+        Assert.Contains("codebook", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_SuperResolutionGridMismatch_IsRefusedAtStartUp()
+    {
+        WriteManifest(Transformer("s", "9", Stages.SuperResolution, 16, 16) with { LowResGridHeight = 4, LowResGridWidth = 4 });
+
+        var error = Assert.Throws<InvalidDataException>(() => CreateSut(Pipeline(("sr", "s", "9", 1))));
+
+        Assert.Contains("conditioned on a 4x4 grid", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_TrainedWithAnotherTokenizer_IsRefusedAtStartUp()
+    {
+        WriteManifest(Transformer("b", "7", Stages.Base, 8, 8) with { ImageTokenizer = "other/1" });
+
+        var error = Assert.Throws<InvalidDataException>(() => CreateSut(Pipeline(("base", "b", "7", 1))));
+
+        Assert.Contains("trained with image tokenizer other/1", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_ModelUnderWrongStage_IsRefused()
+    {
+        var error = Assert.Throws<InvalidDataException>(() => CreateSut(Pipeline(("base", "s", "1", 1))));
+
+        Assert.Contains("'sr' model, under 'base'", error.Message, StringComparison.Ordinal);
+    }
+
+    private PipelineCatalog CreateSut(object pipelines)
+    {
+        WriteManifest(new ModelManifest
+        {
+            Name = "t", Version = "1", Stage = Stages.TextEncoder, TextEmbeddingDim = 16, TextMaxLength = 8,
+            Files = new() { ["model"] = "m.onnx", ["tokenizer"] = "spiece.model" },
+        });
+        WriteManifest(new ModelManifest
+        {
+            Name = "v", Version = "1", Stage = Stages.ImageTokenizer, CodebookSize = 32, DownsampleFactor = 8,
+            Files = new() { ["encoder"] = "e.onnx", ["decoder"] = "d.onnx" },
+        });
+        WriteManifest(Transformer("b", "1", Stages.Base, 8, 8));
+        WriteManifest(Transformer("s", "1", Stages.SuperResolution, 16, 16) with { LowResGridHeight = 8, LowResGridWidth = 8 });
+        var path = Path.Combine(_root, "pipelines.json");
+        File.WriteAllText(path, JsonSerializer.Serialize(pipelines, ModelManifest.JsonOptions));
+        return PipelineCatalog.Load(path, _root);
+    }
+
+    private static object Pipeline(params (string Stage, string Model, string Version, double Weight)[] overrides)
+    {
+        var stages = new Dictionary<string, List<object>>
+        {
+            [Stages.TextEncoder] = [new { model = "t", version = "1", weight = 1 }],
+            [Stages.ImageTokenizer] = [new { model = "v", version = "1", weight = 1 }],
+            [Stages.Base] = [new { model = "b", version = "1", weight = 1 }],
+            [Stages.SuperResolution] = [new { model = "s", version = "1", weight = 1 }],
+        };
+        foreach (var group in overrides.GroupBy(o => o.Stage))
+        {
+            stages[group.Key] = group.Select(o => (object)new { model = o.Model, version = o.Version, weight = o.Weight }).ToList();
+        }
+
+        return new { defaultPipeline = "p", pipelines = new Dictionary<string, object> { ["p"] = new { stages } } };
+    }
+
+    private static ModelManifest Transformer(string name, string version, string stage, int h, int w) => new()
+    {
+        Name = name, Version = version, Stage = stage, CodebookSize = 32, MaskTokenId = 32, GridHeight = h, GridWidth = w,
+        TextEmbeddingDim = 16, TextMaxLength = 8, Files = new() { ["model"] = "m.onnx" },
+    };
+
+    private void WriteManifest(ModelManifest manifest)
+    {
+        var folder = Path.Combine(_root, manifest.Name, manifest.Version);
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "manifest.json"), JsonSerializer.Serialize(manifest, ModelManifest.JsonOptions));
+    }
+}

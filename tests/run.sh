@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs every test of the project: the .NET test projects (unit, service, end-to-end) and the Node.js client
+# test against a local cluster. Prints one closing line "N passed, N failed" summed over all results.
+# Usage: bash tests/run.sh            (from anywhere; needs only the .NET SDK, and Node.js for the client test)
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+results="$root/artifacts/test-results"
+rm -rf "$results" && mkdir -p "$results"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+status=0
+echo "== build"
+dotnet build MuseGrpc.sln -c Debug -nologo -v q -clp:ErrorsOnly || status=1
+
+if [[ $status -eq 0 ]]; then
+  echo "== .NET tests"
+  # One test project at a time: the end-to-end tests start several processes and the machine has 2 cores.
+  for project in $(ls tests/*/*.Tests.csproj | sort); do
+    name=$(basename "$project" .csproj)
+    echo "-- $name"
+    dotnet test "$project" --no-build -nologo -v q \
+      --logger "trx;LogFileName=$name.trx" --results-directory "$results" || status=1
+  done
+
+  if command -v node >/dev/null 2>&1; then
+    echo "== Node.js client test"
+    bash tests/clients/node/run.sh "$results/node-tap.txt" || status=1
+  else
+    echo "== Node.js client test skipped: node is not installed" >&2
+  fi
+fi
+
+# Sum the TRX counters and node's TAP summary into the one line CI reads.
+python3 - "$results" <<'PY' || true
+import glob, re, sys, os
+d = sys.argv[1]
+passed = failed = skipped = 0
+for path in glob.glob(os.path.join(d, "*.trx")):
+    text = open(path, encoding="utf-8", errors="replace").read()
+    m = re.search(r"<Counters [^>]*>", text)
+    if not m:
+        continue
+    attrs = dict(re.findall(r'(\w+)="(\d+)"', m.group(0)))
+    passed += int(attrs.get("passed", 0))
+    failed += int(attrs.get("failed", 0)) + int(attrs.get("error", 0)) + int(attrs.get("timeout", 0)) + int(attrs.get("aborted", 0))
+    skipped += int(attrs.get("notExecuted", 0))
+tap = os.path.join(d, "node-tap.txt")
+if os.path.exists(tap):
+    text = open(tap, encoding="utf-8", errors="replace").read()
+    for key in ("pass", "fail", "skipped"):
+        m = re.findall(rf"^# {key} (\d+)$", text, re.M)
+        if m:
+            n = int(m[-1])
+            if key == "pass": passed += n
+            elif key == "fail": failed += n
+            else: skipped += n
+open(os.path.join(d, "summary.txt"), "w").write(f"{passed} {failed} {skipped}\n")
+PY
+read -r passed failed skipped < "$results/summary.txt" 2>/dev/null || { passed=0; failed=0; skipped=0; }
+if [[ $status -ne 0 && $failed -eq 0 ]]; then failed=1; fi   # a build or runner failure counts as a failure
+echo "$passed passed, $failed failed, $skipped skipped"
+[[ $status -eq 0 && $failed -eq 0 ]]
