@@ -1,0 +1,21 @@
+namespace Muse.ImageTokenizer;
+
+/// <summary>Registration of the image-tokenizer stage.</summary>
+public static class ImageTokenizerExtensions
+{
+    /// <summary>
+    /// Adds <see cref="ImageTokenizerOptions"/> (section <c>Muse:ImageTokenizer</c>) and the
+    /// <see cref="ImageUploadGuard"/>. Call after <c>AddMuseStage(Stages.ImageTokenizer)</c>.
+    /// </summary>
+    public static TBuilder AddImageTokenizer<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddOptions<ImageTokenizerOptions>()
+            .Bind(builder.Configuration.GetSection(ImageTokenizerOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton<ImageUploadGuard>();
+        return builder;
+    }
+}
