@@ -97,8 +97,8 @@ public sealed class TransformerModel
     /// <summary>Position of the logits among the graph's outputs (the order <see cref="OnnxModel.Run"/> returns).</summary>
     public int LogitsIndex { get; }
 
-    /// <summary>Wraps a base or SR model, checking that its manifest's roles name inputs the graph has.</summary>
-    /// <exception cref="InvalidOperationException">The model is not a transformer or its graph lacks an input.</exception>
+    /// <summary>Wraps a base or SR model, checking that its manifest maps every role to a tensor the graph has.</summary>
+    /// <exception cref="InvalidOperationException">The model is not a transformer, or a role is missing or unknown to the graph.</exception>
     public static TransformerModel From(LoadedModel loaded)
     {
         var stage = loaded.Manifest.Stage;
@@ -110,10 +110,13 @@ public sealed class TransformerModel
         return new TransformerModel(loaded, loaded.Graph("model"));
     }
 
-    // A manifest written before roles were recorded names nothing; the README's names are the default then.
     private string Resolve(Dictionary<string, string> roles, string role, IReadOnlyList<string> graphNames)
     {
-        var name = roles.TryGetValue(role, out var mapped) ? mapped : role;
+        if (!roles.TryGetValue(role, out var name))
+        {
+            throw new InvalidOperationException($"Model {Loaded.Manifest.Id}: the manifest names no tensor for role '{role}'.");
+        }
+
         return graphNames.Contains(name)
             ? name
             : throw new InvalidOperationException(
