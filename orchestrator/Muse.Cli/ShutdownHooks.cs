@@ -1,0 +1,27 @@
+using Muse.Cluster;
+
+namespace Muse.Cli;
+
+/// <summary>Makes sure no child process of a local cluster outlives the CLI.</summary>
+internal static class ShutdownHooks
+{
+    private static int _cancelKeyPresses;
+
+    public static void Register()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => LocalCluster.KillAllChildren();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            // The first Ctrl-C cancels the running command, which then stops its cluster in order; a second one
+            // means "now": kill the children and let the process end.
+            if (Interlocked.Increment(ref _cancelKeyPresses) > 1)
+            {
+                LocalCluster.KillAllChildren();
+                e.Cancel = false;
+                return;
+            }
+
+            e.Cancel = true;
+        };
+    }
+}

@@ -1,0 +1,47 @@
+namespace Muse.Cluster;
+
+/// <summary>
+/// Every child process this process has started and not yet disposed, so they can be killed when this process exits
+/// without disposing its cluster (Ctrl-C past the grace period, an unhandled exception, a test host shutting down).
+/// </summary>
+/// <remarks>A SIGKILL of the parent cannot be caught; then the children outlive it.</remarks>
+internal static class ChildProcesses
+{
+    private static readonly HashSet<ClusterProcess> Live = [];
+    private static int _hooked;
+
+    public static void Track(ClusterProcess process)
+    {
+        if (Interlocked.Exchange(ref _hooked, 1) == 0)
+        {
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
+        }
+
+        lock (Live)
+        {
+            Live.Add(process);
+        }
+    }
+
+    public static void Untrack(ClusterProcess process)
+    {
+        lock (Live)
+        {
+            Live.Remove(process);
+        }
+    }
+
+    public static void KillAll()
+    {
+        ClusterProcess[] live;
+        lock (Live)
+        {
+            live = [.. Live];
+        }
+
+        foreach (var process in live)
+        {
+            process.Kill();
+        }
+    }
+}

@@ -1,0 +1,38 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace Muse.Cluster;
+
+/// <summary>
+/// The one stdout line every Muse process prints once Kestrel listens: <c>MUSE_LISTENING http://127.0.0.1:45123</c>.
+/// </summary>
+public static class ListeningLine
+{
+    /// <summary>The marker that starts the line.</summary>
+    public const string Marker = "MUSE_LISTENING";
+
+    /// <summary>Reads the address from a <c>MUSE_LISTENING &lt;url&gt;</c> line; false for any other line.</summary>
+    /// <remarks>Only absolute http/https addresses count; path and trailing slash are dropped.</remarks>
+    public static bool TryParse(string? line, [NotNullWhen(true)] out Uri? url)
+    {
+        url = null;
+        var trimmed = line?.Trim();
+        if (trimmed is null || !trimmed.StartsWith(Marker + " ", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var address = trimmed[Marker.Length..].Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        if (!Uri.TryCreate(address, UriKind.Absolute, out var parsed)
+            || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps)
+            || parsed.Port <= 0)
+        {
+            return false;
+        }
+
+        url = new Uri(parsed.GetLeftPart(UriPartial.Authority));
+        return true;
+    }
+
+    /// <summary>The address as configuration and clients want it: scheme, host and port, no trailing slash.</summary>
+    public static string Format(Uri url) => url.GetLeftPart(UriPartial.Authority);
+}
