@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Options;
@@ -17,10 +18,10 @@ public sealed class StageClients : IDisposable
 {
     private static readonly TimeSpan DiscoveryTimeout = TimeSpan.FromSeconds(5);
     private readonly Dictionary<string, StageReplica[]> _replicas;
+    private readonly Dictionary<string, StrongBox<int>> _roundRobin;
     private readonly ResiliencePipeline _unary;
     private readonly TimeProvider _time;
     private readonly ILogger<StageClients> _logger;
-    private int _roundRobin;
 
     /// <summary>Creates one channel per configured replica URL.</summary>
     public StageClients(
@@ -40,6 +41,7 @@ public sealed class StageClients : IDisposable
                 MaxSendMessageSize = 64 * 1024 * 1024,
             }))).ToArray(),
             StringComparer.Ordinal);
+        _roundRobin = _replicas.Keys.ToDictionary(k => k, _ => new StrongBox<int>(-1), StringComparer.Ordinal);
     }
 
     /// <summary>Replicas configured for a stage.</summary>
@@ -135,7 +137,8 @@ public sealed class StageClients : IDisposable
 
         var fresh = holders.Where(r => !excluded.Contains(r.Endpoint)).ToList();
         var pool = fresh.Count > 0 ? fresh : holders;
-        var next = (uint)Interlocked.Increment(ref _roundRobin);
+        // Each stage has its own counter, starting at the first replica, so consecutive requests alternate replicas.
+        var next = (uint)Interlocked.Increment(ref _roundRobin[model.Stage].Value);
         return pool[(int)(next % (uint)pool.Count)];
     }
 }
