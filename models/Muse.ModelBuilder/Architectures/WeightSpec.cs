@@ -1,0 +1,97 @@
+using Muse.Decoding;
+using Muse.ModelBuilder.Weights;
+
+namespace Muse.ModelBuilder.Architectures;
+
+/// <summary>How a seeded random fixture initialises a weight (see <see cref="RandomWeights"/>).</summary>
+/// <param name="Std">Standard deviation of a zero-mean normal; used when <see cref="Constant"/> is null.</param>
+/// <param name="Constant">When set, every element takes this value (norm weights 1, biases 0).</param>
+public readonly record struct WeightInit(double Std, float? Constant = null)
+{
+    /// <summary>All ones (norm scales).</summary>
+    public static WeightInit Ones { get; } = new(0, 1f);
+
+    /// <summary>All zeros (biases, norm shifts).</summary>
+    public static WeightInit Zeros { get; } = new(0, 0f);
+
+    /// <summary>Normal with standard deviation <paramref name="std"/>.</summary>
+    public static WeightInit Normal(double std) => new(std);
+
+    /// <summary>Normal with standard deviation 1/√fanIn: keeps activations near unit scale through a layer.</summary>
+    public static WeightInit FanIn(long fanIn) => new(1.0 / Math.Sqrt(fanIn));
+}
+
+/// <summary>One weight an architecture expects: its name, PyTorch-layout shape and fixture initialisation.</summary>
+public sealed record WeightSpec(string Name, long[] Shape, WeightInit Init)
+{
+    /// <summary>The weight specs of <paramref name="config"/>'s architecture, in a fixed order.</summary>
+    public static IReadOnlyList<WeightSpec> For(ArchitectureConfig config) => config switch
+    {
+        T5Config t5 => T5EncoderGraph.WeightSpecs(t5),
+        VqganConfig vqgan => VqganGraphs.WeightSpecs(vqgan),
+        TransformerConfig transformer => MaskedTransformerGraph.WeightSpecs(transformer),
+        _ => throw new ArgumentException($"Unknown architecture {config.GetType().Name}.", nameof(config)),
+    };
+
+    /// <summary>
+    /// Checks that <paramref name="weights"/> holds exactly the F32 tensors of <paramref name="specs"/> with
+    /// their shapes; the message lists every missing, unexpected and mis-shaped name.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The weights do not match.</exception>
+    public static void Validate(IReadOnlyList<WeightSpec> specs, IReadOnlyDictionary<string, WeightTensor> weights)
+    {
+        var problems = new List<string>();
+        foreach (var spec in specs)
+        {
+            if (!weights.TryGetValue(spec.Name, out var tensor))
+            {
+                problems.Add($"missing {spec.Name}");
+            }
+            else if (tensor.DType != WeightDType.F32 || !tensor.Shape.SequenceEqual(spec.Shape))
+            {
+                problems.Add($"{spec.Name} is {tensor.DType} {tensor.ShapeText}, expected F32 [{string.Join(", ", spec.Shape)}]");
+            }
+        }
+
+        var expected = specs.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+        problems.AddRange(weights.Keys.Where(k => !expected.Contains(k)).Order(StringComparer.Ordinal).Select(k => $"unexpected {k}"));
+        if (problems.Count > 0)
+        {
+            throw new InvalidDataException($"Weights do not match the architecture: {string.Join("; ", problems)}.");
+        }
+    }
+}
+
+/// <summary>Seeded random weights for test fixtures: deterministic in (seed, stream), independent of the machine.</summary>
+public static class RandomWeights
+{
+    /// <summary>
+    /// One tensor per spec. Element <c>e</c> of tensor <c>t</c> is
+    /// <c>Std · CounterRng.Normal(seed, stream, t, e, WeightInit)</c>, so two models built with the same seed but
+    /// different <paramref name="stream"/>s (one per stage) do not share noise.
+    /// </summary>
+    public static Dictionary<string, WeightTensor> Create(IReadOnlyList<WeightSpec> specs, ulong seed, ulong stream)
+    {
+        var weights = new Dictionary<string, WeightTensor>(StringComparer.Ordinal);
+        for (var t = 0; t < specs.Count; t++)
+        {
+            var spec = specs[t];
+            var data = new float[WeightTensor.ElementCountOf(spec.Shape)];
+            if (spec.Init.Constant is { } constant)
+            {
+                Array.Fill(data, constant);
+            }
+            else
+            {
+                for (var e = 0; e < data.Length; e++)
+                {
+                    data[e] = (float)(spec.Init.Std * CounterRng.Normal(seed, stream, (ulong)t, (ulong)e, (ulong)RngPurpose.WeightInit));
+                }
+            }
+
+            weights[spec.Name] = WeightTensor.Float(data, spec.Shape);
+        }
+
+        return weights;
+    }
+}

@@ -1,0 +1,225 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Muse.ModelBuilder.Weights;
+
+/// <summary>
+/// The safetensors weight format (models/README.md): a little-endian u64 header length, a UTF-8 JSON header
+/// <c>{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}}</c>, then the raw
+/// little-endian data; offsets are relative to the end of the header. F32 and I64 tensors are supported.
+/// </summary>
+public static class Safetensors
+{
+    private const string MetadataKey = "__metadata__";
+
+    // Header length is u64 but no real header approaches this; a larger value means a corrupt or foreign file.
+    private const long MaxHeaderBytes = 100L * 1024 * 1024;
+
+    /// <summary>Reads every tensor of the file at <paramref name="path"/>.</summary>
+    /// <exception cref="InvalidDataException">The file is not valid safetensors or uses an unsupported dtype.</exception>
+    public static Dictionary<string, WeightTensor> Read(string path) => Read(File.ReadAllBytes(path), path);
+
+    /// <summary>Reads every tensor of <paramref name="stream"/> (read to its end).</summary>
+    public static Dictionary<string, WeightTensor> Read(Stream stream)
+    {
+        using var buffer = new MemoryStream();
+        stream.CopyTo(buffer);
+        return Read(buffer.ToArray(), "stream");
+    }
+
+    /// <summary>Reads the <c>__metadata__</c> map of the file at <paramref name="path"/> (empty when absent).</summary>
+    public static Dictionary<string, string> ReadMetadata(string path)
+    {
+        var (header, _) = ParseHeader(File.ReadAllBytes(path), path);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (header[MetadataKey] is JsonObject map)
+        {
+            foreach (var (key, value) in map)
+            {
+                metadata[key] = value?.GetValue<string>() ?? "";
+            }
+        }
+
+        return metadata;
+    }
+
+    /// <summary>Writes <paramref name="tensors"/> to <paramref name="path"/>, sorted by name.</summary>
+    /// <param name="path">Destination file; replaced if it exists.</param>
+    /// <param name="tensors">Name → tensor.</param>
+    /// <param name="metadata">Optional <c>__metadata__</c> strings (e.g. provenance).</param>
+    public static void Write(string path, IReadOnlyDictionary<string, WeightTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        using var stream = File.Create(path);
+        Write(stream, tensors, metadata);
+    }
+
+    /// <summary>Writes <paramref name="tensors"/> to <paramref name="stream"/>, sorted by name.</summary>
+    public static void Write(Stream stream, IReadOnlyDictionary<string, WeightTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var names = tensors.Keys.Order(StringComparer.Ordinal).ToList();
+        var header = new JsonObject();
+        if (metadata is { Count: > 0 })
+        {
+            var map = new JsonObject();
+            foreach (var (key, value) in metadata.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                map[key] = value;
+            }
+
+            header[MetadataKey] = map;
+        }
+
+        var offset = 0L;
+        foreach (var name in names)
+        {
+            if (name == MetadataKey)
+            {
+                throw new ArgumentException($"'{MetadataKey}' is reserved.", nameof(tensors));
+            }
+
+            var tensor = tensors[name];
+            var length = tensor.ElementCount * ElementSize(tensor.DType);
+            header[name] = new JsonObject
+            {
+                ["dtype"] = tensor.DType.ToString(),
+                ["shape"] = new JsonArray([.. tensor.Shape.Select(d => (JsonNode)d)]),
+                ["data_offsets"] = new JsonArray(offset, offset + length),
+            };
+            offset += length;
+        }
+
+        // The format pads the header with spaces so the data starts 8-byte aligned.
+        var headerBytes = Encoding.UTF8.GetBytes(header.ToJsonString());
+        var paddedLength = (headerBytes.Length + 7) / 8 * 8;
+        var lengthPrefix = new byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(lengthPrefix, (ulong)paddedLength);
+        stream.Write(lengthPrefix);
+        stream.Write(headerBytes);
+        for (var i = headerBytes.Length; i < paddedLength; i++)
+        {
+            stream.WriteByte((byte)' ');
+        }
+
+        foreach (var name in names)
+        {
+            var tensor = tensors[name];
+            var bytes = tensor.DType == WeightDType.F32
+                ? MemoryMarshal.AsBytes(tensor.FloatData.AsSpan())
+                : MemoryMarshal.AsBytes(tensor.Int64Data.AsSpan());
+            WriteLittleEndian(stream, bytes, ElementSize(tensor.DType));
+        }
+    }
+
+    private static Dictionary<string, WeightTensor> Read(byte[] file, string source)
+    {
+        var (header, dataStart) = ParseHeader(file, source);
+        var dataLength = file.LongLength - dataStart;
+        var tensors = new Dictionary<string, WeightTensor>(StringComparer.Ordinal);
+        foreach (var (name, node) in header)
+        {
+            if (name == MetadataKey)
+            {
+                continue;
+            }
+
+            if (node is not JsonObject entry
+                || entry["dtype"]?.GetValue<string>() is not { } dtypeText
+                || entry["shape"] is not JsonArray shapeArray
+                || entry["data_offsets"] is not JsonArray { Count: 2 } offsets)
+            {
+                throw new InvalidDataException($"{source}: tensor '{name}' lacks dtype, shape or data_offsets.");
+            }
+
+            if (!Enum.TryParse<WeightDType>(dtypeText, ignoreCase: false, out var dtype))
+            {
+                throw new InvalidDataException($"{source}: tensor '{name}' has unsupported dtype {dtypeText} (F32 and I64 are supported).");
+            }
+
+            var shape = shapeArray.Select(d => d!.GetValue<long>()).ToArray();
+            var begin = offsets[0]!.GetValue<long>();
+            var end = offsets[1]!.GetValue<long>();
+            var expected = WeightTensor.ElementCountOf(shape) * ElementSize(dtype);
+            if (begin < 0 || end < begin || end > dataLength || end - begin != expected)
+            {
+                throw new InvalidDataException($"{source}: tensor '{name}' has data_offsets [{begin}, {end}] inconsistent with shape [{string.Join(", ", shape)}] {dtype} or the file length.");
+            }
+
+            var bytes = file.AsSpan((int)(dataStart + begin), (int)(end - begin));
+            tensors[name] = dtype == WeightDType.F32
+                ? WeightTensor.Float(ReadLittleEndian<float>(bytes), shape)
+                : WeightTensor.Int64(ReadLittleEndian<long>(bytes), shape);
+        }
+
+        return tensors;
+    }
+
+    private static (JsonObject Header, long DataStart) ParseHeader(byte[] file, string source)
+    {
+        if (file.Length < 8)
+        {
+            throw new InvalidDataException($"{source}: too short for a safetensors file.");
+        }
+
+        var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(file);
+        if (headerLength > (ulong)Math.Min(MaxHeaderBytes, file.LongLength - 8))
+        {
+            throw new InvalidDataException($"{source}: header length {headerLength} exceeds the file.");
+        }
+
+        try
+        {
+            var header = JsonNode.Parse(file.AsSpan(8, (int)headerLength)) as JsonObject
+                ?? throw new InvalidDataException($"{source}: header is not a JSON object.");
+            return (header, 8 + (long)headerLength);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{source}: header is not valid JSON: {e.Message}", e);
+        }
+    }
+
+    private static int ElementSize(WeightDType dtype) => dtype switch
+    {
+        WeightDType.F32 => 4,
+        WeightDType.I64 => 8,
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
+    };
+
+    private static T[] ReadLittleEndian<T>(ReadOnlySpan<byte> bytes)
+        where T : unmanaged
+    {
+        var values = new T[bytes.Length / Marshal.SizeOf<T>()];
+        var target = MemoryMarshal.AsBytes(values.AsSpan());
+        bytes.CopyTo(target);
+        if (!BitConverter.IsLittleEndian)
+        {
+            ReverseEach(target, Marshal.SizeOf<T>());
+        }
+
+        return values;
+    }
+
+    private static void WriteLittleEndian(Stream stream, ReadOnlySpan<byte> bytes, int elementSize)
+    {
+        if (BitConverter.IsLittleEndian)
+        {
+            stream.Write(bytes);
+            return;
+        }
+
+        var copy = bytes.ToArray();
+        ReverseEach(copy, elementSize);
+        stream.Write(copy);
+    }
+
+    private static void ReverseEach(Span<byte> bytes, int elementSize)
+    {
+        for (var i = 0; i < bytes.Length; i += elementSize)
+        {
+            bytes.Slice(i, elementSize).Reverse();
+        }
+    }
+}

@@ -1,0 +1,129 @@
+using System.Text.Json.Nodes;
+using Muse.Inference;
+
+namespace Muse.ModelBuilder.Tests;
+
+/// <summary>Writes the whole fixture set once (shared by the tests of this class) into a temp repository.</summary>
+public sealed class RandomModelSetFixture : IDisposable
+{
+    private readonly TempDirectory _directory = new();
+
+    public RandomModelSetFixture()
+    {
+        Repository = Path.Combine(_directory.Path, "repository");
+        PipelinesPath = Path.Combine(_directory.Path, "pipelines.json");
+        File.WriteAllText(PipelinesPath, """
+            { "defaultPipeline": "muse-tiny", "pipelines": { "muse-tiny": { "description": "kept", "stages": {} } } }
+            """);
+        Results = RandomModelSet.Write(Repository, PipelinesPath, seed: 1);
+    }
+
+    public string Repository { get; }
+
+    public string PipelinesPath { get; }
+
+    public IReadOnlyList<ExportResult> Results { get; }
+
+    public void Dispose() => _directory.Dispose();
+}
+
+public sealed class RandomModelSetTests(RandomModelSetFixture fixture) : IClassFixture<RandomModelSetFixture>
+{
+    [Fact]
+    public void Write_FourModels_ManifestsLoadAndValidate()
+    {
+        var manifests = fixture.Results.Select(r => ModelManifest.Load(Path.Combine(r.Directory, "manifest.json"))).ToList();
+
+        Assert.Equal([Stages.TextEncoder, Stages.ImageTokenizer, Stages.Base, Stages.SuperResolution], manifests.Select(m => m.Stage));
+        Assert.All(manifests, m => Assert.False(m.Trained));
+        Assert.All(manifests, m => Assert.Equal("random", m.Provenance.Source));
+        Assert.All(manifests, m => Assert.NotNull(m.Architecture));
+        var textEncoder = manifests[0];
+        Assert.True(textEncoder.LowercaseText);
+        Assert.Equal(128, textEncoder.TextEmbeddingDim);
+        Assert.Equal(32, textEncoder.TextMaxLength);
+        var imageTokenizer = manifests[1];
+        Assert.Equal(8, imageTokenizer.DownsampleFactor);
+        Assert.Equal("image", imageTokenizer.Inputs["encoder.image"]);
+        var sr = manifests[3];
+        Assert.Equal((16, 16, 8, 8), (sr.GridHeight, sr.GridWidth, sr.LowResGridHeight, sr.LowResGridWidth));
+        Assert.Equal("low_res_tokens", sr.Inputs["low_res_tokens"]);
+        Assert.Equal("muse-random-vqgan/1", sr.ImageTokenizer);
+        Assert.Equal("muse-random-t5/1", sr.TextEncoder);
+        Assert.All(manifests.Skip(1), m => Assert.Equal(512, m.CodebookSize));
+    }
+
+    [Fact]
+    public void Write_EveryManifestFile_ExistsWithExternalData()
+    {
+        foreach (var result in fixture.Results)
+        {
+            var manifest = result.Manifest;
+            foreach (var file in manifest.Files.Values)
+            {
+                Assert.True(File.Exists(Path.Combine(result.Directory, file)), $"{manifest.Id}: {file}");
+                if (file.EndsWith(".onnx", StringComparison.Ordinal))
+                {
+                    var data = new FileInfo(Path.Combine(result.Directory, file + ".data"));
+                    Assert.True(data.Exists && data.Length > new FileInfo(Path.Combine(result.Directory, file)).Length, $"{manifest.Id}: {file}.data holds the weights");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Write_SrModel_RunsInOnnxRuntimeFromItsPath()
+    {
+        var sr = fixture.Results[3];
+        var inputs = new Dictionary<string, TestTensor>
+        {
+            ["tokens"] = TestTensor.Of(Enumerable.Repeat(512L, 256).ToArray(), 1, 256),
+            ["text_embeddings"] = TestTensor.Of(TestData.Normal(32 * 128, 50), 1, 32, 128),
+            ["text_mask"] = TestTensor.Of(Enumerable.Range(0, 32).Select(i => i < 5 ? 1f : 0f).ToArray(), 1, 32),
+            ["low_res_tokens"] = TestTensor.Of(TestData.Ids(64, 51, 512), 1, 64),
+        };
+
+        var logits = Ort.RunFile(Path.Combine(sr.Directory, "model.onnx"), inputs)["logits"];
+
+        Assert.Equal([1L, 256, 512], logits.Shape);
+        Assert.All(logits.F, v => Assert.True(float.IsFinite(v)));
+    }
+
+    [Fact]
+    public void Write_ExistingPipelinesFile_AddsRandomPipelineAndKeepsOthers()
+    {
+        var root = JsonNode.Parse(File.ReadAllText(fixture.PipelinesPath))!;
+
+        Assert.Equal("muse-tiny", (string?)root["defaultPipeline"]);
+        Assert.Equal("kept", (string?)root["pipelines"]!["muse-tiny"]!["description"]);
+        var stages = root["pipelines"]!["muse-random"]!["stages"]!;
+        Assert.Equal("muse-random-sr", (string?)stages["sr"]![0]!["model"]);
+        Assert.Equal(1.0, (double)stages["base"]![0]!["weight"]!);
+        Assert.Equal(12, (int)root["pipelines"]!["muse-random"]!["defaults"]!["baseSteps"]!);
+    }
+
+    [Fact]
+    public void Write_SameSeedTwice_ByteIdenticalTextEncoder()
+    {
+        using var other = new TempDirectory();
+
+        var again = ModelExporter.Export(new ExportRequest
+        {
+            Stage = Stages.TextEncoder,
+            Name = "muse-random-t5",
+            Version = "1",
+            Config = Muse.ModelBuilder.Architectures.ArchitectureConfig.Parse(fixture.Results[0].Manifest.Architecture!.Value.GetRawText()),
+            Weights = Muse.ModelBuilder.Architectures.RandomWeights.Create(
+                Muse.ModelBuilder.Architectures.WeightSpec.For(Muse.ModelBuilder.Architectures.ArchitectureConfig.Parse(fixture.Results[0].Manifest.Architecture!.Value.GetRawText())), 1, 1),
+            Trained = false,
+            Description = fixture.Results[0].Manifest.Description,
+            Provenance = fixture.Results[0].Manifest.Provenance,
+            TokenizerModel = File.ReadAllBytes(Path.Combine(fixture.Results[0].Directory, "spiece.model")),
+        }, other.Path);
+
+        foreach (var file in again.Files)
+        {
+            Assert.Equal(File.ReadAllBytes(Path.Combine(fixture.Results[0].Directory, file)), File.ReadAllBytes(Path.Combine(again.Directory, file)));
+        }
+    }
+}

@@ -1,0 +1,91 @@
+using System.Buffers.Binary;
+using System.Text;
+using Muse.ModelBuilder.Weights;
+
+namespace Muse.ModelBuilder.Tests;
+
+public sealed class SafetensorsTests
+{
+    [Fact]
+    public void Write_ThenRead_RoundTripsF32AndI64WithMetadata()
+    {
+        var tensors = new Dictionary<string, WeightTensor>
+        {
+            ["b.weight"] = WeightTensor.Float([1.5f, -2f, 3.25f, float.Epsilon, 0f, -0f], 2, 3),
+            ["a.ids"] = WeightTensor.Int64([long.MinValue, -1, 0, long.MaxValue], 4),
+            ["scalar"] = WeightTensor.Float([42f]),
+        };
+        using var stream = new MemoryStream();
+
+        Safetensors.Write(stream, tensors, new Dictionary<string, string> { ["seed"] = "1" });
+        stream.Position = 0;
+        var read = Safetensors.Read(stream);
+
+        Assert.Equal(tensors.Keys.Order(), read.Keys.Order());
+        foreach (var (name, tensor) in tensors)
+        {
+            Assert.Equal(tensor.DType, read[name].DType);
+            Assert.Equal(tensor.Shape, read[name].Shape);
+            Assert.Equal(tensor.FloatData, read[name].FloatData);
+            Assert.Equal(tensor.Int64Data, read[name].Int64Data);
+        }
+    }
+
+    [Fact]
+    public void Write_Always_ProducesStandardLayout()
+    {
+        var tensors = new Dictionary<string, WeightTensor> { ["w"] = WeightTensor.Float([1f, 2f], 2) };
+        using var stream = new MemoryStream();
+
+        Safetensors.Write(stream, tensors);
+        var bytes = stream.ToArray();
+
+        var headerLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        Assert.Equal(0, headerLength % 8);
+        var header = Encoding.UTF8.GetString(bytes, 8, headerLength).TrimEnd(' ');
+        Assert.Equal("""{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""", header);
+        Assert.Equal(8 + headerLength + 8, bytes.Length);
+        Assert.Equal(2f, BitConverter.ToSingle(bytes, 8 + headerLength + 4));
+    }
+
+    [Fact]
+    public void Read_FileWithMetadata_ReturnsMetadata()
+    {
+        using var directory = new TempDirectory();
+        var path = Path.Combine(directory.Path, "w.safetensors");
+        Safetensors.Write(path, new Dictionary<string, WeightTensor> { ["w"] = WeightTensor.Float([1f], 1) }, new Dictionary<string, string> { ["source"] = "trained" });
+
+        var metadata = Safetensors.ReadMetadata(path);
+
+        Assert.Equal("trained", metadata["source"]);
+    }
+
+    [Fact]
+    public void Read_UnsupportedDType_Throws()
+    {
+        var header = """{"w":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}}""";
+        var bytes = WithHeader(header, dataLength: 2);
+
+        var error = Assert.Throws<InvalidDataException>(() => Safetensors.Read(new MemoryStream(bytes)));
+
+        Assert.Contains("BF16", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Read_OffsetsBeyondData_Throws()
+    {
+        var header = """{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}""";
+        var bytes = WithHeader(header, dataLength: 8);
+
+        Assert.Throws<InvalidDataException>(() => Safetensors.Read(new MemoryStream(bytes)));
+    }
+
+    private static byte[] WithHeader(string header, int dataLength)
+    {
+        var headerBytes = Encoding.UTF8.GetBytes(header);
+        var bytes = new byte[8 + headerBytes.Length + dataLength];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)headerBytes.Length);
+        headerBytes.CopyTo(bytes, 8);
+        return bytes;
+    }
+}
