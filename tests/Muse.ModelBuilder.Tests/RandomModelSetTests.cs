@@ -29,6 +29,19 @@ public sealed class RandomModelSetFixture : IDisposable
 
 public sealed class RandomModelSetTests(RandomModelSetFixture fixture) : IClassFixture<RandomModelSetFixture>
 {
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "MuseGrpc.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("MuseGrpc.sln not found above the test binaries.");
+    }
+
     [Fact]
     public void Write_FourModels_ManifestsLoadAndValidate()
     {
@@ -100,6 +113,65 @@ public sealed class RandomModelSetTests(RandomModelSetFixture fixture) : IClassF
         Assert.Equal("muse-random-sr", (string?)stages["sr"]![0]!["model"]);
         Assert.Equal(1.0, (double)stages["base"]![0]!["weight"]!);
         Assert.Equal(12, (int)root["pipelines"]!["muse-random"]!["defaults"]!["baseSteps"]!);
+    }
+
+    [Fact]
+    public void CommittedRepository_SameSeed_MatchesGeneratorByteForByte()
+    {
+        var committed = Path.Combine(RepositoryRoot(), "models", "repository");
+
+        foreach (var result in fixture.Results)
+        {
+            foreach (var file in result.Files)
+            {
+                var path = Path.Combine(committed, result.Manifest.Name, result.Manifest.Version, file);
+                Assert.True(File.Exists(path), $"{path} is missing: run the builder's 'random' verb and commit the output");
+                Assert.True(File.ReadAllBytes(Path.Combine(result.Directory, file)).AsSpan().SequenceEqual(File.ReadAllBytes(path)),
+                    $"{path} differs from the generator: run the builder's 'random' verb and commit the output");
+            }
+        }
+    }
+
+    [Fact]
+    public void Write_VqganOnNoiseImage_UsesManyCodesAndDecodesFinite()
+    {
+        var vqgan = fixture.Results[1].Directory;
+        var image = TestData.Normal(3 * 64 * 64, 60, 0.6).Select(v => Math.Clamp(v, -1f, 1f)).ToArray();
+
+        var tokens = Ort.RunFile(Path.Combine(vqgan, "encoder.onnx"), new Dictionary<string, TestTensor> { ["image"] = TestTensor.Of(image, 1, 3, 64, 64) })["tokens"];
+        var decoded = Ort.RunFile(Path.Combine(vqgan, "decoder.onnx"), new Dictionary<string, TestTensor> { ["tokens"] = tokens })["image"];
+
+        Assert.Equal([1L, 8, 8], tokens.Shape);
+        Assert.All(tokens.L, t => Assert.InRange(t, 0, 511));
+        Assert.True(tokens.L.Distinct().Count() >= 16, $"only {tokens.L.Distinct().Count()} distinct codes");
+        Assert.Equal([1L, 3, 64, 64], decoded.Shape);
+        Assert.All(decoded.F, v => Assert.True(float.IsFinite(v)));
+    }
+
+    [Fact]
+    public void Write_TextEncoderOnTokenizedCaption_ReturnsFiniteEmbeddings()
+    {
+        var t5 = fixture.Results[0].Directory;
+        using var stream = File.OpenRead(Path.Combine(t5, "spiece.model"));
+        var tokenizer = Microsoft.ML.Tokenizers.SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: true);
+        var ids = new long[32];
+        var mask = new long[32];
+        var encoded = tokenizer.EncodeToIds("a small blue square in the top right corner on a black background");
+        for (var i = 0; i < encoded.Count; i++)
+        {
+            ids[i] = encoded[i];
+            mask[i] = 1;
+        }
+
+        var hidden = Ort.RunFile(Path.Combine(t5, "model.onnx"), new Dictionary<string, TestTensor>
+        {
+            ["input_ids"] = TestTensor.Of(ids, 1, 32),
+            ["attention_mask"] = TestTensor.Of(mask, 1, 32),
+        })["last_hidden_state"];
+
+        Assert.Equal(14, encoded.Count);   // 13 whole words and </s>
+        Assert.Equal([1L, 32, 128], hidden.Shape);
+        Assert.All(hidden.F, v => Assert.True(float.IsFinite(v)));
     }
 
     [Fact]
