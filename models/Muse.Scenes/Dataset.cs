@@ -12,7 +12,7 @@ namespace Muse.Scenes;
 /// The split is by scene content, not by caption text, so no paraphrase of a held-out scene is ever trained on.
 /// Content is (colour, shape, cell) for one object, and (colour, shape, relation, colour, shape) for a pair
 /// with "below"/"right of" first rewritten as "above"/"left of" with the objects swapped (the same layout). A
-/// content is held out when its counter hash falls in the lowest 5 %: about 8 of the 162 one-object and 22 of
+/// content is held out when its counter hash falls in the lowest 5 %: about 8 of the 162 one-object and 27 of
 /// the 540 canonical pair contents. Sizes and backgrounds play no part. The six demonstration prompts of the
 /// design (e.g. "a large red circle on the left") are never held out.
 /// </remarks>
@@ -40,8 +40,8 @@ public static class Dataset
     private static readonly HashSet<(ulong Kind, ulong Key)> DemoContents = [.. DemoScenes.Select(ContentKey)];
 
     /// <summary>
-    /// SHA-256 (lower-case hex) over the generator version, the grammar's phrases, the palette, the geometry and
-    /// the split rule: equal hashes mean equal data sets. Written into model manifests.
+    /// SHA-256 (lower-case hex) over the generator version, the grammar's phrases, the palette, the geometry, the
+    /// renderer's supersampling and the split rule: equal hashes mean equal data sets. Written into model manifests.
     /// </summary>
     public static string DatasetHash { get; } = ComputeHash();
 
@@ -102,6 +102,7 @@ public static class Dataset
             .AppendLine(string.Join('|', Enum.GetValues<Colour>().Select(c => $"{c}={SceneGeometry.Rgb(c)}")))
             .AppendLine(string.Join('|', Enum.GetValues<Background>().Select(b => $"{b}={SceneGeometry.Rgb(b)}")))
             .AppendLine(string.Create(CultureInfo.InvariantCulture, $"extent={SceneGeometry.LargeExtent},{SceneGeometry.SmallExtent}"))
+            .AppendLine(string.Create(CultureInfo.InvariantCulture, $"supersampling={SceneRenderer.Supersampling}"))
             .AppendLine(string.Create(CultureInfo.InvariantCulture, $"heldout={HoldOutSalt}:{HeldOutPerMille}/1000"));
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }

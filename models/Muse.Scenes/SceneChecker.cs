@@ -2,16 +2,19 @@ namespace Muse.Scenes;
 
 /// <summary>A shape found in an image by <see cref="SceneChecker.Analyze"/>.</summary>
 /// <param name="Colour">The palette colour its pixels unmix to.</param>
-/// <param name="Shape">Classified from <paramref name="Fill"/>.</param>
+/// <param name="Shape">Triangle by <paramref name="Skewness"/>, else circle or square by <paramref name="Squareness"/>.</param>
 /// <param name="Size">Classified from <paramref name="Extent"/>.</param>
 /// <param name="Position">The cell of the centroid.</param>
 /// <param name="X">Centroid x as a fraction of the side (0 left, 1 right).</param>
 /// <param name="Y">Centroid y as a fraction of the side (0 top, 1 bottom).</param>
 /// <param name="Extent">Larger side of the soft bounding box, as a fraction of the image side.</param>
-/// <param name="Fill">Soft area over soft bounding-box area: about 1 for a square, π/4 for a circle, 1/2 for a triangle.</param>
+/// <param name="Skewness">Skewness of the mask's rows: about −0.57 for a triangle pointing up (its mass sits low), 0 for
+/// a circle or square. Blur keeps it (a symmetric kernel adds no third moment).</param>
+/// <param name="Squareness">Mean soft extent along the two diagonals over the soft extent along the axes: 1 for an
+/// axis-aligned square (its diagonals are √2 longer than its side), 1/√2 for a circle.</param>
 /// <param name="Area">Pixels assigned to the shape (coverage at least 1/2).</param>
 public sealed record DetectedObject(
-    Colour Colour, Shape Shape, ObjectSize Size, GridPosition Position, double X, double Y, double Extent, double Fill, int Area);
+    Colour Colour, Shape Shape, ObjectSize Size, GridPosition Position, double X, double Y, double Extent, double Skewness, double Squareness, int Area);
 
 /// <summary>What an image shows, as far as the checker can tell.</summary>
 /// <param name="Background">The background colour nearest to the image border.</param>
@@ -53,17 +56,18 @@ public sealed record SceneCheckResult(
 /// modelled as background + coverage·(colour − background) for each of the six colours, and the colour with the
 /// smallest residual wins. Unmixing, unlike nearest-palette labelling, keeps an edge between red and white red
 /// (not orange) and makes coverage a soft mask that blur preserves. Pixels with coverage ≥ 1/2 are grouped into
-/// 4-connected components; components smaller than about a third of a small triangle are noise. Shape comes
-/// from the soft fill ratio (soft area over the product of the soft column and row extents), size from the
-/// soft extent, position from the centroid's cell.
+/// 4-connected components; components smaller than about a third of a small triangle are noise. Around each
+/// component a soft mask is read off the coverage; shape comes from its vertical skewness (triangles) and its
+/// diagonal-to-axis extent ratio (squares vs circles), size from its extent, position from its centroid's cell.
+/// Both shape features are ratios of soft sums, so they hold at any resolution and under mild blur.
 /// </remarks>
 public static class SceneChecker
 {
-    /// <summary>Fill ratio below which a shape is a triangle (ideal 0.5; a circle is 0.785).</summary>
-    public const double TriangleFillLimit = 0.64;
+    /// <summary>Vertical skewness below which a shape is a triangle: −0.57 for an upward triangle, 0 for the others.</summary>
+    public const double TriangleSkewnessLimit = -0.2;
 
-    /// <summary>Fill ratio below which a shape is a circle rather than a square (ideal 0.785 vs 1).</summary>
-    public const double CircleFillLimit = 0.89;
+    /// <summary>Squareness below which a shape is a circle: 1/√2 for a circle, 1 for a square.</summary>
+    public const double CircleSquarenessLimit = 0.75;
 
     /// <summary>Extent (fraction of the side) from which a shape is large: the geometric mean of 0.16 and 0.28.</summary>
     public const double LargeExtentLimit = 0.21;
@@ -84,25 +88,29 @@ public static class SceneChecker
         ArgumentNullException.ThrowIfNull(expected);
         expected.Validate();
         var analysis = Analyze(rgb, size);
+        // Match by colour first, so one miscoloured shape does not take another object's match; then the
+        // largest shapes left go to the objects still unmatched (their colour is wrong, the rest still checked).
         var unmatched = analysis.Objects.ToList();
-        var checks = new List<ObjectCheck>();
-        foreach (var want in expected.Objects)
+        var matches = new DetectedObject?[expected.Objects.Count];
+        for (var pass = 0; pass < 2; pass++)
         {
-            var found = unmatched.Find(d => d.Colour == want.Colour) ?? unmatched.FirstOrDefault();
-            if (found is null)
+            for (var k = 0; k < matches.Length; k++)
             {
-                checks.Add(new ObjectCheck(null, false, false, want.Position is null ? null : false, want.Size is null ? null : false));
-                continue;
+                var colour = expected.Objects[k].Colour;
+                if (matches[k] is null && unmatched.Find(d => pass == 1 || d.Colour == colour) is { } found)
+                {
+                    matches[k] = found;
+                    unmatched.Remove(found);
+                }
             }
-
-            unmatched.Remove(found);
-            checks.Add(new ObjectCheck(
-                found,
-                found.Colour == want.Colour,
-                found.Shape == want.Shape,
-                want.Position is { } position ? found.Position == position : null,
-                want.Size is { } objectSize ? found.Size == objectSize : null));
         }
+
+        var checks = expected.Objects.Zip(matches, (want, found) => new ObjectCheck(
+            found,
+            found?.Colour == want.Colour,
+            found?.Shape == want.Shape,
+            want.Position is { } position ? found?.Position == position : null,
+            want.Size is { } objectSize ? found?.Size == objectSize : null)).ToList();
 
         bool? relation = expected.Relation is { } r
             ? checks[0].Detected is { } a && checks[1].Detected is { } b && Holds(r, a, b)
@@ -181,37 +189,57 @@ public static class SceneChecker
         var (x0, x1) = (members.Min(p => p % size) - Margin, members.Max(p => p % size) + Margin);
         var (y0, y1) = (members.Min(p => p / size) - Margin, members.Max(p => p / size) + Margin);
         (x0, y0, x1, y1) = (Math.Max(x0, 0), Math.Max(y0, 0), Math.Min(x1, size - 1), Math.Min(y1, size - 1));
-        var columnMax = new double[x1 - x0 + 1];
-        var rowMax = new double[y1 - y0 + 1];
-        double area = 0, sumX = 0, sumY = 0;
+        var (w, h) = (x1 - x0 + 1, y1 - y0 + 1);
+        var soft = new double[w * h]; // [y − y0, x − x0] soft mask
         for (var y = y0; y <= y1; y++)
         {
             for (var x = x0; x <= x1; x++)
             {
                 // Own pixels, and background pixels leaning to this colour (its faint blurred rim).
                 var p = (y * size) + x;
-                if (component[p] != id && (component[p] != -1 || best[p] != colour))
+                if (component[p] == id || (component[p] == -1 && best[p] == colour))
                 {
-                    continue;
+                    var coverage = Coverage(rgb, p, backgroundRgb, Colours[colour]);
+                    soft[((y - y0) * w) + x - x0] = Math.Clamp((coverage - CoverageFloor) / (CoverageCeiling - CoverageFloor), 0, 1);
                 }
-
-                var soft = Math.Clamp((Coverage(rgb, p, backgroundRgb, Colours[colour]) - CoverageFloor) / (CoverageCeiling - CoverageFloor), 0, 1);
-                area += soft;
-                sumX += soft * (x + 0.5);
-                sumY += soft * (y + 0.5);
-                columnMax[x - x0] = Math.Max(columnMax[x - x0], soft);
-                rowMax[y - y0] = Math.Max(rowMax[y - y0], soft);
             }
         }
 
+        // Soft extents: the sum over lines of the line's largest coverage, along columns, rows and both diagonals.
+        var (columnMax, rowMax, diagonalMax, antiDiagonalMax) = (new double[w], new double[h], new double[w + h], new double[w + h]);
+        double area = 0, sumX = 0, sumY = 0;
+        for (var i = 0; i < soft.Length; i++)
+        {
+            var (u, v, a) = (i % w, i / w, soft[i]); // u, v: position in the window
+            area += a;
+            sumX += a * (u + 0.5);
+            sumY += a * (v + 0.5);
+            columnMax[u] = Math.Max(columnMax[u], a);
+            rowMax[v] = Math.Max(rowMax[v], a);
+            diagonalMax[u + v] = Math.Max(diagonalMax[u + v], a);
+            antiDiagonalMax[u - v + h] = Math.Max(antiDiagonalMax[u - v + h], a);
+        }
+
         var (width, height) = (columnMax.Sum(), rowMax.Sum());
-        var fill = area / (width * height);
+        var (cx, cy) = (sumX / area, sumY / area);
+        double m2 = 0, m3 = 0;
+        for (var i = 0; i < soft.Length; i++)
+        {
+            var dy = (i / w) + 0.5 - cy;
+            m2 += soft[i] * dy * dy;
+            m3 += soft[i] * dy * dy * dy;
+        }
+
+        var skewness = m3 / area / Math.Pow(m2 / area, 1.5);
+        var squareness = (diagonalMax.Sum() + antiDiagonalMax.Sum()) / 2 / (width + height);
+        var shape = skewness < TriangleSkewnessLimit ? Shape.Triangle
+            : squareness < CircleSquarenessLimit ? Shape.Circle
+            : Shape.Square;
         var extent = Math.Max(width, height) / size;
-        var (cx, cy) = (sumX / area / size, sumY / area / size);
-        var shape = fill < TriangleFillLimit ? Shape.Triangle : fill < CircleFillLimit ? Shape.Circle : Shape.Square;
+        var (centreX, centreY) = ((cx + x0) / size, (cy + y0) / size);
         return new DetectedObject(
             Colours[colour], shape, extent >= LargeExtentLimit ? ObjectSize.Large : ObjectSize.Small,
-            SceneGeometry.CellAt(cx, cy), cx, cy, extent, fill, members.Count);
+            SceneGeometry.CellAt(centreX, centreY), centreX, centreY, extent, skewness, squareness, members.Count);
     }
 
     // A pair's cells differ by at least one row or column (1/3 of the side); half of that separates noise from order.
