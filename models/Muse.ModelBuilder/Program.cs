@@ -21,7 +21,7 @@ static Command RandomCommand()
     var pipelines = new Option<FileInfo?>("--pipelines") { Description = "pipelines.json to update (default: next to the repository folder)." };
     var vocabulary = new Option<FileInfo?>("--vocabulary") { Description = "Tokenizer words, one per line (default: the caption words)." };
     var command = new Command("random", "Write the seeded random fixture set muse-random-* and its pipeline.") { output, seed, pipelines, vocabulary };
-    command.SetAction(parse =>
+    command.SetAction(parse => Guarded(() =>
     {
         var repository = parse.GetRequiredValue(output).FullName;
         var pipelinesPath = parse.GetValue(pipelines)?.FullName ?? Path.Combine(Path.GetDirectoryName(repository.TrimEnd(Path.DirectorySeparatorChar))!, "pipelines.json");
@@ -33,7 +33,7 @@ static Command RandomCommand()
 
         Console.WriteLine($"Updated {pipelinesPath} (pipeline {RandomModelSet.PipelineName}).");
         return 0;
-    });
+    }));
     return command;
 }
 
@@ -57,7 +57,7 @@ static Command ExportCommand()
     {
         config, weights, stage, name, version, output, tokenizer, vocabulary, imageTokenizer, textEncoder, description, provenance, trained,
     };
-    command.SetAction(parse =>
+    command.SetAction(parse => Guarded(() =>
     {
         byte[]? spiece = null;
         if (parse.GetValue(tokenizer) is { } tokenizerFile)
@@ -89,8 +89,23 @@ static Command ExportCommand()
         }, parse.GetRequiredValue(output).FullName);
         Console.WriteLine($"{result.Manifest.Id}: {result.Directory} ({string.Join(", ", result.Files)})");
         return 0;
-    });
+    }));
     return command;
+}
+
+// Bad input (weights that do not fit the config, a stage that does not fit the architecture, unreadable
+// files) is reported in one line with exit code 1; anything else is a bug and keeps its stack trace.
+static int Guarded(Func<int> action)
+{
+    try
+    {
+        return action();
+    }
+    catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or JsonException or UnauthorizedAccessException)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 1;
+    }
 }
 
 static List<string> ReadWords(string path) =>
