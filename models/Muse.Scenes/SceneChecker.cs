@@ -88,6 +88,7 @@ public static class SceneChecker
         ArgumentNullException.ThrowIfNull(expected);
         expected.Validate();
         var analysis = Analyze(rgb, size);
+
         // Match by colour first, so one miscoloured shape does not take another object's match; then the
         // largest shapes left go to the objects still unmatched (their colour is wrong, the rest still checked).
         var unmatched = analysis.Objects.ToList();
@@ -142,6 +143,7 @@ public static class SceneChecker
             component[i] = coverage >= 0.5 ? int.MaxValue : -1; // foreground, not yet assigned
         }
 
+        // A third of a small triangle's area: smaller blobs are noise or stray edge pixels.
         var minArea = 0.35 * 0.5 * SceneGeometry.SmallExtent * SceneGeometry.SmallExtent * pixelCount;
         var objects = new List<DetectedObject>();
         var stack = new Stack<int>();
