@@ -141,6 +141,61 @@ public sealed class GraphBuilderTests
         Assert.Equal([10f + 1 - 3, 20f + 4 - 6], y.F);
     }
 
+    [Fact]
+    public void UpsampleNearest2x_TwoByThree_RepeatsEachPixelTwiceEachWay()
+    {
+        float[] x = [1, 2, 3, 4, 5, 6];   // [1, 1, 2, 3]
+        var g = new GraphBuilder("upsample", new Dictionary<string, WeightTensor>());
+        g.Output(g.UpsampleNearest2x(g.Input("x", DataType.Float, "batch", 1, "h", "w")), "y", DataType.Float, "batch", 1, "h2", "w2");
+
+        var y = Ort.Run(g.Build(), new Dictionary<string, TestTensor> { ["x"] = TestTensor.Of(x, 1, 1, 2, 3) })["y"];
+
+        Assert.Equal([1L, 1, 4, 6], y.Shape);
+        Assert.Equal([1f, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 4, 4, 5, 5, 6, 6], y.F);
+    }
+
+    [Fact]
+    public void Conv2d_StrideTwoPadOne_HalvesSpatialSizeAndMatchesReference()
+    {
+        const int size = 4;
+        var x = TestData.Normal(size * size, 70);   // [1, 1, 4, 4]
+        var kernel = TestData.Normal(9, 71);        // [1, 1, 3, 3]
+        var weights = new Dictionary<string, WeightTensor>
+        {
+            ["conv.weight"] = WeightTensor.Float(kernel, 1, 1, 3, 3),
+            ["conv.bias"] = WeightTensor.Float([0.5f], 1),
+        };
+        var g = new GraphBuilder("conv", weights);
+        g.Output(g.Conv2d(g.Input("x", DataType.Float, "batch", 1, "h", "w"), "conv", stride: 2, padding: 1), "y", DataType.Float, "batch", 1, "h2", "w2");
+
+        var y = Ort.Run(g.Build(), new Dictionary<string, TestTensor> { ["x"] = TestTensor.Of(x, 1, 1, size, size) })["y"];
+
+        var expected = new float[4];
+        for (var oy = 0; oy < 2; oy++)
+        {
+            for (var ox = 0; ox < 2; ox++)
+            {
+                var sum = 0.5;
+                for (var ky = 0; ky < 3; ky++)
+                {
+                    for (var kx = 0; kx < 3; kx++)
+                    {
+                        var (iy, ix) = ((oy * 2) - 1 + ky, (ox * 2) - 1 + kx);
+                        if (iy is >= 0 and < size && ix is >= 0 and < size)
+                        {
+                            sum += x[(iy * size) + ix] * (double)kernel[(ky * 3) + kx];
+                        }
+                    }
+                }
+
+                expected[(oy * 2) + ox] = (float)sum;
+            }
+        }
+
+        Assert.Equal([1L, 1, 2, 2], y.Shape);
+        AssertClose(expected, y.F);
+    }
+
     internal static void AssertClose(float[] expected, float[] actual, float tolerance = Tolerance)
     {
         Assert.Equal(expected.Length, actual.Length);

@@ -106,7 +106,7 @@ public static class VqganGraphs
         h = g.ResBlock(h, "decoder.mid.block", c[3], c[3], config.Groups, config.Eps);
         for (var i = 2; i >= 0; i--)
         {
-            h = UpsampleNearest2x(g, h);
+            h = g.UpsampleNearest2x(h);
             h = g.Conv2d(h, $"decoder.up.{i}.upsample.conv", 1, 1);
             h = g.ResBlock(h, $"decoder.up.{i}.block", c[i + 1], c[i], config.Groups, config.Eps);   // [B, c_i, ·2, ·2]
         }
@@ -117,14 +117,6 @@ public static class VqganGraphs
         g.Output(image, Image, DataType.Float, "batch", 3, "height", "width");
         return g.Build(new Dictionary<string, string> { ["muse.architecture"] = config.ToJson() });
     }
-
-    // Nearest 2×: with asymmetric coordinates and floor, output pixel x reads input x/2 exactly (PyTorch's
-    // nn.Upsample(scale_factor=2, mode="nearest")).
-    private static string UpsampleNearest2x(GraphBuilder g, string x) =>
-        g.Op("Resize", [x, "", g.Initializer("upsample_scales", [1f, 1f, 2f, 2f], [4])],
-            Attr.String("mode", "nearest"),
-            Attr.String("coordinate_transformation_mode", "asymmetric"),
-            Attr.String("nearest_mode", "floor"));
 
     // ‖e_k‖² of every codebook row [K, E], accumulated in double.
     private static float[] SquaredNorms(WeightTensor codebook)

@@ -274,6 +274,16 @@ public sealed class GraphBuilder
     }
 
     /// <summary>
+    /// Nearest-neighbour 2× upsampling of [B, C, H, W]: output pixel (y, x) reads input (⌊y/2⌋, ⌊x/2⌋), as PyTorch's
+    /// <c>interpolate(scale_factor=2, mode="nearest")</c> (asymmetric coordinates, floor rounding).
+    /// </summary>
+    public string UpsampleNearest2x(string x) =>
+        Op("Resize", [x, "", Initializer("upsample_scales", [1f, 1f, 2f, 2f], [4])],
+            Attr.String("mode", "nearest"),
+            Attr.String("coordinate_transformation_mode", "asymmetric"),
+            Attr.String("nearest_mode", "floor"));
+
+    /// <summary>
     /// Additive key bias [B, 1, 1, Tk] from a float key mask [B, Tk] (1 = attend, 0 = padding):
     /// <c>(mask − 1) · 1e9</c>, i.e. 0 or <see cref="MaskedKeyBias"/>.
     /// </summary>
