@@ -1,7 +1,13 @@
 using System.CommandLine;
 using Muse.Cli;
+using Spectre.Console;
 
 ShutdownHooks.Register();
+if (Console.IsOutputRedirected)
+{
+    // Logs and pipes have no width; Spectre's 80-column fallback would wrap model names mid-word.
+    AnsiConsole.Profile.Width = 160;
+}
 
 // One file per command; Program.cs only lists them.
 var root = new RootCommand("Muse text-to-image over gRPC: generate images with a running or a local Muse cluster.")

@@ -264,8 +264,10 @@ public sealed class ClusterProcess : IAsyncDisposable
                 await Task.Delay(HealthPollInterval, deadline.Token);
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or RpcException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or RpcException)
         {
+            // The caller's cancellation stays a cancellation; only our own deadline is a timeout.
+            cancellationToken.ThrowIfCancellationRequested();
             throw new TimeoutException(Describe(
                 $"{Name} at {Url} was not SERVING on grpc.health.v1 within {timeout.TotalSeconds:0} s (last: {lastStatus})"));
         }
