@@ -30,6 +30,8 @@ public static class OrchestratorExtensions
             return catalog;
         });
         builder.Services.AddSingleton<Generator>();
+        // Resolve the catalog while starting, so a pipeline that cannot work stops the process before it serves.
+        builder.Services.AddHostedService<PipelineCatalogCheck>();
         return builder;
     }
 
@@ -58,4 +60,16 @@ public static class OrchestratorExtensions
         builder.Services.AddSingleton<StageClients>();
         return builder;
     }
+}
+
+/// <summary>Loads and checks the pipeline catalog at start-up (it is otherwise built on first use).</summary>
+internal sealed class PipelineCatalogCheck(IServiceProvider services) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = services.GetRequiredService<PipelineCatalog>();
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -24,7 +24,7 @@ public sealed class Generator(StageClients stages, IOptions<StageResilienceOptio
 
         // 1. Text: row 0 conditions, row 1 is the unconditional (or negative) row of classifier-free guidance.
         var stageStarted = time.GetTimestamp();
-        var text = await stages.EncodeAsync(models.TextEncoder, [settings.Prompt, settings.NegativePrompt], deadline, ct);
+        var text = await EncodeAsync(models.TextEncoder, settings, deadline, ct);
         timings.Add(Timing(Stages.TextEncoder, stageStarted));
 
         // 2. Base loop: every token of the low-resolution grid starts masked.
@@ -108,6 +108,21 @@ public sealed class Generator(StageClients stages, IOptions<StageResilienceOptio
                 excluded.Add(replica.Replica.Endpoint);
                 OrchestratorLog.DecodeFailover(logger, model.Id, replica.Replica.Endpoint, stepsDone, ex.StatusCode.ToString());
             }
+        }
+    }
+
+    private async Task<EncodeReply> EncodeAsync(ModelManifest textEncoder, GenerateSettings settings, DateTime? deadline, CancellationToken ct)
+    {
+        try
+        {
+            return await stages.EncodeAsync(textEncoder, [settings.Prompt, settings.NegativePrompt], deadline, ct);
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.InvalidArgument)
+        {
+            // The encoder speaks of its own texts[i]; the caller sent a prompt and a negative prompt.
+            var detail = ex.Status.Detail.Replace("texts[0]", "prompt", StringComparison.Ordinal)
+                .Replace("texts[1]", "negative_prompt", StringComparison.Ordinal);
+            throw new RpcException(new Status(StatusCode.InvalidArgument, detail));
         }
     }
 
