@@ -22,5 +22,7 @@ public static class CaptionWords
         "upper", "lower", "side", "above", "below", "under", "over", "next", "beside", "near",
         // scene words
         "background", "image", "picture", "scene", "plain", "solid", "showing", "drawn", "placed",
+        // later additions go last, so earlier ids never move
+        "against",
     ];
 }
