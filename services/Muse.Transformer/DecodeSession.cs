@@ -15,12 +15,6 @@ public sealed class DecodeSession
     /// <summary>Most images one stream may decode together.</summary>
     public const int MaxBatch = 16;
 
-    /// <summary>Largest accepted classifier-free guidance scale.</summary>
-    public const float MaxGuidanceScale = 50f;
-
-    /// <summary>Largest accepted sampling temperature.</summary>
-    public const float MaxSamplingTemperature = 10f;
-
     private ConditioningRows? _conditional;
     private ConditioningRows? _guided;
 
@@ -94,9 +88,9 @@ public sealed class DecodeSession
         MuseValidation.InRange(step.Steps, 1, MaskSchedule.MaxSteps);
         MuseValidation.InRange(step.Step, 0, step.Steps - 1);
         MuseValidation.Finite(step.GuidanceScale);
-        MuseValidation.InRange(step.GuidanceScale, 0f, MaxGuidanceScale);
+        MuseValidation.InRange(step.GuidanceScale, 0f, DecodeOptions.MaxGuidanceScale);
         MuseValidation.Finite(step.SamplingTemperature);
-        MuseValidation.InRange(step.SamplingTemperature, 0f, MaxSamplingTemperature);
+        MuseValidation.InRange(step.SamplingTemperature, 0f, DecodeOptions.MaxSamplingTemperature);
 
         var tokens = DecodeValidation.Int32(step.Tokens, [BatchSize, manifest.GridHeight, manifest.GridWidth]);   // [B, h, w]
         DecodeValidation.Require(

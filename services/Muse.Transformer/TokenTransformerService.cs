@@ -27,21 +27,21 @@ public sealed class TokenTransformerService(
                 return;
             }
 
-            var first = requestStream.Current;
+            var request = requestStream.Current;
             DecodeValidation.Require(
-                first.MessageCase == DecodeRequest.MessageOneofCase.Conditioning,
-                first.Conditioning,
-                "must be the first message of a Decode stream");
-            session = DecodeSession.Open(first.Conditioning, models.Get(first.Conditioning.Model));
+                request.MessageCase == DecodeRequest.MessageOneofCase.Conditioning,
+                request.Conditioning,
+                "must be the first message of a Decode stream.");
+            session = DecodeSession.Open(request.Conditioning, models.Get(request.Conditioning.Model));
             TransformerLog.StreamOpened(logger, session.Model.Id, session.BatchSize);
 
             while (await requestStream.MoveNext(cancellationToken))
             {
-                var request = requestStream.Current;
+                request = requestStream.Current;
                 DecodeValidation.Require(
                     request.MessageCase == DecodeRequest.MessageOneofCase.Step,
                     request.Step,
-                    "is expected: conditioning is sent once, as the first message");
+                    "is expected: the conditioning is sent once, as the first message.");
                 var step = session.ReadStep(request.Step);
                 var result = await scheduler.ScheduleAsync(session, step, cancellationToken);
                 await responseStream.WriteAsync(MapReply(session, step, result), cancellationToken);

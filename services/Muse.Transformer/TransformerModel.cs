@@ -1,4 +1,5 @@
 using Muse.Decoding;
+using Muse.Hosting;
 using Muse.Inference;
 using Muse.Protos.V1;
 
@@ -43,7 +44,7 @@ public sealed class TransformerModel
         LowResTokensInput = IsSuperResolution ? Resolve(manifest.Inputs, Roles.LowResTokens, graph.InputNames) : null;
         LogitsOutput = Resolve(manifest.Outputs, Roles.Logits, graph.OutputNames);
         LogitsIndex = graph.OutputNames.ToList().IndexOf(LogitsOutput);
-        Ref = new ModelRef { Name = manifest.Name, Version = manifest.Version };
+        Ref = StageInfoService.MapRef(manifest);
     }
 
     /// <summary>The loaded model version (manifest and sessions).</summary>
