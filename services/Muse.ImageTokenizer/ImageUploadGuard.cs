@@ -50,6 +50,9 @@ public sealed class ImageUploadGuard(IOptions<ImageTokenizerOptions> options, IL
         MaxDegreeOfParallelism = 1,
     };
 
+    // Bytes after the JPEG end-of-image marker that are tolerated (padding some encoders append).
+    private const int JpegTrailerSlack = 4096;
+
     private readonly ImageTokenizerOptions _options = options.Value;
 
     /// <summary>
@@ -72,6 +75,7 @@ public sealed class ImageUploadGuard(IOptions<ImageTokenizerOptions> options, IL
         }
 
         var format = SniffFormat(upload.Span, field);
+        CheckComplete(format, upload.Span, field);
         IImageInfo? info;
         try
         {
@@ -86,7 +90,7 @@ public sealed class ImageUploadGuard(IOptions<ImageTokenizerOptions> options, IL
 
         if (info is null || info.Width <= 0 || info.Height <= 0)
         {
-            Reject(field, "no header", $"is not a readable {format} file (no valid header).");
+            Reject(field, "no header", $"is not a readable {Name(format)} file (no valid header).");
         }
 
         if (info.Width > _options.MaxImageSide || info.Height > _options.MaxImageSide
@@ -153,6 +157,62 @@ public sealed class ImageUploadGuard(IOptions<ImageTokenizerOptions> options, IL
         return default; // Unreachable.
     }
 
+    /// <summary>
+    /// Rejects truncated files, which ImageSharp would otherwise decode silently with missing rows: a PNG's chunks
+    /// must be intact from IHDR through IDAT to IEND, a JPEG must end with its end-of-image marker.
+    /// </summary>
+    private void CheckComplete(UploadFormat format, ReadOnlySpan<byte> bytes, string field)
+    {
+        if (format == UploadFormat.Jpeg)
+        {
+            // FF D9 cannot occur inside entropy-coded data (FF is always stuffed), so it marks the true end;
+            // a little trailing padding after it is common and allowed.
+            var tail = bytes[Math.Max(0, bytes.Length - JpegTrailerSlack)..];
+            if (tail.IndexOf([(byte)0xFF, (byte)0xD9]) < 0)
+            {
+                Reject(field, "truncated", "is a truncated JPEG file (no end-of-image marker).");
+            }
+
+            return;
+        }
+
+        var offset = PngSignature.Length;
+        var seenData = false;
+        var first = true;
+        while (true)
+        {
+            if (bytes.Length - offset < 12)
+            {
+                Reject(field, "truncated", "is a truncated PNG file (it ends before its IEND chunk).");
+            }
+
+            var length = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(bytes[offset..]);
+            var type = bytes.Slice(offset + 4, 4);
+            if (length > int.MaxValue || length > (uint)(bytes.Length - offset - 12))
+            {
+                Reject(field, "truncated", "is a truncated PNG file (a chunk runs past the end of the upload).");
+            }
+
+            if (first && !type.SequenceEqual("IHDR"u8))
+            {
+                Reject(field, "malformed", "is not a valid PNG file (its first chunk is not IHDR).");
+            }
+
+            first = false;
+            seenData |= type.SequenceEqual("IDAT"u8);
+            offset += 12 + (int)length;
+            if (type.SequenceEqual("IEND"u8))
+            {
+                break;
+            }
+        }
+
+        if (!seenData)
+        {
+            Reject(field, "malformed", "is not a valid PNG file (it has no IDAT chunk).");
+        }
+    }
+
     private static string Describe(ReadOnlySpan<byte> bytes) => bytes switch
     {
         _ when bytes.StartsWith("GIF8"u8) => "a GIF image",
@@ -196,6 +256,8 @@ public sealed class ImageUploadGuard(IOptions<ImageTokenizerOptions> options, IL
         }
     }
 
+    private static string Name(UploadFormat format) => format == UploadFormat.Png ? "PNG" : "JPEG";
+
     private static MemoryStream OpenRead(ReadOnlyMemory<byte> bytes) =>
         MemoryMarshal.TryGetArray(bytes, out var segment) && segment.Array is not null
             ? new MemoryStream(segment.Array, segment.Offset, segment.Count, writable: false)
@@ -221,6 +283,6 @@ public sealed class ImageUploadGuard(IOptions<ImageTokenizerOptions> options, IL
         ImageTokenizerLog.UploadUndecodable(logger, exception, format.ToString(), exception.GetType().Name);
         // Decoder messages for malformed files describe the file, not the server; anything else stays in the log.
         var detail = exception is ImageFormatException ? $" ({exception.Message})" : "";
-        MuseValidation.ThrowInvalidArgument(field, $"is not a valid {format} file: {what}{detail}.");
+        MuseValidation.ThrowInvalidArgument(field, $"is not a valid {Name(format)} file: {what}{detail}.");
     }
 }

@@ -25,10 +25,10 @@ public sealed class VqganModel
         _encoder = model.Graph("encoder");
         _decoder = model.Graph("decoder");
         var manifest = model.Manifest;
-        _encoderInput = PickName(manifest.Inputs, ["encoder", "image"], _encoder.InputNames, "image");
-        _encoderOutput = PickName(manifest.Outputs, ["encoder", "tokens"], _encoder.OutputNames, "tokens");
-        _decoderInput = PickName(manifest.Inputs, ["decoder", "tokens"], _decoder.InputNames, "tokens");
-        _decoderOutput = PickName(manifest.Outputs, ["decoder", "image"], _decoder.OutputNames, "image");
+        _encoderInput = PickName(manifest.Inputs, ["encoder.image", "image"], _encoder.InputNames, "image");
+        _encoderOutput = PickName(manifest.Outputs, ["encoder.tokens", "tokens"], _encoder.OutputNames, "tokens");
+        _decoderInput = PickName(manifest.Inputs, ["decoder.tokens", "tokens"], _decoder.InputNames, "tokens");
+        _decoderOutput = PickName(manifest.Outputs, ["decoder.image", "image"], _decoder.OutputNames, "image");
     }
 
     /// <summary>The model version.</summary>
@@ -105,7 +105,8 @@ public sealed class VqganModel
     }
 
     /// <summary>
-    /// The graph's name for a tensor: the manifest's entry for the first role present whose name the graph has,
+    /// The graph's name for a tensor: the manifest's entry for the first role present (<c>encoder.image</c>, …) whose
+    /// name the graph has,
     /// else the graph's only name, else <paramref name="fallback"/>.
     /// </summary>
     private static string PickName(

@@ -1,0 +1,161 @@
+using System.Buffers.Binary;
+using System.Text;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace Muse.Services.Tests;
+
+/// <summary>Image uploads for the tokenizer tests, good and bad, all deterministic.</summary>
+internal static class TestImages
+{
+    /// <summary>A synthetic scene: white background, a red square left, a blue bar right, as PNG.</summary>
+    public static byte[] ScenePng(int width, int height) => Png(Scene(width, height));
+
+    /// <summary>The same scene as JPEG (quality 90).</summary>
+    public static byte[] SceneJpeg(int width, int height)
+    {
+        using var image = Scene(width, height);
+        using var stream = new MemoryStream();
+        image.SaveAsJpeg(stream, new JpegEncoder { Quality = 90 });
+        return stream.ToArray();
+    }
+
+    /// <summary>A solid-colour RGBA PNG.</summary>
+    public static byte[] SolidPng(int width, int height, Rgba32 colour)
+    {
+        using var image = new Image<Rgba32>(width, height, colour);
+        using var stream = new MemoryStream();
+        image.SaveAsPng(stream);
+        return stream.ToArray();
+    }
+
+    /// <summary>A PNG of hashed noise, so its IDAT does not compress away (a cut file loses real data).</summary>
+    public static byte[] NoisePng(int width, int height)
+    {
+        using var image = new Image<Rgb24>(width, height);
+        for (var y = 0; y < height; y++)
+        {
+            for (var x = 0; x < width; x++)
+            {
+                var h = Hash((uint)((y * width) + x));
+                image[x, y] = new Rgb24((byte)h, (byte)(h >> 8), (byte)(h >> 16));
+            }
+        }
+
+        return Png(image);
+    }
+
+    /// <summary>A 1×1 GIF.</summary>
+    public static byte[] Gif()
+    {
+        using var image = new Image<Rgba32>(8, 8, new Rgba32(255, 0, 0));
+        using var stream = new MemoryStream();
+        image.SaveAsGif(stream);
+        return stream.ToArray();
+    }
+
+    /// <summary>
+    /// A well-formed PNG whose IHDR declares <paramref name="width"/>×<paramref name="height"/> (CRCs correct) but
+    /// which carries almost no pixel data: a decoder that trusted the header would allocate gigabytes.
+    /// </summary>
+    public static byte[] PngDeclaring(int width, int height)
+    {
+        using var stream = new MemoryStream();
+        stream.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
+        var header = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(header, width);
+        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
+        header[8] = 8;  // bit depth
+        header[9] = 2;  // colour type: RGB
+        WriteChunk(stream, "IHDR", header);
+        WriteChunk(stream, "IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+        WriteChunk(stream, "IEND", []);
+        return stream.ToArray();
+    }
+
+    /// <summary>Hashed bytes that start like nothing in particular.</summary>
+    public static byte[] RandomBytes(int count)
+    {
+        var bytes = new byte[count];
+        for (var i = 0; i < count; i++)
+        {
+            bytes[i] = (byte)Hash((uint)i + 17);
+        }
+
+        bytes[0] = 0x42; // never a PNG or JPEG signature
+        return bytes;
+    }
+
+    /// <summary>Decodes a PNG and returns its size, failing the test if it is not one.</summary>
+    public static (int Width, int Height) DecodePng(byte[] png)
+    {
+        using var image = Image.Load<Rgb24>(png, out var format);
+        Assert.Equal("PNG", format.Name);
+        return (image.Width, image.Height);
+    }
+
+    private static Image<Rgb24> Scene(int width, int height)
+    {
+        var image = new Image<Rgb24>(width, height, new Rgb24(255, 255, 255));
+        for (var y = height / 4; y < 3 * height / 4; y++)
+        {
+            for (var x = width / 8; x < width / 2; x++)
+            {
+                image[x, y] = new Rgb24(220, 40, 40);
+            }
+
+            for (var x = 5 * width / 8; x < 7 * width / 8; x++)
+            {
+                image[x, y] = new Rgb24(40, 80, 220);
+            }
+        }
+
+        return image;
+    }
+
+    private static byte[] Png<TPixel>(Image<TPixel> image)
+        where TPixel : unmanaged, IPixel<TPixel>
+    {
+        using var stream = new MemoryStream();
+        image.SaveAsPng(stream);
+        return stream.ToArray();
+    }
+
+    private static void WriteChunk(Stream stream, string type, byte[] data)
+    {
+        var typeBytes = Encoding.ASCII.GetBytes(type);
+        Span<byte> word = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(word, data.Length);
+        stream.Write(word);
+        stream.Write(typeBytes);
+        stream.Write(data);
+        BinaryPrimitives.WriteUInt32BigEndian(word, Crc32([.. typeBytes, .. data]));
+        stream.Write(word);
+    }
+
+    private static uint Crc32(byte[] bytes)
+    {
+        var crc = 0xFFFFFFFFu;
+        foreach (var b in bytes)
+        {
+            crc ^= b;
+            for (var k = 0; k < 8; k++)
+            {
+                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+            }
+        }
+
+        return ~crc;
+    }
+
+    private static uint Hash(uint x)
+    {
+        x ^= x >> 16;
+        x *= 0x7FEB352Du;
+        x ^= x >> 15;
+        x *= 0x846CA68Bu;
+        x ^= x >> 16;
+        return x;
+    }
+}
