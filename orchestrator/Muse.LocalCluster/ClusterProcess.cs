@@ -23,7 +23,7 @@ public sealed class ClusterProcess : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Queue<string> _tail = new();
     private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Task _exited;
+    private Task _exited = Task.CompletedTask;
     private Uri? _url;
     private bool _disposed;
 
@@ -35,7 +35,6 @@ public sealed class ClusterProcess : IAsyncDisposable
         _process = process;
         _logger = logger;
         ProcessId = process.Id;
-        _exited = WatchExitAsync();
     }
 
     /// <summary>Stage served: <c>text_encoder</c>, <c>image_tokenizer</c>, <c>base</c>, <c>sr</c> or <c>orchestrator</c>.</summary>
@@ -159,10 +158,7 @@ public sealed class ClusterProcess : IAsyncDisposable
             child = new ClusterProcess(stage, replica, models, process, logger);
             ChildProcesses.Track(child);
             LocalClusterLog.ProcessStarted(logger, child.Name, child.ProcessId, fileName, string.Join(' ', startInfo.ArgumentList));
-            process.OutputDataReceived += (_, e) => child.OnOutput(e.Data, isError: false);
-            process.ErrorDataReceived += (_, e) => child.OnOutput(e.Data, isError: true);
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
+            child.BeginReading();
 
             await child.WaitListeningAsync(timeout, cancellationToken);
             await child.WaitServingAsync(timeout, cancellationToken);
@@ -182,6 +178,17 @@ public sealed class ClusterProcess : IAsyncDisposable
 
             throw;
         }
+    }
+
+    private void BeginReading()
+    {
+        _process.OutputDataReceived += (_, e) => OnOutput(e.Data, isError: false);
+        _process.ErrorDataReceived += (_, e) => OnOutput(e.Data, isError: true);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        // Only now: WaitForExitAsync waits for the end of the streams only if reading has begun, and a child that
+        // exits at once must still have its last words in the error report.
+        _exited = WatchExitAsync();
     }
 
     private async Task WatchExitAsync()

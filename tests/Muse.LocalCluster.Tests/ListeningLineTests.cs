@@ -1,0 +1,44 @@
+namespace Muse.Cluster.Tests;
+
+public sealed class ListeningLineTests
+{
+    [Theory]
+    [InlineData("MUSE_LISTENING http://127.0.0.1:45123", "http://127.0.0.1:45123/")]
+    [InlineData("MUSE_LISTENING http://127.0.0.1:45123/", "http://127.0.0.1:45123/")]
+    [InlineData("  MUSE_LISTENING   https://[::1]:8443  \r", "https://[::1]:8443/")]
+    [InlineData("MUSE_LISTENING http://localhost:5000 extra", "http://localhost:5000/")]
+    public void TryParse_ListeningLine_ReturnsAddress(string line, string expected)
+    {
+        var parsed = ListeningLine.TryParse(line, out var url);
+
+        Assert.True(parsed);
+        Assert.Equal(new Uri(expected), url);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("MUSE_LISTENING")]
+    [InlineData("MUSE_LISTENING ")]
+    [InlineData("MUSE_LISTENING not-a-url")]
+    [InlineData("MUSE_LISTENING ftp://127.0.0.1:21")]
+    [InlineData("MUSE_LISTENING http://127.0.0.1:0")]
+    [InlineData("MUSE_LISTENINGhttp://127.0.0.1:45123")]
+    [InlineData("{\"message\":\"MUSE_LISTENING http://127.0.0.1:45123\"}")]
+    [InlineData("info: Now listening on: http://127.0.0.1:45123")]
+    public void TryParse_OtherLine_ReturnsFalse(string? line)
+    {
+        var parsed = ListeningLine.TryParse(line, out var url);
+
+        Assert.False(parsed);
+        Assert.Null(url);
+    }
+
+    [Fact]
+    public void Format_Address_HasNoTrailingSlash()
+    {
+        var formatted = ListeningLine.Format(new Uri("http://127.0.0.1:45123/"));
+
+        Assert.Equal("http://127.0.0.1:45123", formatted);
+    }
+}
