@@ -14,7 +14,7 @@ public sealed class StageInfoService(StageModels models) : StageInfo.StageInfoBa
     {
         var reply = new GetStageInfoReply
         {
-            ExecutionProvider = string.Join(",", models.All.Select(m => m.Provider.ToString()).Distinct()),
+            ExecutionProvider = string.Join(",", models.All.Select(m => MapProvider(m.Provider)).Distinct()),
             Instance = Instance,
         };
         reply.Models.AddRange(models.All.Select(m => MapDescriptor(m.Manifest)));
@@ -44,6 +44,14 @@ public sealed class StageInfoService(StageModels models) : StageInfo.StageInfoBa
             Trained = manifest.Trained,
         };
     }
+
+    /// <summary>The provider as the proto spells it: <c>CPU</c>, <c>CUDA</c>, <c>TensorRT</c>.</summary>
+    public static string MapProvider(ExecutionProvider provider) => provider switch
+    {
+        ExecutionProvider.Cpu => "CPU",
+        ExecutionProvider.Cuda => "CUDA",
+        _ => provider.ToString(),
+    };
 
     /// <summary>The proto reference to a model version, as replies carry it.</summary>
     public static ModelRef MapRef(ModelManifest manifest)

@@ -166,7 +166,7 @@ public sealed class TextEncoderTests(TextEncoderHost fixture)
         Assert.Equal(Stages.TextEncoder, model.Stage);
         Assert.Equal(fixture.Manifest.TextEmbeddingDim, model.TextEmbeddingDim);
         Assert.Equal(fixture.Manifest.TextMaxLength, model.TextMaxLength);
-        Assert.Equal("Cpu", info.ExecutionProvider);
+        Assert.Equal("CPU", info.ExecutionProvider);
         Assert.Contains(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), info.Instance, StringComparison.Ordinal);
     }
 
