@@ -70,41 +70,56 @@ internal static class GenerateCommand
         Result? result = null;
         string? outputPath = null;
         var stepsByStage = new Dictionary<string, int>(StringComparer.Ordinal);
-        await AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .StartAsync(async progress =>
+        async Task ReadEventsAsync(Action<Protos.V1.Progress> onProgress)
+        {
+            await foreach (var generateEvent in call.ResponseStream.ReadAllAsync(cancellationToken))
             {
-                var bars = ProgressStages.ToDictionary(s => s, s => progress.AddTask(s, autoStart: false), StringComparer.Ordinal);
-                await foreach (var generateEvent in call.ResponseStream.ReadAllAsync(cancellationToken))
+                switch (generateEvent.EventCase)
                 {
-                    switch (generateEvent.EventCase)
-                    {
-                        case GenerateEvent.EventOneofCase.Accepted:
-                            accepted = generateEvent.Accepted;
-                            outputPath = Path.GetFullPath(output ?? $"muse-{accepted.Seed}.png");
-                            RenderAccepted(accepted);
-                            break;
-                        case GenerateEvent.EventOneofCase.Progress:
-                            var step = generateEvent.Progress;
-                            stepsByStage[step.Stage] = step.Steps;
-                            if (bars.TryGetValue(step.Stage, out var bar))
-                            {
-                                Advance(bar, step);
-                            }
+                    case GenerateEvent.EventOneofCase.Accepted:
+                        accepted = generateEvent.Accepted;
+                        outputPath = Path.GetFullPath(output ?? $"muse-{accepted.Seed}.png");
+                        RenderAccepted(accepted);
+                        break;
+                    case GenerateEvent.EventOneofCase.Progress:
+                        var step = generateEvent.Progress;
+                        stepsByStage[step.Stage] = step.Steps;
+                        onProgress(step);
+                        if (step.PreviewPng.Length > 0 && outputPath is not null)
+                        {
+                            var previewPath = Path.ChangeExtension(outputPath, $"{step.Stage}-{step.Step:00}.png");
+                            await File.WriteAllBytesAsync(previewPath, step.PreviewPng.Memory, cancellationToken);
+                        }
 
-                            if (step.PreviewPng.Length > 0 && outputPath is not null)
-                            {
-                                var previewPath = Path.ChangeExtension(outputPath, $"{step.Stage}-{step.Step:00}.png");
-                                await File.WriteAllBytesAsync(previewPath, step.PreviewPng.Memory, cancellationToken);
-                            }
-
-                            break;
-                        case GenerateEvent.EventOneofCase.Result:
-                            result = generateEvent.Result;
-                            break;
-                    }
+                        break;
+                    case GenerateEvent.EventOneofCase.Result:
+                        result = generateEvent.Result;
+                        break;
                 }
-            });
+            }
+        }
+
+        if (AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            await AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                .StartAsync(async progress =>
+                {
+                    var bars = ProgressStages.ToDictionary(s => s, s => progress.AddTask(s, autoStart: false), StringComparer.Ordinal);
+                    await ReadEventsAsync(step =>
+                    {
+                        if (bars.TryGetValue(step.Stage, out var bar))
+                        {
+                            Advance(bar, step);
+                        }
+                    });
+                });
+        }
+        else
+        {
+            // Pipes and logs get one plain line per step instead of redrawn bars.
+            await ReadEventsAsync(step => AnsiConsole.WriteLine(Describe(step)));
+        }
 
         if (result is null || outputPath is null)
         {
@@ -125,12 +140,15 @@ internal static class GenerateCommand
 
         bar.MaxValue = Math.Max(step.Steps, 1);
         bar.Value = step.Step;
-        bar.Description = $"{step.Stage,-4} step {step.Step}/{step.Steps}, {step.MaskedTokens}/{step.TotalTokens} masked";
+        bar.Description = Describe(step);
         if (step.Step >= step.Steps)
         {
             bar.StopTask();
         }
     }
+
+    private static string Describe(Protos.V1.Progress step) =>
+        $"{step.Stage,-4} step {step.Step}/{step.Steps}, {step.MaskedTokens}/{step.TotalTokens} masked";
 
     private static void RenderAccepted(Accepted accepted)
     {

@@ -15,6 +15,7 @@ var root = new RootCommand("Muse text-to-image over gRPC: generate images with a
     GenerateCommand.Create(),
     ModelsCommand.Create(),
     UpCommand.Create(),
+    BenchCommand.Create(),
 };
 
 // Ctrl-C cancels the command's token; the grace period lets a local cluster stop in order before the process ends.
