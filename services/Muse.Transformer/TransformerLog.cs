@@ -2,7 +2,7 @@ namespace Muse.Transformer;
 
 internal static partial class TransformerLog
 {
-    [LoggerMessage(1, LogLevel.Information, "Decode stream opened on {Model} for {Batch} image(s).")]
+    [LoggerMessage(1, LogLevel.Debug, "Decode stream opened on {Model} for {Batch} image(s).")]
     public static partial void StreamOpened(ILogger logger, string model, int batch);
 
     [LoggerMessage(2, LogLevel.Debug, "{Model} step {Step} of {Steps}: {Rows} row(s), guidance scale {GuidanceScale}, sampling temperature {SamplingTemperature}.")]
