@@ -1,0 +1,118 @@
+using System.Globalization;
+using Muse.Training;
+using Muse.Training.Stages;
+using TorchSharp;
+
+// Command line: train | export-weights | parity-fixtures (see README.md).
+if (args.Length == 0)
+{
+    Console.Error.WriteLine("usage: train --stage vqgan|text+base|sr|all --steps N --out DIR --seed S [--resume] [--smoke]");
+    return 2;
+}
+
+var verb = args[0];
+var named = ParseArgs(args.AsSpan(1));
+var options = new TrainOptions
+{
+    Out = named.GetValueOrDefault("out", "/work/train"),
+    Seed = ulong.Parse(named.GetValueOrDefault("seed", "1"), CultureInfo.InvariantCulture),
+    Steps = long.Parse(named.GetValueOrDefault("steps", "1000"), CultureInfo.InvariantCulture),
+    Resume = named.ContainsKey("resume"),
+    Smoke = named.ContainsKey("smoke"),
+    Batch = int.Parse(named.GetValueOrDefault("batch", "0"), CultureInfo.InvariantCulture),
+    LearningRate = double.Parse(named.GetValueOrDefault("lr", "0"), CultureInfo.InvariantCulture),
+    CheckpointEvery = int.Parse(named.GetValueOrDefault("checkpoint-every", "200"), CultureInfo.InvariantCulture),
+    LogEvery = int.Parse(named.GetValueOrDefault("log-every", "50"), CultureInfo.InvariantCulture),
+    EvalEvery = int.Parse(named.GetValueOrDefault("eval-every", "500"), CultureInfo.InvariantCulture),
+    TrainScenes = int.Parse(named.GetValueOrDefault("scenes", "4000"), CultureInfo.InvariantCulture),
+    MaxSeconds = double.Parse(named.GetValueOrDefault("max-seconds", "0"), CultureInfo.InvariantCulture),
+    Threads = int.Parse(named.GetValueOrDefault("threads", "2"), CultureInfo.InvariantCulture),
+    Crops = int.Parse(named.GetValueOrDefault("crops", "-1"), CultureInfo.InvariantCulture),
+    Vqgan = named.TryGetValue("channels", out var channels)
+        ? new VqganConfig
+        {
+            Channels = [.. channels.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture))],
+            EmbedDim = int.Parse(named.GetValueOrDefault("embed-dim", "16"), CultureInfo.InvariantCulture),
+            CodebookSize = int.Parse(named.GetValueOrDefault("codebook", "512"), CultureInfo.InvariantCulture),
+        }
+        : null,
+};
+torch.set_num_threads(options.Threads);
+var stage = named.GetValueOrDefault("stage", "all");
+var log = Console.Out;
+
+switch (verb)
+{
+    case "train":
+        var data = new SceneData(options.Seed, options.Smoke ? 32 : options.TrainScenes);
+        if (stage is "vqgan" or "all")
+        {
+            new VqganTrainer(options, data, log).Run();
+        }
+
+        if (stage is "text+base" or "all")
+        {
+            new TransformerTrainer(options, data, log, superResolution: false).Run();
+        }
+
+        if (stage is "sr" or "all")
+        {
+            new TransformerTrainer(options, data, log, superResolution: true).Run();
+        }
+
+        return 0;
+    case "debug-vqgan":
+        {
+            var m = new Muse.Training.Nn.Vqgan(VqganTrainer.DefaultConfig(true));
+            foreach (var (n, v) in m.named_parameters())
+            {
+                Console.WriteLine($"{n} nan={v.isnan().any().item<bool>()} absmax={v.abs().max().item<float>()}");
+            }
+
+            var x = torch.rand(2, 3, 64, 64) * 2 - 1;
+            var z = m.Encoder.forward(x);
+            Console.WriteLine($"z nan={z.isnan().any().item<bool>()} {z.abs().max().item<float>()}");
+            var o = m.Forward(x);
+            Console.WriteLine($"rec nan={o.Reconstruction.isnan().any().item<bool>()} cb={o.CodebookLoss.item<float>()}");
+            return 0;
+        }
+
+    case "names":
+        // Prints state_dict names and shapes: the contract with Muse.ModelBuilder (models/README.md).
+        using (var module = ModelFactory.Create(stage, options.Smoke))
+        {
+            foreach (var (name, value) in module.state_dict())
+            {
+                Console.WriteLine($"{name} [{string.Join(", ", value.shape)}]");
+            }
+        }
+
+        return 0;
+    default:
+        Console.Error.WriteLine($"unknown verb '{verb}'");
+        return 2;
+}
+
+static Dictionary<string, string> ParseArgs(ReadOnlySpan<string> args)
+{
+    var result = new Dictionary<string, string>();
+    for (var i = 0; i < args.Length; i++)
+    {
+        if (!args[i].StartsWith("--", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"unexpected argument '{args[i]}'");
+        }
+
+        var key = args[i][2..];
+        if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
+        {
+            result[key] = args[++i];
+        }
+        else
+        {
+            result[key] = "true";
+        }
+    }
+
+    return result;
+}

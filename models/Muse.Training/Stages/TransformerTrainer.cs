@@ -1,0 +1,296 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Muse.Decoding;
+using Muse.Training.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Muse.Training.Stages;
+
+/// <summary>
+/// Trains the masked transformers on VQGAN tokens of the scenes. Stage <c>text+base</c> trains the T5 text
+/// encoder jointly with the base transformer (8×8 tokens of 64 px scenes): the caption grammar is tiny, so
+/// a text encoder trained end to end on the denoising loss learns exactly the distinctions the images need,
+/// and no separate pre-training corpus exists. Stage <c>sr</c> freezes that T5 and trains the SR transformer
+/// (16×16 tokens of 128 px scenes, conditioned on text and the 8×8 tokens of the same scene at 64 px).
+/// Loss: cross-entropy on masked positions; the masking ratio follows the cosine MaskSchedule; 10 % of
+/// captions are replaced by the empty text "" (the unconditional row of classifier-free guidance).
+/// </summary>
+internal sealed class TransformerTrainer(TrainOptions options, SceneData data, TextWriter log, bool superResolution)
+{
+    public const string BaseStageName = "text+base";
+    public const string SrStageName = "sr";
+    private const double ConditionDropout = 0.1;
+    private const int HeldOutCount = 128;
+
+    private ulong StageId => superResolution ? 203UL : 202UL;
+
+    private string StageName => superResolution ? SrStageName : BaseStageName;
+
+    public static T5Config DefaultT5(bool smoke, int vocabSize) => smoke
+        ? new T5Config { VocabSize = vocabSize, DModel = 16, NumHeads = 2, DFf = 32, NumLayers = 1 }
+        : new T5Config { VocabSize = vocabSize, DModel = 64, NumHeads = 4, DFf = 128, NumLayers = 2 };
+
+    public static TransformerConfig DefaultBase(bool smoke, int codebookSize, int textDim) => smoke
+        ? new TransformerConfig { Role = "base", CodebookSize = codebookSize, DModel = 16, NumHeads = 2, NumLayers = 1, MlpDim = 32, TextDim = textDim }
+        : new TransformerConfig { Role = "base", CodebookSize = codebookSize, DModel = 128, NumHeads = 4, NumLayers = 4, MlpDim = 256, TextDim = textDim };
+
+    public static TransformerConfig DefaultSr(bool smoke, int codebookSize, int textDim) => smoke
+        ? new TransformerConfig { Role = "sr", CodebookSize = codebookSize, GridHeight = 16, GridWidth = 16, LowResGridHeight = 8, LowResGridWidth = 8, DModel = 16, NumHeads = 2, NumLayers = 1, MlpDim = 32, TextDim = textDim }
+        : new TransformerConfig { Role = "sr", CodebookSize = codebookSize, GridHeight = 16, GridWidth = 16, LowResGridHeight = 8, LowResGridWidth = 8, DModel = 96, NumHeads = 4, NumLayers = 3, MlpDim = 192, TextDim = textDim };
+
+    public TransformerTrainResult Run()
+    {
+        var dir = options.StageDir(StageName);
+        Directory.CreateDirectory(dir);
+        var vqgan = StageIo.LoadVqgan(options.StageDir(VqganTrainer.StageName));
+        var tokenizer = new CaptionTokenizer(32);
+        var k = vqgan.Config.CodebookSize;
+
+        // Tokens of every scene, computed once with the trained (frozen) VQGAN encoder.
+        log.WriteLine($"{StageName}: tokenizing {data.TrainCount} training and {(options.Smoke ? 8 : HeldOutCount)} held-out scenes");
+        log.Flush();
+        var clock = Stopwatch.StartNew();
+        var heldCount = options.Smoke ? 8 : HeldOutCount;
+        var low = StageIo.TokenCache(dir, "train64", vqgan, data.TrainCount, i => data.TrainImage(i, 64), 64);
+        var heldLow = StageIo.TokenCache(dir, "held64", vqgan, heldCount, i => data.HeldOutImage(i, 64), 64);
+        long[][]? high = null, heldHigh = null;
+        if (superResolution)
+        {
+            high = StageIo.TokenCache(dir, "train128", vqgan, data.TrainCount, i => data.TrainImage(i, 128), 128);
+            heldHigh = StageIo.TokenCache(dir, "held128", vqgan, heldCount, i => data.HeldOutImage(i, 128), 128);
+        }
+
+        var captions = Enumerable.Range(0, data.TrainCount).Select(i => tokenizer.Encode(data.Train(i).Caption)).ToArray();
+        var heldCaptions = Enumerable.Range(0, heldCount).Select(i => tokenizer.Encode(data.HeldOut(i).Caption)).ToArray();
+        var empty = tokenizer.Encode("");
+        log.WriteLine($"{StageName}: tokens ready in {clock.Elapsed.TotalSeconds:F0} s; text vocabulary {tokenizer.VocabSize}");
+        File.WriteAllBytes(Path.Combine(dir, "spiece.model"), tokenizer.ModelBytes);
+
+        torch.manual_seed((long)(CounterRng.Hash(options.Seed, StageId, 0, 0, (ulong)RngPurpose.WeightInit) >> 1));
+        nn.Module model;
+        T5Encoder t5;
+        MaskedTransformer transformer;
+        if (superResolution)
+        {
+            t5 = StageIo.LoadT5(options.StageDir(BaseStageName));
+            t5.eval();
+            var srConfig = StageIo.ReadOrCreate(Path.Combine(dir, "config.json"), options.Resume, () => DefaultSr(options.Smoke, k, t5.Config.DModel));
+            transformer = new MaskedTransformer(srConfig);
+            model = transformer;
+        }
+        else
+        {
+            var t5Config = StageIo.ReadOrCreate(Path.Combine(dir, "t5.config.json"), options.Resume, () => DefaultT5(options.Smoke, tokenizer.VocabSize));
+            var baseConfig = StageIo.ReadOrCreate(Path.Combine(dir, "config.json"), options.Resume, () => DefaultBase(options.Smoke, k, t5Config.DModel));
+            var joint = new TextBase(t5Config, baseConfig);
+            t5 = joint.T5;
+            transformer = joint.Base;
+            model = joint;
+        }
+
+        var n = transformer.Config.GridHeight * transformer.Config.GridWidth;
+        var peak = options.LearningRate > 0 ? options.LearningRate : 1e-3;
+        var optimizer = optim.AdamW(model.parameters(), lr: peak, weight_decay: 0.01);
+        var batch = options.Batch > 0 ? options.Batch : (options.Smoke ? 4 : superResolution ? 16 : 32);
+        long step = 0;
+        double priorSeconds = 0;
+        if (options.Resume && Checkpoint.Exists(dir))
+        {
+            (step, priorSeconds, _, _) = Checkpoint.Load(dir, model, optimizer);
+            log.WriteLine($"resumed at step {step} ({priorSeconds:F0} s so far)");
+        }
+
+        log.WriteLine($"{StageName}: {model.parameters().Sum(p => p.numel())} parameters, batch {batch}, {options.Steps} steps, lr {peak}");
+        log.Flush();
+
+        // Frozen text encoder (sr): embeddings of every caption computed once.
+        Tensor? textTable = null, heldTextTable = null, emptyText = null;
+        if (superResolution)
+        {
+            using var noGrad = no_grad();
+            textTable = StageIo.Embed(t5, captions);
+            heldTextTable = StageIo.Embed(t5, heldCaptions);
+            emptyText = StageIo.Embed(t5, [empty]);
+        }
+
+        clock.Restart();
+        var windowClock = Stopwatch.StartNew();
+        double lossSum = 0, accSum = 0;
+        var window = 0;
+        var lastEval = (Loss: double.NaN, Accuracy: double.NaN);
+        model.train();
+        t5.train(!superResolution);
+        while (step < options.Steps)
+        {
+            using (var scope = NewDisposeScope())
+            {
+                var lr = Schedule.LearningRate(peak, step, options.Steps);
+                foreach (var group in optimizer.ParamGroups)
+                {
+                    group.LearningRate = lr;
+                }
+
+                var indices = Enumerable.Range(0, batch).Select(j => Pick(step, j)).ToArray();
+                var dropped = Enumerable.Range(0, batch).Select(j => CounterRng.Uniform(options.Seed, StageId, (ulong)step, (ulong)j, (ulong)RngPurpose.Sample) < ConditionDropout).ToArray();
+                var (loss, accuracy) = Loss(
+                    t5, transformer, indices, dropped, step, n,
+                    superResolution ? high! : low, low, captions, empty, textTable, emptyText, fixedRatio: null);
+                optimizer.zero_grad();
+                loss.backward();
+                nn.utils.clip_grad_norm_(model.parameters(), 1.0);
+                optimizer.step();
+                lossSum += loss.item<float>();
+                accSum += accuracy;
+                window++;
+                step++;
+            }
+
+            if (step % options.LogEvery == 0 || step == options.Steps)
+            {
+                var rate = window / windowClock.Elapsed.TotalSeconds;
+                log.WriteLine($"step {step}/{options.Steps} loss {lossSum / window:F4} masked-acc {accSum / window:F3} lr {Schedule.LearningRate(peak, step - 1, options.Steps):E2} {rate:F2} steps/s elapsed {priorSeconds + clock.Elapsed.TotalSeconds:F0}s");
+                log.Flush();
+                lossSum = accSum = 0;
+                window = 0;
+                windowClock.Restart();
+            }
+
+            if (step % options.EvalEvery == 0 || step == options.Steps)
+            {
+                lastEval = Evaluate(model, t5, transformer, n, heldCount, superResolution ? heldHigh! : heldLow, heldLow, heldCaptions, empty, heldTextTable, emptyText);
+                log.WriteLine($"step {step}: held-out masked CE {lastEval.Loss:F4}, accuracy {lastEval.Accuracy:F3} (ratio 0.5)");
+                log.Flush();
+            }
+
+            var outOfTime = options.MaxSeconds > 0 && clock.Elapsed.TotalSeconds > options.MaxSeconds;
+            if (step % options.CheckpointEvery == 0 || step == options.Steps || outOfTime)
+            {
+                var extra = JsonSerializer.SerializeToElement(new { heldOutLoss = lastEval.Loss, heldOutAccuracy = lastEval.Accuracy });
+                Checkpoint.Save(dir, step, priorSeconds + clock.Elapsed.TotalSeconds, extra, model, optimizer);
+                log.WriteLine($"checkpoint at step {step}");
+                log.Flush();
+                if (outOfTime)
+                {
+                    break;
+                }
+            }
+        }
+
+        var final = Evaluate(model, t5, transformer, n, heldCount, superResolution ? heldHigh! : heldLow, heldLow, heldCaptions, empty, heldTextTable, emptyText);
+        var result = new TransformerTrainResult(step, priorSeconds + clock.Elapsed.TotalSeconds, final.Loss, final.Accuracy);
+        File.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(result, ConfigJson.Options));
+        log.WriteLine($"{StageName} done: step {step}, {result.Seconds:F0} s, held-out masked CE {final.Loss:F4}, accuracy {final.Accuracy:F3}");
+        log.Flush();
+        return result;
+    }
+
+    private int Pick(long step, int j) =>
+        (int)(CounterRng.Hash(options.Seed, StageId, (ulong)step, (ulong)j, (ulong)RngPurpose.Data) % (ulong)data.TrainCount);
+
+    /// <summary>Masked cross-entropy of one batch; returns (loss tensor, masked-token accuracy).</summary>
+    private (Tensor Loss, double Accuracy) Loss(
+        T5Encoder t5, MaskedTransformer transformer, int[] indices, bool[] dropped, long step, int n,
+        long[][] targets, long[][] lowRes, (long[] Ids, long[] Mask)[] captions, (long[] Ids, long[] Mask) empty,
+        Tensor? textTable, Tensor? emptyText, double? fixedRatio)
+    {
+        var b = indices.Length;
+        var input = new long[b * n];
+        var target = new long[b * n];
+        var maskedFlat = new List<long>();
+        for (var j = 0; j < b; j++)
+        {
+            var masked = Masking.Draw(options.Seed, StageId, step, j, n, fixedRatio);
+            for (var i = 0; i < n; i++)
+            {
+                target[(j * n) + i] = targets[indices[j]][i];
+                input[(j * n) + i] = masked[i] ? transformer.MaskTokenId : targets[indices[j]][i];
+                if (masked[i])
+                {
+                    maskedFlat.Add((j * n) + i);
+                }
+            }
+        }
+
+        var tokens = tensor(input, [b, n]); // [B, N]
+        var l = t5.Config.MaxLength;
+        Tensor textEmbeddings; // [B, L, Dt]
+        Tensor textMask; // [B, L]
+        var maskData = new float[b * l];
+        for (var j = 0; j < b; j++)
+        {
+            var m = dropped[j] ? empty.Mask : captions[indices[j]].Mask;
+            for (var i = 0; i < l; i++)
+            {
+                maskData[(j * l) + i] = m[i];
+            }
+        }
+
+        textMask = tensor(maskData, [b, l]);
+        if (textTable is null)
+        {
+            var ids = new long[b * l];
+            for (var j = 0; j < b; j++)
+            {
+                Array.Copy(dropped[j] ? empty.Ids : captions[indices[j]].Ids, 0, ids, j * l, l);
+            }
+
+            textEmbeddings = t5.Forward(tensor(ids, [b, l]), textMask);
+        }
+        else
+        {
+            var rows = textTable.index_select(0, tensor(indices.Select(i => (long)i).ToArray())); // [B, L, Dt]
+            var drop = tensor(dropped.Select(d => d ? 1f : 0f).ToArray(), [b, 1, 1]);
+            textEmbeddings = (rows * (1 - drop)) + (emptyText! * drop);
+        }
+
+        Tensor? lowResTokens = null;
+        if (superResolution)
+        {
+            var m = transformer.Config.LowResGridHeight * transformer.Config.LowResGridWidth;
+            var lowData = new long[b * m];
+            for (var j = 0; j < b; j++)
+            {
+                Array.Copy(lowRes[indices[j]], 0, lowData, j * m, m);
+            }
+
+            lowResTokens = tensor(lowData, [b, m]);
+        }
+
+        var logits = transformer.Forward(tokens, textEmbeddings, textMask, lowResTokens); // [B, N, K]
+        var positions = tensor(maskedFlat.ToArray());
+        var picked = logits.reshape(-1, logits.shape[2]).index_select(0, positions); // [masked, K]
+        var wanted = tensor(target).index_select(0, positions); // [masked]
+        var loss = nn.functional.cross_entropy(picked, wanted);
+        double accuracy;
+        using (no_grad())
+        {
+            accuracy = picked.argmax(1).eq(wanted).to_type(ScalarType.Float32).mean().item<float>();
+        }
+
+        return (loss, accuracy);
+    }
+
+    private (double Loss, double Accuracy) Evaluate(
+        nn.Module model, T5Encoder t5, MaskedTransformer transformer, int n, int count, long[][] targets, long[][] lowRes,
+        (long[] Ids, long[] Mask)[] captions, (long[] Ids, long[] Mask) empty, Tensor? textTable, Tensor? emptyText)
+    {
+        model.eval();
+        try
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var indices = Enumerable.Range(0, count).ToArray();
+            var (loss, accuracy) = Loss(t5, transformer, indices, new bool[count], -1, n, targets, lowRes, captions, empty, textTable, emptyText, fixedRatio: 0.5);
+            return (loss.item<float>(), accuracy);
+        }
+        finally
+        {
+            model.train();
+            t5.train(!superResolution);
+        }
+    }
+}
+
+/// <summary>What a transformer run reached (held-out masked cross-entropy and accuracy at mask ratio 0.5).</summary>
+internal sealed record TransformerTrainResult(long Steps, double Seconds, double HeldOutLoss, double HeldOutAccuracy);

@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Muse.Decoding;
+using Muse.Training.Nn;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Muse.Training.Stages;
+
+/// <summary>
+/// Trains the VQGAN: reconstruction (L1 + MSE) + codebook + 0.25·commitment with the straight-through
+/// estimator; unused codes are re-seeded from encoder outputs every <see cref="RestartEvery"/> steps.
+/// Batches mix whole 64 px scenes with 64 px crops of 128 px scenes, so the fully convolutional model
+/// learns both scales at the cost of 64 px images.
+/// </summary>
+internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWriter log)
+{
+    public const string StageName = "vqgan";
+    private const ulong StageId = 101;
+    private const int RestartEvery = 200;
+    private const double CommitmentWeight = 0.25;
+
+    public static VqganConfig DefaultConfig(bool smoke) => smoke
+        ? new VqganConfig { Channels = [8, 8, 16, 16], EmbedDim = 8, CodebookSize = 64 }
+        : new VqganConfig { Channels = [16, 32, 48, 64], EmbedDim = 16, CodebookSize = 512 };
+
+    public VqganTrainResult Run()
+    {
+        var dir = options.StageDir(StageName);
+        Directory.CreateDirectory(dir);
+        var configPath = Path.Combine(dir, "config.json");
+        var config = options.Resume && File.Exists(configPath)
+            ? JsonSerializer.Deserialize<VqganConfig>(File.ReadAllText(configPath), ConfigJson.Options)!
+            : options.Vqgan ?? DefaultConfig(options.Smoke);
+        File.WriteAllText(configPath, JsonSerializer.Serialize(config, ConfigJson.Options));
+        torch.manual_seed((long)(CounterRng.Hash(options.Seed, StageId, 0, 0, (ulong)RngPurpose.WeightInit) >> 1));
+        var model = new Vqgan(config);
+        var peak = options.LearningRate > 0 ? options.LearningRate : 1.5e-3;
+        var optimizer = optim.Adam(model.parameters(), lr: peak);
+        var batch = options.Batch > 0 ? options.Batch : (options.Smoke ? 4 : 16);
+        var crops = options.Crops >= 0 ? options.Crops : batch / 2;
+        var k = config.CodebookSize;
+        var usage = new float[k];
+        long step = 0;
+        double priorSeconds = 0;
+        if (options.Resume && Checkpoint.Exists(dir))
+        {
+            (step, priorSeconds, _, var arrays) = Checkpoint.Load(dir, model, optimizer);
+            usage = arrays[0];
+            log.WriteLine($"resumed at step {step} ({priorSeconds:F0} s so far)");
+        }
+
+        log.WriteLine($"vqgan: {model.parameters().Sum(p => p.numel())} parameters, batch {batch}+{crops} crops, {options.Steps} steps, lr {peak}");
+        var (held64, held128) = HeldOut();
+        var clock = Stopwatch.StartNew();
+        var windowClock = Stopwatch.StartNew();
+        double lossSum = 0, recSum = 0, codeSum = 0;
+        var window = 0;
+        var lastPsnr = (P64: 0.0, P128: 0.0);
+        model.train();
+        while (step < options.Steps)
+        {
+            using (var scope = NewDisposeScope())
+            {
+                var lr = Schedule.LearningRate(peak, step, options.Steps);
+                foreach (var group in optimizer.ParamGroups)
+                {
+                    group.LearningRate = lr;
+                }
+
+                var images = Batch(step, batch, crops); // [batch + crops, 3, 64, 64]
+                var output = model.Forward(images);
+                var reconstruction = (output.Reconstruction - images).abs().mean() + (output.Reconstruction - images).pow(2).mean();
+                var loss = reconstruction + output.CodebookLoss + (CommitmentWeight * output.CommitmentLoss);
+                optimizer.zero_grad();
+                loss.backward();
+                nn.utils.clip_grad_norm_(model.parameters(), 1.0);
+                optimizer.step();
+
+                var counts = output.Tokens.bincount(null, k).to_type(ScalarType.Float32).data<float>().ToArray();
+                for (var i = 0; i < k; i++)
+                {
+                    usage[i] += counts[i];
+                }
+
+                lossSum += loss.item<float>();
+                recSum += reconstruction.item<float>();
+                codeSum += output.CodebookLoss.item<float>();
+                window++;
+                step++;
+
+                if (step % RestartEvery == 0)
+                {
+                    var used = usage.Count(u => u > 0);
+                    var restarted = step < options.Steps * 0.85 ? RestartDeadCodes(model, usage, output.FlatLatents.detach(), step) : 0;
+                    log.WriteLine($"step {step}: codebook usage {100.0 * used / k:F1}% over the last {RestartEvery} steps, perplexity {Perplexity(usage):F1}, restarted {restarted}");
+                    Array.Clear(usage);
+                }
+            }
+
+            if (step % options.LogEvery == 0 || step == options.Steps)
+            {
+                var rate = window / windowClock.Elapsed.TotalSeconds;
+                log.WriteLine($"step {step}/{options.Steps} loss {lossSum / window:F4} rec {recSum / window:F4} codebook {codeSum / window:F5} lr {Schedule.LearningRate(peak, step - 1, options.Steps):E2} {rate:F2} steps/s elapsed {priorSeconds + clock.Elapsed.TotalSeconds:F0}s");
+                log.Flush();
+                lossSum = recSum = codeSum = 0;
+                window = 0;
+                windowClock.Restart();
+            }
+
+            if (step % options.EvalEvery == 0 || step == options.Steps)
+            {
+                lastPsnr = Evaluate(model, held64, held128);
+                log.WriteLine($"step {step}: held-out PSNR 64px {lastPsnr.P64:F2} dB, 128px {lastPsnr.P128:F2} dB");
+                log.Flush();
+            }
+
+            var outOfTime = options.MaxSeconds > 0 && clock.Elapsed.TotalSeconds > options.MaxSeconds;
+            if (step % options.CheckpointEvery == 0 || step == options.Steps || outOfTime)
+            {
+                var seconds = priorSeconds + clock.Elapsed.TotalSeconds;
+                var extra = JsonSerializer.SerializeToElement(new { psnr64 = lastPsnr.P64, psnr128 = lastPsnr.P128 });
+                Checkpoint.Save(dir, step, seconds, extra, model, optimizer, [usage]);
+                log.WriteLine($"checkpoint at step {step}");
+                log.Flush();
+                if (outOfTime)
+                {
+                    break;
+                }
+            }
+        }
+
+        var final = Evaluate(model, held64, held128);
+        var totalSeconds = priorSeconds + clock.Elapsed.TotalSeconds;
+        var result = new VqganTrainResult(step, totalSeconds, final.P64, final.P128);
+        File.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(result, ConfigJson.Options));
+        log.WriteLine($"vqgan done: step {step}, {totalSeconds:F0} s, held-out PSNR 64px {final.P64:F2} dB, 128px {final.P128:F2} dB");
+        return result;
+    }
+
+    private static double Perplexity(float[] usage)
+    {
+        var total = usage.Sum();
+        if (total <= 0)
+        {
+            return 0;
+        }
+
+        var entropy = usage.Where(u => u > 0).Sum(u => -(u / total) * Math.Log(u / total));
+        return Math.Exp(entropy);
+    }
+
+    /// <summary>Moves every code unused in the window onto a random encoder output of the current batch (plus small noise).</summary>
+    private int RestartDeadCodes(Vqgan model, float[] usage, Tensor flat, long step)
+    {
+        var dead = Enumerable.Range(0, usage.Length).Where(i => usage[i] == 0).ToArray();
+        if (dead.Length == 0)
+        {
+            return 0;
+        }
+
+        var n = flat.shape[0];
+        var e = flat.shape[1];
+        var picks = dead.Select((_, j) => (long)(CounterRng.Hash(options.Seed, StageId, (ulong)step, (ulong)j, (ulong)RngPurpose.Data) % (ulong)n)).ToArray();
+        var noise = new float[dead.Length * e];
+        for (var i = 0; i < noise.Length; i++)
+        {
+            noise[i] = (float)(0.01 * CounterRng.Normal(options.Seed, StageId + 1, (ulong)step, (ulong)i, (ulong)RngPurpose.WeightInit));
+        }
+
+        using (no_grad())
+        {
+            var rows = flat.index_select(0, tensor(picks)) + tensor(noise, [dead.Length, e]);
+            model.Quantize.Codebook.index_copy_(0, tensor(dead.Select(d => (long)d).ToArray()), rows);
+        }
+
+        return dead.Length;
+    }
+
+    /// <summary>Batch of step <paramref name="step"/>: a pure function of (seed, step), so resuming replays the same data.</summary>
+    private Tensor Batch(long step, int whole, int crops)
+    {
+        var wholeImages = new List<byte[]>(whole);
+        for (var j = 0; j < whole; j++)
+        {
+            wholeImages.Add(data.TrainImage(Pick(step, j), 64));
+        }
+
+        var cropImages = new List<byte[]>(crops);
+        var origins = new List<(int X, int Y)>(crops);
+        for (var j = 0; j < crops; j++)
+        {
+            cropImages.Add(data.TrainImage(Pick(step, whole + j), 128));
+            var h = CounterRng.Hash(options.Seed, StageId, (ulong)step, (ulong)(1000 + j), (ulong)RngPurpose.Data);
+            origins.Add(((int)(h % 65), (int)((h >> 20) % 65)));
+        }
+
+        var a = ImageBatch.FromRgb(wholeImages, 64);
+        if (crops == 0)
+        {
+            return a;
+        }
+
+        var b = ImageBatch.FromRgbCrops(cropImages, 128, 64, origins);
+        return cat([a, b], 0);
+    }
+
+    private int Pick(long step, int j) =>
+        (int)(CounterRng.Hash(options.Seed, StageId, (ulong)step, (ulong)j, (ulong)RngPurpose.Data) % (ulong)data.TrainCount);
+
+    private (Tensor Held64, Tensor Held128) HeldOut()
+    {
+        var count64 = options.Smoke ? 4 : 64;
+        var count128 = options.Smoke ? 2 : 16;
+        var held64 = ImageBatch.FromRgb(Enumerable.Range(0, count64).Select(i => data.HeldOutImage(i, 64)).ToList(), 64);
+        var held128 = ImageBatch.FromRgb(Enumerable.Range(0, count128).Select(i => data.HeldOutImage(i, 128)).ToList(), 128);
+        return (held64, held128);
+    }
+
+    private static (double P64, double P128) Evaluate(Vqgan model, Tensor held64, Tensor held128)
+    {
+        model.eval();
+        try
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var p64 = ImageBatch.Psnr(model.Decode(model.Encode(held64)), held64);
+            var p128 = ImageBatch.Psnr(model.Decode(model.Encode(held128)), held128);
+            return (p64, p128);
+        }
+        finally
+        {
+            model.train();
+        }
+    }
+}
+
+/// <summary>What a VQGAN run reached.</summary>
+internal sealed record VqganTrainResult(long Steps, double Seconds, double HeldOutPsnr64, double HeldOutPsnr128);

@@ -1,0 +1,52 @@
+namespace Muse.Training;
+
+/// <summary>Command-line options shared by every stage.</summary>
+internal sealed record TrainOptions
+{
+    /// <summary>Root of stage folders, e.g. /work/train (one folder per stage below it).</summary>
+    public string Out { get; init; } = "/work/train";
+
+    /// <summary>Seed of weight init, data order, masking and restarts.</summary>
+    public ulong Seed { get; init; } = 1;
+
+    /// <summary>Total optimizer steps of the stage (the LR schedule spans them).</summary>
+    public long Steps { get; init; } = 1000;
+
+    /// <summary>Continue from the stage's checkpoint.</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>Tiny data and models sizes: a CI check of the whole path, not a model.</summary>
+    public bool Smoke { get; init; }
+
+    /// <summary>Images per batch; 0 means the stage's default.</summary>
+    public int Batch { get; init; }
+
+    /// <summary>Peak learning rate; 0 means the stage's default.</summary>
+    public double LearningRate { get; init; }
+
+    /// <summary>Steps between checkpoints.</summary>
+    public int CheckpointEvery { get; init; } = 200;
+
+    /// <summary>Steps between log lines.</summary>
+    public int LogEvery { get; init; } = 50;
+
+    /// <summary>Steps between held-out evaluations.</summary>
+    public int EvalEvery { get; init; } = 500;
+
+    /// <summary>Training scenes rendered and kept in memory.</summary>
+    public int TrainScenes { get; init; } = 4000;
+
+    /// <summary>Stop (after a checkpoint) once this many wall seconds have passed in this process; 0 = no limit.</summary>
+    public double MaxSeconds { get; init; }
+
+    /// <summary>Worker threads of libtorch.</summary>
+    public int Threads { get; init; } = 2;
+
+    /// <summary>VQGAN architecture override (from --channels/--embed-dim/--codebook); null = default.</summary>
+    public VqganConfig? Vqgan { get; init; }
+
+    /// <summary>64 px crops of 128 px scenes per VQGAN batch; −1 = half the batch.</summary>
+    public int Crops { get; init; } = -1;
+
+    public string StageDir(string stage) => Path.Combine(Out, stage);
+}
