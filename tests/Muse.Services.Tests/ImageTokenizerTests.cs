@@ -4,6 +4,7 @@ using Grpc.Health.V1;
 using Muse.Inference;
 using Xunit.Abstractions;
 using Muse.Protos.V1;
+using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
 
 namespace Muse.Services.Tests;
@@ -135,6 +136,28 @@ public sealed class ImageTokenizerTests(ImageTokenizerHost fixture, ITestOutputH
         Assert.Equal(fromWhite.Tokens, fromTransparent.Tokens);
     }
 
+    [Theory]
+    [InlineData(PngColorType.Grayscale, PngBitDepth.Bit8)]
+    [InlineData(PngColorType.Grayscale, PngBitDepth.Bit16)]
+    [InlineData(PngColorType.RgbWithAlpha, PngBitDepth.Bit16)]
+    [InlineData(PngColorType.Palette, PngBitDepth.Bit8)]
+    public async Task Tokenize_PngOfOtherColourTypes_ReturnsGrid(PngColorType colourType, PngBitDepth bitDepth)
+    {
+        var png = TestImages.ScenePng(3 * Factor, 2 * Factor, colourType, bitDepth);
+
+        var reply = await fixture.Client.TokenizeAsync(new TokenizeRequest { Image = ByteString.CopyFrom(png) });
+
+        AssertGrid(reply.Tokens, 2, 3);
+    }
+
+    [Fact]
+    public async Task Tokenize_UnknownModel_ReturnsNotFound()
+    {
+        var request = new TokenizeRequest { Image = ByteString.CopyFrom(TestImages.ScenePng(Factor, Factor)), Model = "vqgan/9" };
+
+        await Errors.AssertStatusAsync(StatusCode.NotFound, () => fixture.Client.TokenizeAsync(request).ResponseAsync);
+    }
+
     [Fact]
     public async Task Tokenize_DetokenizedImage_ReturnsValidGridOfSameSize()
     {
@@ -153,6 +176,7 @@ public sealed class ImageTokenizerTests(ImageTokenizerHost fixture, ITestOutputH
     [InlineData("truncated png header", StatusCode.InvalidArgument)]
     [InlineData("png cut before IEND", StatusCode.InvalidArgument)]
     [InlineData("png cut at 90%", StatusCode.InvalidArgument)]
+    [InlineData("truncated jpeg", StatusCode.InvalidArgument)]
     [InlineData("png declaring 100000x100000", StatusCode.ResourceExhausted)]
     [InlineData("png declaring 4096x8", StatusCode.ResourceExhausted)]
     [InlineData("over 8 MiB", StatusCode.ResourceExhausted)]
@@ -209,6 +233,7 @@ public sealed class ImageTokenizerTests(ImageTokenizerHost fixture, ITestOutputH
         "png cut before IEND" => TestImages.NoisePng(32 * Factor, 32 * Factor) is var whole ? whole[..^12] : [],
         "png cut at 90%" => TestImages.NoisePng(32 * Factor, 32 * Factor) is var big ? big[..(big.Length * 9 / 10)] : [],
         "truncated png header" => TestImages.ScenePng(8, 8)[..20],
+        "truncated jpeg" => TestImages.SceneJpeg(16 * Factor, 16 * Factor) is var jpeg ? jpeg[..(jpeg.Length * 3 / 4)] : [],
         "png declaring 100000x100000" => TestImages.PngDeclaring(100_000, 100_000),
         "png declaring 4096x8" => TestImages.PngDeclaring(4096, 8),
         "over 8 MiB" => [.. TestImages.ScenePng(8, 8), .. new byte[8 * 1024 * 1024]],

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
 
 namespace Muse.Services.Tests;
@@ -11,6 +12,15 @@ internal static class TestImages
 {
     /// <summary>A synthetic scene: white background, a red square left, a blue bar right, as PNG.</summary>
     public static byte[] ScenePng(int width, int height) => Png(Scene(width, height));
+
+    /// <summary>The scene as PNG of a given colour type and bit depth.</summary>
+    public static byte[] ScenePng(int width, int height, PngColorType colourType, PngBitDepth bitDepth)
+    {
+        using var image = Scene(width, height);
+        using var stream = new MemoryStream();
+        image.SaveAsPng(stream, new PngEncoder { ColorType = colourType, BitDepth = bitDepth });
+        return stream.ToArray();
+    }
 
     /// <summary>The same scene as JPEG (quality 90).</summary>
     public static byte[] SceneJpeg(int width, int height)
