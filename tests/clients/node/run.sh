@@ -4,6 +4,7 @@
 #   Starts `muse up --port 0` (building the CLI and the services first), waits for its MUSE_LISTENING line, runs
 #   `node --test`, and stops the cluster. With MUSE_ENDPOINT set, tests that orchestrator and starts nothing.
 #   TAP_FILE, when given, also receives the results in TAP form (tests/run.sh sums them).
+#   MUSE_SKIP_BUILD=1 uses the existing build (e.g. right after building the solution).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -25,7 +26,9 @@ trap stop_cluster EXIT
 trap 'stop_cluster; exit 130' INT TERM
 
 if [[ -z "${MUSE_ENDPOINT:-}" ]]; then
-  dotnet build "$root/orchestrator/Muse.Cli/Muse.Cli.csproj" -nologo -v q -clp:ErrorsOnly || exit 1
+  if [[ "${MUSE_SKIP_BUILD:-0}" != 1 ]]; then
+    dotnet build "$root/orchestrator/Muse.Cli/Muse.Cli.csproj" -nologo -v q -clp:ErrorsOnly || exit 1
+  fi
   log=$(mktemp "${TMPDIR:-/tmp}/muse-up.XXXXXX")
   dotnet "$root/artifacts/bin/Muse.Cli/debug/muse.dll" up --port 0 >"$log" 2>&1 &
   up_pid=$!
