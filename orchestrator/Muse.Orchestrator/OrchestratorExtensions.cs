@@ -58,6 +58,7 @@ public static class OrchestratorExtensions
                 .AddTimeout(new TimeoutStrategyOptions { Timeout = options.AttemptTimeout });
         });
         builder.Services.AddSingleton<StageClients>();
+        builder.Services.AddSingleton<IStageGateway>(services => services.GetRequiredService<StageClients>());
         return builder;
     }
 }

@@ -12,7 +12,7 @@ namespace Muse.Orchestrator.Generation;
 /// Runs one request through the stages (DESIGN.md, "One request, end to end"): text → base loop → SR loop →
 /// pixels. Owns the token state; the replicas only sample.
 /// </summary>
-public sealed class Generator(StageClients stages, IOptions<StageResilienceOptions> resilience, TimeProvider time, ILogger<Generator> logger)
+public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOptions> resilience, TimeProvider time, ILogger<Generator> logger)
 {
     /// <summary>Generates the image, reporting progress events through <paramref name="emit"/>.</summary>
     public async Task<Result> GenerateAsync(GenerateSettings settings, Func<GenerateEvent, Task> emit, DateTime? deadline, CancellationToken ct)
@@ -104,9 +104,9 @@ public sealed class Generator(StageClients stages, IOptions<StageResilienceOptio
             }
             catch (RpcException ex) when (StageErrors.IsTransient(ex) && failovers < resilience.Value.MaxDecodeFailovers && !ct.IsCancellationRequested)
             {
-                replica.Replica.Invalidate();
-                excluded.Add(replica.Replica.Endpoint);
-                OrchestratorLog.DecodeFailover(logger, model.Id, replica.Replica.Endpoint, stepsDone, ex.StatusCode.ToString());
+                replica.MarkFailed();
+                excluded.Add(replica.Endpoint);
+                OrchestratorLog.DecodeFailover(logger, model.Id, replica.Endpoint, stepsDone, ex.StatusCode.ToString());
             }
         }
     }

@@ -10,7 +10,7 @@ namespace Muse.Orchestrator.Replicas;
 /// each step sends the current tokens and reads back sampled tokens and their confidence.
 /// </summary>
 /// <remarks>Owns the call; dispose it to end the stream (which also stops the replica's work on it).</remarks>
-public sealed class ReplicaDecoder : ITokenSampler, IAsyncDisposable
+public sealed class ReplicaDecoder : IReplicaDecoder
 {
     private readonly AsyncDuplexStreamingCall<DecodeRequest, DecodeReply> _call;
     private readonly ModelManifest _model;
@@ -24,6 +24,12 @@ public sealed class ReplicaDecoder : ITokenSampler, IAsyncDisposable
 
     /// <summary>The replica this stream runs on.</summary>
     public StageReplica Replica { get; }
+
+    /// <inheritdoc/>
+    public string Endpoint => Replica.Endpoint;
+
+    /// <inheritdoc/>
+    public void MarkFailed() => Replica.Invalidate();
 
     /// <summary>Opens the stream and sends the conditioning.</summary>
     public static async Task<ReplicaDecoder> OpenAsync(

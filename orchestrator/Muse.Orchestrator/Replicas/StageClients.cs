@@ -14,24 +14,27 @@ namespace Muse.Orchestrator.Replicas;
 /// requested model version, retries of idempotent unary calls on the next replica, and decode streams.
 /// </summary>
 /// <remarks>Singleton; owns the channels.</remarks>
-public sealed class StageClients : IDisposable
+public sealed class StageClients : IStageGateway, IDisposable
 {
-    private static readonly TimeSpan DiscoveryTimeout = TimeSpan.FromSeconds(5);
     private readonly Dictionary<string, StageReplica[]> _replicas;
     private readonly Dictionary<string, StrongBox<int>> _roundRobin;
     private readonly ResiliencePipeline _unary;
     private readonly TimeProvider _time;
+    private readonly TimeSpan _discoveryTimeout;
     private readonly ILogger<StageClients> _logger;
 
     /// <summary>Creates one channel per configured replica URL.</summary>
     public StageClients(
         IOptions<OrchestratorOptions> options,
+        IOptions<StageResilienceOptions> resilience,
         ResiliencePipelineProvider<string> pipelines,
         TimeProvider time,
         ILogger<StageClients> logger)
     {
         _unary = pipelines.GetPipeline(StagePipelines.Unary);
         _time = time;
+        // A replica's first answer includes its warm-up (JIT, first session run); give it a whole attempt's time.
+        _discoveryTimeout = resilience.Value.AttemptTimeout;
         _logger = logger;
         _replicas = options.Value.Stages.ToDictionary(
             s => s.Key,
@@ -67,7 +70,7 @@ public sealed class StageClients : IDisposable
     /// and sends the conditioning. Failures of the stream surface on the first step.
     /// </summary>
     /// <remarks>The caller owns the returned stream and must dispose it.</remarks>
-    public async Task<ReplicaDecoder> OpenDecodeAsync(
+    public async Task<IReplicaDecoder> OpenDecodeAsync(
         ModelManifest model, Conditioning conditioning, IReadOnlySet<string> excluded, DateTime? deadline, CancellationToken ct)
     {
         var replica = await PickAsync(model, excluded, ct);
@@ -118,7 +121,7 @@ public sealed class StageClients : IDisposable
         {
             try
             {
-                await replica.RefreshAsync(_time.GetUtcNow().UtcDateTime.Add(DiscoveryTimeout), ct);
+                await replica.RefreshAsync(_time.GetUtcNow().UtcDateTime.Add(_discoveryTimeout), ct);
             }
             catch (RpcException ex) when (!ct.IsCancellationRequested)
             {

@@ -1,0 +1,36 @@
+using Muse.Decoding;
+using Muse.Inference;
+using Muse.Protos.V1;
+
+namespace Muse.Orchestrator.Replicas;
+
+/// <summary>
+/// How the orchestrator reaches the stages. <see cref="StageClients"/> does it over gRPC; a benchmark can call the
+/// same stage code in-process to measure what the split costs.
+/// </summary>
+public interface IStageGateway
+{
+    /// <summary>TextEncoder.Encode with <paramref name="model"/>.</summary>
+    Task<EncodeReply> EncodeAsync(ModelManifest model, IEnumerable<string> texts, DateTime? deadline, CancellationToken ct);
+
+    /// <summary>ImageTokenizer.Detokenize with <paramref name="model"/>.</summary>
+    Task<DetokenizeReply> DetokenizeAsync(ModelManifest model, Tensor tokens, DateTime? deadline, CancellationToken ct);
+
+    /// <summary>
+    /// Opens a decode stream with <paramref name="model"/> on a replica not in <paramref name="excluded"/> (when another
+    /// exists) and sends the conditioning.
+    /// </summary>
+    /// <remarks>The caller owns the returned stream and must dispose it.</remarks>
+    Task<IReplicaDecoder> OpenDecodeAsync(
+        ModelManifest model, Conditioning conditioning, IReadOnlySet<string> excluded, DateTime? deadline, CancellationToken ct);
+}
+
+/// <summary>An open decode stream on one replica.</summary>
+public interface IReplicaDecoder : ITokenSampler, IAsyncDisposable
+{
+    /// <summary>The replica's address (its identity for failover).</summary>
+    string Endpoint { get; }
+
+    /// <summary>Marks the replica as failed, so that it is re-discovered before it is chosen again.</summary>
+    void MarkFailed();
+}
