@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Muse.Cluster;
 
 namespace Muse.Cli;
@@ -6,10 +7,16 @@ namespace Muse.Cli;
 internal static class ShutdownHooks
 {
     private static int _cancelKeyPresses;
+    private static PosixSignalRegistration? _hangUp;
 
     public static void Register()
     {
+        // Normal exit, SIGTERM past System.CommandLine's grace period, unhandled exceptions.
         AppDomain.CurrentDomain.ProcessExit += (_, _) => LocalCluster.KillAllChildren();
+
+        // The children run in sessions of their own, so a closed terminal reaches only this process.
+        _hangUp = PosixSignalRegistration.Create(PosixSignal.SIGHUP, _ => LocalCluster.KillAllChildren());
+
         Console.CancelKeyPress += (_, e) =>
         {
             // The first Ctrl-C cancels the running command, which then stops its cluster in order; a second one

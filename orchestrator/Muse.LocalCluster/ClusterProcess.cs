@@ -17,6 +17,7 @@ namespace Muse.Cluster;
 public sealed class ClusterProcess : IAsyncDisposable
 {
     private const int TailLines = 40;
+    private const string SetsidPath = "/usr/bin/setsid";
     private static readonly TimeSpan HealthPollInterval = TimeSpan.FromMilliseconds(200);
 
     private readonly Process _process;
@@ -132,14 +133,22 @@ public sealed class ClusterProcess : IAsyncDisposable
         ILogger logger,
         CancellationToken cancellationToken)
     {
-        var startInfo = new ProcessStartInfo(fileName)
+        // Ctrl-C in a terminal signals the whole foreground process group. Children in a session of their own (setsid
+        // execs in place, so the process id stays the child's) hear only their parent, which cancels the running call
+        // first and then stops them in order, instead of dying under it mid-request.
+        var detach = OperatingSystem.IsLinux() && File.Exists(SetsidPath);
+        var startInfo = new ProcessStartInfo(detach ? SetsidPath : fileName)
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            // A redirected stdin keeps children off the terminal, so Ctrl-C reaches only the parent, which shuts them down.
             RedirectStandardInput = true,
         };
+        if (detach)
+        {
+            startInfo.ArgumentList.Add(fileName);
+        }
+
         foreach (var argument in arguments)
         {
             startInfo.ArgumentList.Add(argument);
@@ -157,7 +166,7 @@ public sealed class ClusterProcess : IAsyncDisposable
             process.Start();
             child = new ClusterProcess(stage, replica, models, process, logger);
             ChildProcesses.Track(child);
-            LocalClusterLog.ProcessStarted(logger, child.Name, child.ProcessId, fileName, string.Join(' ', startInfo.ArgumentList));
+            LocalClusterLog.ProcessStarted(logger, child.Name, child.ProcessId, startInfo.FileName, string.Join(' ', startInfo.ArgumentList));
             child.BeginReading();
 
             await child.WaitListeningAsync(timeout, cancellationToken);
