@@ -86,15 +86,6 @@ public static class MuseHostingExtensions
         var section = builder.Configuration.GetSection(InferenceOptions.Section);
         builder.Services.AddOptions<InferenceOptions>()
             .Bind(section)
-            .PostConfigure(options =>
-            {
-                // The binder appends configured list items to a non-empty default; a configured list replaces it.
-                var providers = section.GetSection(nameof(InferenceOptions.Providers));
-                if (providers.GetChildren().Any())
-                {
-                    options.Providers = providers.Get<List<ExecutionProvider>>() ?? [];
-                }
-            })
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton(new StageSelection([.. stages]));

@@ -21,9 +21,17 @@ public sealed class InferenceOptions
 
     /// <summary>
     /// Execution providers to try, in order (<c>TensorRT</c>, <c>CUDA</c>, <c>CPU</c>); the first that loads wins and
-    /// is logged. Default: CUDA then CPU. CPU is always the last resort.
+    /// is logged. Empty (the default) means CUDA then CPU. CPU is always the last resort.
     /// </summary>
-    public List<ExecutionProvider> Providers { get; set; } = [ExecutionProvider.Cuda, ExecutionProvider.Cpu];
+    /// <remarks>
+    /// The default lives in <see cref="EffectiveProviders"/>, not in this list: configuration binding appends to a
+    /// non-empty list, so a configured <c>[Cpu]</c> would otherwise become <c>[Cuda, Cpu, Cpu]</c>.
+    /// </remarks>
+    public List<ExecutionProvider> Providers { get; set; } = [];
+
+    /// <summary>The providers to try: <see cref="Providers"/>, or CUDA then CPU when none are configured.</summary>
+    public IReadOnlyList<ExecutionProvider> EffectiveProviders =>
+        Providers.Count > 0 ? Providers : [ExecutionProvider.Cuda, ExecutionProvider.Cpu];
 
     /// <summary>CUDA/TensorRT device id. Default 0.</summary>
     [Range(0, 64)]

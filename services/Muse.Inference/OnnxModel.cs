@@ -40,7 +40,7 @@ public sealed class OnnxModel : IDisposable
     /// </summary>
     public static OnnxModel Load(string path, InferenceOptions options, ILogger logger)
     {
-        foreach (var provider in options.Providers.Append(ExecutionProvider.Cpu).Distinct())
+        foreach (var provider in options.EffectiveProviders.Append(ExecutionProvider.Cpu).Distinct())
         {
             var sessionOptions = new SessionOptions
             {
