@@ -61,22 +61,20 @@ switch (verb)
         }
 
         return 0;
-    case "debug-vqgan":
+    case "export-weights":
+        foreach (var written in Export.Run(stage, options))
         {
-            var m = new Muse.Training.Nn.Vqgan(VqganTrainer.DefaultConfig(true));
-            foreach (var (n, v) in m.named_parameters())
-            {
-                Console.WriteLine($"{n} nan={v.isnan().any().item<bool>()} absmax={v.abs().max().item<float>()}");
-            }
-
-            var x = torch.rand(2, 3, 64, 64) * 2 - 1;
-            var z = m.Encoder.forward(x);
-            Console.WriteLine($"z nan={z.isnan().any().item<bool>()} {z.abs().max().item<float>()}");
-            var o = m.Forward(x);
-            Console.WriteLine($"rec nan={o.Reconstruction.isnan().any().item<bool>()} cb={o.CodebookLoss.item<float>()}");
-            return 0;
+            Console.WriteLine($"wrote {written}");
         }
 
+        return 0;
+    case "parity-fixtures":
+        foreach (var written in ParityFixtures.Run(options, new SceneData(options.Seed, 0), named.GetValueOrDefault("fixtures", "tests/fixtures")))
+        {
+            Console.WriteLine($"wrote {written} ({new FileInfo(written).Length} bytes)");
+        }
+
+        return 0;
     case "names":
         // Prints state_dict names and shapes: the contract with Muse.ModelBuilder (models/README.md).
         using (var module = ModelFactory.Create(stage, options.Smoke))

@@ -1,0 +1,125 @@
+using System.Text.Json;
+using Muse.Inference;
+using Muse.ModelBuilder.Architectures;
+using Muse.ModelBuilder.Weights;
+using Muse.Training.Stages;
+using static TorchSharp.torch;
+
+namespace Muse.Training;
+
+/// <summary>
+/// <c>export-weights</c>: writes <c>config.json</c> (validated by the builder's <see cref="ArchitectureConfig"/>),
+/// <c>weights.safetensors</c> (PyTorch names and layouts, models/README.md) and <c>provenance.json</c> of each
+/// model of a stage into <c>&lt;stage dir&gt;/export/&lt;model&gt;/</c>, ready for <c>Muse.ModelBuilder export</c>.
+/// </summary>
+internal static class Export
+{
+    /// <summary>Exports the models of <paramref name="stage"/>; returns the folders written.</summary>
+    public static IReadOnlyList<string> Run(string stage, TrainOptions options)
+    {
+        var dir = options.StageDir(stage);
+        var (steps, seconds, metrics) = ReadProgress(dir);
+        var written = new List<string>();
+        switch (stage)
+        {
+            case VqganTrainer.StageName:
+            {
+                var vqgan = StageIo.LoadVqgan(dir);
+                written.Add(Write(dir, "vqgan", vqgan.Config, vqgan.state_dict(), "", options.Seed, steps, seconds, metrics));
+                break;
+            }
+
+            case TransformerTrainer.BaseStageName:
+            {
+                var joint = StageIo.LoadTextBase(dir);
+                var t5Dir = Write(dir, "t5", joint.T5.Config, joint.state_dict(), "t5.", options.Seed, steps, seconds, metrics);
+                File.Copy(Path.Combine(dir, "spiece.model"), Path.Combine(t5Dir, "spiece.model"), overwrite: true);
+                written.Add(t5Dir);
+                written.Add(Write(dir, "base", joint.Base.Config, joint.state_dict(), "base.", options.Seed, steps, seconds, metrics));
+                break;
+            }
+
+            case TransformerTrainer.SrStageName:
+            {
+                var sr = StageIo.LoadTransformer(dir);
+                written.Add(Write(dir, "sr", sr.Config, sr.state_dict(), "", options.Seed, steps, seconds, metrics));
+                break;
+            }
+
+            default:
+                throw new ArgumentException($"unknown stage '{stage}' (vqgan, text+base, sr)");
+        }
+
+        return written;
+    }
+
+    private static (long Steps, double Seconds, Dictionary<string, double> Metrics) ReadProgress(string dir)
+    {
+        var path = Path.Combine(dir, "metrics.json");
+        var metrics = new Dictionary<string, double>();
+        long steps = 0;
+        double seconds = 0;
+        if (File.Exists(path))
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            foreach (var property in doc.RootElement.EnumerateObject())
+            {
+                if (property.Value.ValueKind == JsonValueKind.Number)
+                {
+                    var value = property.Value.GetDouble();
+                    switch (property.Name)
+                    {
+                        case "steps":
+                            steps = (long)value;
+                            break;
+                        case "seconds":
+                            seconds = value;
+                            break;
+                        default:
+                            metrics[property.Name] = value;
+                            break;
+                    }
+                }
+            }
+        }
+
+        return (steps, seconds, metrics);
+    }
+
+    private static string Write(
+        string stageDir, string model, object config, Dictionary<string, Tensor> stateDict, string prefix,
+        ulong seed, long steps, double seconds, Dictionary<string, double> metrics)
+    {
+        var outDir = Path.Combine(stageDir, "export", model);
+        Directory.CreateDirectory(outDir);
+
+        // Round-trip through the builder's config types: the file is exactly what the builder accepts.
+        var architecture = ArchitectureConfig.Parse(JsonSerializer.Serialize(config, config.GetType(), ConfigJson.Options));
+        File.WriteAllText(Path.Combine(outDir, "config.json"), architecture.ToJson());
+
+        var weights = new SortedDictionary<string, WeightTensor>(StringComparer.Ordinal);
+        foreach (var (name, value) in stateDict)
+        {
+            if (!name.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            using var cpu = value.detach().cpu().contiguous().to_type(ScalarType.Float32);
+            weights[name[prefix.Length..]] = WeightTensor.Float(cpu.data<float>().ToArray(), cpu.shape);
+        }
+
+        Safetensors.Write(Path.Combine(outDir, "weights.safetensors"), weights);
+        var provenance = new Provenance
+        {
+            Source = "trained",
+            Seed = seed,
+            DatasetHash = SceneData.DatasetHash,
+            TrainingSteps = steps,
+            TrainingSeconds = Math.Round(seconds, 1),
+            Metrics = metrics,
+        };
+        File.WriteAllText(Path.Combine(outDir, "provenance.json"), JsonSerializer.Serialize(provenance, ModelManifest.JsonOptions));
+        return outDir;
+    }
+}
