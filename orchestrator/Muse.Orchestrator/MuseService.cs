@@ -7,20 +7,30 @@ using Muse.Protos.V1;
 namespace Muse.Orchestrator;
 
 /// <summary>The public <c>muse.v1.Muse</c> service.</summary>
-public sealed class MuseService(PipelineCatalog catalog, Generator generator, ILogger<MuseService> logger) : Protos.V1.Muse.MuseBase
+public sealed class MuseService(PipelineCatalog catalog, Generator generator, AdmissionController admission, TimeProvider time, ILogger<MuseService> logger)
+    : Protos.V1.Muse.MuseBase
 {
     public override async Task Generate(GenerateRequest request, IServerStreamWriter<GenerateEvent> responseStream, ServerCallContext context)
     {
         var settings = GenerateSettings.FromRequest(request, catalog);
         var deadline = context.Deadline == DateTime.MaxValue ? (DateTime?)null : context.Deadline;
+        // A full queue refuses the request before it is accepted; otherwise it holds a slot or a place in line.
+        using var ticket = admission.Enter();
         OrchestratorLog.RequestAccepted(logger, settings.RequestId, settings.Models.Pipeline, settings.Seed);
 
         var accepted = new Accepted { RequestId = settings.RequestId, Pipeline = settings.Models.Pipeline, Seed = settings.Seed };
         accepted.Models.AddRange(Generator.StageModels(settings.Models));
         await responseStream.WriteAsync(new GenerateEvent { Accepted = accepted }, context.CancellationToken);
+        var queued = time.GetTimestamp();
+        await ticket.WaitAsync(
+            position => responseStream.WriteAsync(
+                new GenerateEvent { Queued = new Queued { Position = position, Capacity = admission.Capacity } }, context.CancellationToken),
+            context.CancellationToken);
+        var waited = time.GetElapsedTime(queued);
 
         var result = await generator.GenerateAsync(
             settings, e => responseStream.WriteAsync(e, context.CancellationToken), deadline, context.CancellationToken);
+        result.Timings.Insert(0, new StageTiming { Stage = "queue", Milliseconds = waited.TotalMilliseconds });
         await responseStream.WriteAsync(new GenerateEvent { Result = result }, context.CancellationToken);
         OrchestratorLog.RequestFinished(logger, settings.RequestId, result.Timings.Last().Milliseconds);
     }

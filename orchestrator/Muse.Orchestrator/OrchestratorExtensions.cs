@@ -30,6 +30,8 @@ public static class OrchestratorExtensions
             return catalog;
         });
         builder.Services.AddSingleton<Generator>();
+        builder.Services.AddOptions<QueueOptions>().Bind(builder.Configuration.GetSection(QueueOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<AdmissionController>();
         // Resolve the catalog while starting, so a pipeline that cannot work stops the process before it serves.
         builder.Services.AddHostedService<PipelineCatalogCheck>();
         return builder;

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Muse.Decoding;
 using Muse.Hosting;
+using Muse.Inference;
 using Muse.Orchestrator.Pipelines;
 using Muse.Protos.V1;
 
@@ -19,6 +20,24 @@ public sealed record GenerateSettings(
 {
     /// <summary>Longest prompt or negative prompt accepted, in characters (the text encoder's token limit applies too).</summary>
     public const int MaxPromptLength = 1000;
+
+    /// <summary>Most images one request may ask for (the stages' batch limit).</summary>
+    public const int MaxImages = 16;
+
+    /// <summary>JPEG/WebP quality when the request leaves it unset.</summary>
+    public const int DefaultQuality = 90;
+
+    /// <summary>Images decoded together, 1 to <see cref="MaxImages"/>. Default 1.</summary>
+    public int NumImages { get; init; } = 1;
+
+    /// <summary>Encoding of the result images. Default PNG.</summary>
+    public ImageFormat OutputFormat { get; init; } = ImageFormat.Png;
+
+    /// <summary>JPEG/WebP quality, 1 to 100. Default <see cref="DefaultQuality"/>.</summary>
+    public int Quality { get; init; } = DefaultQuality;
+
+    /// <summary>The seed of every image: image k gets <see cref="CounterRng.ImageSeed"/>(Seed, k).</summary>
+    public ulong[] ImageSeeds => [.. Enumerable.Range(0, NumImages).Select(k => CounterRng.ImageSeed(Seed, k))];
 
     /// <summary>Validates <paramref name="request"/> (INVALID_ARGUMENT naming the field) and fills in the pipeline's defaults.</summary>
     public static GenerateSettings FromRequest(GenerateRequest request, PipelineCatalog catalog)
@@ -57,9 +76,12 @@ public sealed record GenerateSettings(
 
         MuseValidation.Require(Enum.IsDefined(request.GuidanceSchedule), "is not a known guidance schedule.", nameof(request.GuidanceSchedule));
         MuseValidation.InRange(request.PreviewEvery, 0, MaskSchedule.MaxSteps);
+        MuseValidation.InRange(request.NumImages, 0, MaxImages);
+        MuseValidation.Require(Enum.IsDefined(request.OutputFormat), "is not a known image format.", nameof(request.OutputFormat));
+        MuseValidation.InRange(request.Quality, 0, 100);
 
         var requestId = Guid.NewGuid().ToString("N");
-        var models = catalog.Choose(pipeline, requestId);
+        var models = Pin(catalog, catalog.Choose(pipeline, requestId), request.Models);
         var defaults = models.Defaults;
         var common = new DecodeOptions
         {
@@ -77,7 +99,42 @@ public sealed record GenerateSettings(
             common with { Steps = request.HasBaseSteps ? request.BaseSteps : defaults.BaseSteps },
             common with { Steps = request.HasSrSteps ? request.SrSteps : defaults.SrSteps },
             request.PreviewEvery,
-            models);
+            models)
+        {
+            NumImages = Math.Max(1, request.NumImages),
+            OutputFormat = request.OutputFormat,
+            Quality = request.Quality == 0 ? DefaultQuality : request.Quality,
+        };
+    }
+
+    // Pinned versions replace the weighted choice stage by stage. Only the pipeline's own candidates may be pinned:
+    // every combination of those was checked for compatibility when the catalog loaded.
+    private static PipelineChoice Pin(PipelineCatalog catalog, PipelineChoice choice, IReadOnlyList<StageModel> pins)
+    {
+        var definition = catalog.File.Pipelines[choice.Pipeline];
+        foreach (var pin in pins)
+        {
+            MuseValidation.Require(definition.Stages.ContainsKey(pin.Stage), $"names no stage of the pipeline ('{pin.Stage}').", "models.stage");
+            var candidate = definition.Stages[pin.Stage].FirstOrDefault(c => c.Model == pin.Name && c.Version == pin.Version);
+            if (candidate is null)
+            {
+                var offered = string.Join(", ", definition.Stages[pin.Stage].Select(c => c.Id));
+                MuseValidation.ThrowFailedPrecondition(
+                    $"Pipeline '{choice.Pipeline}' does not offer {pin.Stage} model {pin.Name}/{pin.Version} (it offers {offered}); "
+                    + "the image was made with model versions this orchestrator no longer serves.");
+            }
+
+            var manifest = catalog.Manifest(candidate.Id);
+            choice = pin.Stage switch
+            {
+                Stages.TextEncoder => choice with { TextEncoder = manifest },
+                Stages.ImageTokenizer => choice with { ImageTokenizer = manifest },
+                Stages.Base => choice with { Base = manifest },
+                _ => choice with { SuperResolution = manifest },
+            };
+        }
+
+        return choice;
     }
 
     // An unset seed gets a fresh one, reported back so the image can be reproduced.

@@ -20,7 +20,8 @@ public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOpti
         var models = settings.Models;
         var timings = new List<StageTiming>();
         var started = time.GetTimestamp();
-        ulong[] seeds = [settings.Seed];
+        var seeds = settings.ImageSeeds;      // [batch] image 0 keeps the request seed
+        var batch = seeds.Length;
 
         // 1. Text: row 0 conditions, row 1 is the unconditional (or negative) row of classifier-free guidance.
         var stageStarted = time.GetTimestamp();
@@ -30,7 +31,7 @@ public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOpti
         // 2. Base loop: every token of the low-resolution grid starts masked.
         stageStarted = time.GetTimestamp();
         var baseModel = models.Base;
-        var baseStates = new[] { TokenState.AllMasked(baseModel.GridHeight, baseModel.GridWidth, baseModel.MaskTokenId) };
+        var baseStates = seeds.Select(_ => TokenState.AllMasked(baseModel.GridHeight, baseModel.GridWidth, baseModel.MaskTokenId)).ToArray();
         var baseConditioning = Conditioning(baseModel, text, seeds, lowResTokens: null);
         await DecodeAsync(baseModel, DecodeStage.Base, baseConditioning, baseStates, settings.Base, seeds, deadline, async progress =>
         {
@@ -44,8 +45,8 @@ public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOpti
         // 3. Super-resolution loop, conditioned on the text and the finished low-resolution tokens.
         stageStarted = time.GetTimestamp();
         var srModel = models.SuperResolution;
-        var lowRes = TensorConvert.FromInt32(baseStates[0].Tokens, 1, baseModel.GridHeight, baseModel.GridWidth);
-        var srStates = new[] { TokenState.AllMasked(srModel.GridHeight, srModel.GridWidth, srModel.MaskTokenId) };
+        var lowRes = TensorConvert.FromInt32(Concat(baseStates), batch, baseModel.GridHeight, baseModel.GridWidth);   // [batch, h, w]
+        var srStates = seeds.Select(_ => TokenState.AllMasked(srModel.GridHeight, srModel.GridWidth, srModel.MaskTokenId)).ToArray();
         var srConditioning = Conditioning(srModel, text, seeds, lowRes);
         await DecodeAsync(srModel, DecodeStage.SuperResolution, srConditioning, srStates, settings.SuperResolution, seeds, deadline,
             progress => emit(ProgressEvent(Stages.SuperResolution, progress, ByteString.Empty)), ct);
@@ -53,19 +54,28 @@ public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOpti
 
         // 4. Pixels.
         stageStarted = time.GetTimestamp();
-        var tokens = TensorConvert.FromInt32(srStates[0].Tokens, 1, srModel.GridHeight, srModel.GridWidth);
+        var tokens = TensorConvert.FromInt32(Concat(srStates), batch, srModel.GridHeight, srModel.GridWidth);   // [batch, h, w]
         var image = await stages.DetokenizeAsync(models.ImageTokenizer, tokens, deadline, ct);
+        // The final encoding carries each image's own parameters (its seed, not the request's), so image k equals a
+        // 1-image request with seed ImageSeed(seed, k) byte for byte.
+        var images = image.Images.Select((png, k) =>
+        {
+            var encoded = ImageEncoding.Encode(png.Span, GenerationParameters.Of(settings, k), settings.OutputFormat, settings.Quality);
+            encoded.Index = k;
+            return encoded;
+        }).ToList();
         timings.Add(Timing(Stages.ImageTokenizer, stageStarted));
         timings.Add(Timing("total", started));
 
         var result = new Result
         {
-            Image = image.Images[0],
-            Width = image.Width,
-            Height = image.Height,
+            Image = images[0].Image,
+            Width = images[0].Width,
+            Height = images[0].Height,
             Seed = settings.Seed,
             RequestId = settings.RequestId,
         };
+        result.Images.AddRange(images);
         result.Models.AddRange(StageModels(models));
         result.Timings.AddRange(timings);
         return result;
@@ -132,6 +142,19 @@ public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOpti
         var tokens = TensorConvert.FromInt32(state.Prediction, 1, state.GridHeight, state.GridWidth);
         var reply = await stages.DetokenizeAsync(imageTokenizer, tokens, deadline, ct);
         return reply.Images[0];
+    }
+
+    // [batch, h*w] row-major, as the stage tensors want.
+    private static int[] Concat(TokenState[] states)
+    {
+        var length = states[0].Length;
+        var tokens = new int[states.Length * length];
+        for (var i = 0; i < states.Length; i++)
+        {
+            states[i].Tokens.CopyTo(tokens, i * length);
+        }
+
+        return tokens;
     }
 
     private static bool WantsPreview(int every, StepProgress progress) =>
