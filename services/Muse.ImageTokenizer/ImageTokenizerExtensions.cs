@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Options;
+using Muse.Imaging;
+
 namespace Muse.ImageTokenizer;
 
 /// <summary>Registration of the image-tokenizer stage.</summary>
@@ -15,7 +18,8 @@ public static class ImageTokenizerExtensions
             .Bind(builder.Configuration.GetSection(ImageTokenizerOptions.Section))
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        builder.Services.AddSingleton<ImageUploadGuard>();
+        builder.Services.AddSingleton(services => new ImageUploadGuard(
+            services.GetRequiredService<IOptions<ImageTokenizerOptions>>().Value, services.GetRequiredService<ILogger<ImageUploadGuard>>()));
         return builder;
     }
 }

@@ -1,24 +1,16 @@
 using System.ComponentModel.DataAnnotations;
+using Muse.Imaging;
 
 namespace Muse.ImageTokenizer;
 
-/// <summary>Configuration section <c>Muse:ImageTokenizer</c>: limits of the image-tokenizer stage.</summary>
-public sealed class ImageTokenizerOptions
+/// <summary>
+/// Configuration section <c>Muse:ImageTokenizer</c>: limits of the image-tokenizer stage; the upload caps
+/// (<c>MaxUploadBytes</c>, <c>MaxImageSide</c>, <c>MaxImagePixels</c>, <c>MaxDecodeMegabytes</c>) come from <see cref="ImageUploadLimits"/>.
+/// </summary>
+public sealed class ImageTokenizerOptions : ImageUploadLimits
 {
     /// <summary>Configuration section name.</summary>
     public const string Section = "Muse:ImageTokenizer";
-
-    /// <summary>Most bytes of one uploaded image. Default 8 MiB; larger uploads get <c>RESOURCE_EXHAUSTED</c>.</summary>
-    [Range(64, 256 * 1024 * 1024)]
-    public int MaxUploadBytes { get; set; } = 8 * 1024 * 1024;
-
-    /// <summary>Longest side of an uploaded image, in pixels, read from its header. Default 2048.</summary>
-    [Range(8, 65536)]
-    public int MaxImageSide { get; set; } = 2048;
-
-    /// <summary>Most pixels (width × height) of an uploaded image, read from its header. Default 4 Mpx (2048²).</summary>
-    [Range(64, 1L << 32)]
-    public long MaxImagePixels { get; set; } = 2048L * 2048;
 
     /// <summary>Most token grids in one Detokenize request. Default 16.</summary>
     [Range(1, 1024)]

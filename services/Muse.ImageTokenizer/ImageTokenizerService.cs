@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Muse.Hosting;
+using Muse.Imaging;
 using Muse.Inference;
 using Muse.Protos.V1;
 

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Logging;
 using Muse.Hosting;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Jpeg;
@@ -7,7 +7,7 @@ using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.Memory;
 using SixLabors.ImageSharp.PixelFormats;
 
-namespace Muse.ImageTokenizer;
+namespace Muse.Imaging;
 
 /// <summary>An uploaded image format the guard lets through.</summary>
 public enum UploadFormat
@@ -26,34 +26,53 @@ public enum UploadFormat
 public sealed record UploadHeader(UploadFormat Format, int Width, int Height);
 
 /// <summary>
-/// The one gate for untrusted image bytes (images to tokenize today, masks later). ImageSharp 2.1 has known
-/// flaws with crafted files, so the guard decides as much as it can before the full decoder sees the bytes:
+/// The one gate for untrusted image bytes: images to tokenize (image-tokenizer stage), images and masks to edit
+/// (orchestrator). ImageSharp 2.1 has known flaws with crafted files, so the guard decides as much as it can
+/// before the full decoder sees the bytes:
 /// <list type="number">
-/// <item>a byte cap (<see cref="ImageTokenizerOptions.MaxUploadBytes"/>) → <c>RESOURCE_EXHAUSTED</c>;</item>
+/// <item>a byte cap (<see cref="ImageUploadLimits.MaxUploadBytes"/>) → <c>RESOURCE_EXHAUSTED</c>;</item>
 /// <item>an allow-list by magic bytes: PNG and JPEG only → <c>INVALID_ARGUMENT</c>;</item>
-/// <item>size caps read from the header (<see cref="ImageTokenizerOptions.MaxImageSide"/>,
-/// <see cref="ImageTokenizerOptions.MaxImagePixels"/>) → <c>RESOURCE_EXHAUSTED</c>;</item>
-/// <item>then decoding with a configuration that knows only the PNG and JPEG decoders and runs on one thread,
-/// with any decoder failure turned into <c>INVALID_ARGUMENT</c> (the process stays up).</item>
+/// <item>intact structure (PNG chunks through IEND, JPEG end-of-image marker) → <c>INVALID_ARGUMENT</c>;</item>
+/// <item>size caps read from the header by <c>Image.Identify</c> (<see cref="ImageUploadLimits.MaxImageSide"/>,
+/// <see cref="ImageUploadLimits.MaxImagePixels"/>) → <c>RESOURCE_EXHAUSTED</c>;</item>
+/// <item>then decoding with a configuration that knows only the PNG and JPEG decoders, runs on one thread and may
+/// allocate at most <see cref="ImageUploadLimits.MaxDecodeMegabytes"/>, with any decoder failure turned into
+/// <c>INVALID_ARGUMENT</c> (the process stays up).</item>
 /// </list>
 /// Pixels come out as 8-bit RGB: alpha is flattened onto white; grayscale, 16-bit and CMYK are converted.
-/// Thread-safe; a singleton.
+/// Thread-safe; a singleton per process.
 /// </summary>
-public sealed class ImageUploadGuard(IOptions<ImageTokenizerOptions> options, ILogger<ImageUploadGuard> logger)
+public sealed class ImageUploadGuard
 {
     private static readonly byte[] PngSignature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
     private static readonly byte[] JpegSignature = [0xFF, 0xD8, 0xFF];
 
-    // Only these two decoders exist in this configuration: a crafted file can never reach another format's decoder.
-    private static readonly Configuration DecoderConfiguration = new(new PngConfigurationModule(), new JpegConfigurationModule())
-    {
-        MaxDegreeOfParallelism = 1,
-    };
-
     // Bytes after the JPEG end-of-image marker that are tolerated (padding some encoders append).
     private const int JpegTrailerSlack = 4096;
 
-    private readonly ImageTokenizerOptions _options = options.Value;
+    private readonly ImageUploadLimits _options;
+    private readonly ILogger _logger;
+
+    // Only these two decoders exist in this configuration: a crafted file can never reach another format's decoder.
+    private readonly Configuration _decoderConfiguration;
+
+    /// <summary>Creates a guard with the given limits (copied; later changes to <paramref name="limits"/> are not seen).</summary>
+    public ImageUploadGuard(ImageUploadLimits limits, ILogger<ImageUploadGuard> logger)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        ArgumentNullException.ThrowIfNull(logger);
+        _options = limits.Copy();
+        _logger = logger;
+        _decoderConfiguration = new Configuration(new PngConfigurationModule(), new JpegConfigurationModule())
+        {
+            MaxDegreeOfParallelism = 1,
+            // A last line behind the header caps: no single buffer of a decode may exceed this.
+            MemoryAllocator = MemoryAllocator.Create(new MemoryAllocatorOptions { AllocationLimitMegabytes = _options.MaxDecodeMegabytes }),
+        };
+    }
+
+    /// <summary>The limits this guard enforces.</summary>
+    public ImageUploadLimits Limits => _options.Copy();
 
     /// <summary>
     /// Checks size, format and header of <paramref name="upload"/> without decoding pixels.
@@ -80,7 +99,7 @@ public sealed class ImageUploadGuard(IOptions<ImageTokenizerOptions> options, IL
         try
         {
             using var stream = OpenRead(upload);
-            info = Image.Identify(DecoderConfiguration, stream);
+            info = Image.Identify(_decoderConfiguration, stream);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -115,7 +134,7 @@ public sealed class ImageUploadGuard(IOptions<ImageTokenizerOptions> options, IL
         try
         {
             using var stream = OpenRead(upload);
-            decoded = Image.Load<Rgba32>(DecoderConfiguration, stream);
+            decoded = Image.Load<Rgba32>(_decoderConfiguration, stream);
         }
         catch (InvalidMemoryOperationException ex)
         {
@@ -266,21 +285,21 @@ public sealed class ImageUploadGuard(IOptions<ImageTokenizerOptions> options, IL
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private void Reject(string field, string reason, string description)
     {
-        ImageTokenizerLog.UploadRejected(logger, reason, $"{field} {description}");
+        ImagingLog.UploadRejected(_logger, reason, $"{field} {description}");
         MuseValidation.ThrowInvalidArgument(field, description);
     }
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private void TooLarge(string message)
     {
-        ImageTokenizerLog.UploadRejected(logger, "too large", message);
+        ImagingLog.UploadRejected(_logger, "too large", message);
         throw new ResourceExhaustedException(message);
     }
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private void Undecodable(Exception exception, UploadFormat format, string field, string what)
     {
-        ImageTokenizerLog.UploadUndecodable(logger, exception, format.ToString(), exception.GetType().Name);
+        ImagingLog.UploadUndecodable(_logger, exception, format.ToString(), exception.GetType().Name);
         // Decoder messages for malformed files describe the file, not the server; anything else stays in the log.
         var detail = exception is ImageFormatException ? $" ({exception.Message})" : "";
         MuseValidation.ThrowInvalidArgument(field, $"is not a valid {Name(format)} file: {what}{detail}.");
