@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Muse.Decoding;
 using Muse.Inference;
 
 namespace Muse.Orchestrator.Pipelines;
@@ -30,14 +31,14 @@ public sealed class PipelineCatalog
     private static readonly string[] RequiredStages = [Stages.TextEncoder, Stages.ImageTokenizer, Stages.Base, Stages.SuperResolution];
     private readonly Dictionary<string, ModelManifest> _manifests;
 
-    private PipelineCatalog(PipelinesFile file, Dictionary<string, ModelManifest> manifests)
+    private PipelineCatalog(PipelinesDocument file, Dictionary<string, ModelManifest> manifests)
     {
         File = file;
         _manifests = manifests;
     }
 
     /// <summary>The parsed pipelines.json.</summary>
-    public PipelinesFile File { get; }
+    public PipelinesDocument File { get; }
 
     /// <summary>Name of the default pipeline.</summary>
     public string DefaultPipeline => File.DefaultPipeline;
@@ -46,7 +47,7 @@ public sealed class PipelineCatalog
     /// <exception cref="InvalidDataException">A pipeline is malformed, names a missing model, or pairs incompatible models.</exception>
     public static PipelineCatalog Load(string pipelinesPath, string repository)
     {
-        var file = JsonSerializer.Deserialize<PipelinesFile>(System.IO.File.ReadAllText(pipelinesPath), ModelManifest.JsonOptions)
+        var file = JsonSerializer.Deserialize<PipelinesDocument>(System.IO.File.ReadAllText(pipelinesPath), ModelManifest.JsonOptions)
             ?? throw new InvalidDataException($"{pipelinesPath} is empty.");
         var manifests = new Dictionary<string, ModelManifest>(StringComparer.Ordinal);
         foreach (var reference in file.Pipelines.Values.SelectMany(p => p.Stages.Values).SelectMany(c => c))
@@ -141,6 +142,11 @@ public sealed class PipelineCatalog
 
         foreach (var (name, definition) in File.Pipelines)
         {
+            if (!Enum.TryParse<MaskScheduleKind>(definition.Defaults.MaskSchedule, ignoreCase: true, out _))
+            {
+                throw new InvalidDataException($"{source}: pipeline '{name}' names an unknown mask schedule '{definition.Defaults.MaskSchedule}'.");
+            }
+
             foreach (var stage in RequiredStages)
             {
                 if (!definition.Stages.TryGetValue(stage, out var candidates) || candidates.Count == 0)
