@@ -72,6 +72,11 @@ public sealed class InProcessStages : IStageGateway, IDisposable
         _imageTokenizer.Detokenize(new DetokenizeRequest { Model = model.Id, Tokens = tokens }, new InProcessCallContext(ct));
 
     /// <inheritdoc/>
+    public Task<TokenizeReply> TokenizeAsync(ModelManifest model, ReadOnlyMemory<byte> image, DateTime? deadline, CancellationToken ct) =>
+        _imageTokenizer.Tokenize(
+            new TokenizeRequest { Model = model.Id, Image = Google.Protobuf.ByteString.CopyFrom(image.Span) }, new InProcessCallContext(ct));
+
+    /// <inheritdoc/>
     public Task<IReplicaDecoder> OpenDecodeAsync(
         ModelManifest model, Conditioning conditioning, IReadOnlySet<string> excluded, DateTime? deadline, CancellationToken ct) =>
         Task.FromResult<IReplicaDecoder>(new InProcessDecoder(DecodeSession.Open(conditioning, _transformers.Get(model.Id)), _stepRunner));

@@ -7,7 +7,8 @@ using Muse.Protos.V1;
 namespace Muse.Orchestrator;
 
 /// <summary>The public <c>muse.v1.Muse</c> service.</summary>
-public sealed class MuseService(PipelineCatalog catalog, Generator generator, AdmissionController admission, TimeProvider time, ILogger<MuseService> logger)
+public sealed class MuseService(PipelineCatalog catalog, Generator generator, AdmissionController admission, TimeProvider time, ILogger<MuseService> logger,
+    Editor editor)
     : Protos.V1.Muse.MuseBase
 {
     public override async Task Generate(GenerateRequest request, IServerStreamWriter<GenerateEvent> responseStream, ServerCallContext context)
@@ -33,6 +34,32 @@ public sealed class MuseService(PipelineCatalog catalog, Generator generator, Ad
         result.Timings.Insert(0, new StageTiming { Stage = "queue", Milliseconds = waited.TotalMilliseconds });
         await responseStream.WriteAsync(new GenerateEvent { Result = result }, context.CancellationToken);
         OrchestratorLog.RequestFinished(logger, settings.RequestId, result.Timings.Last().Milliseconds);
+    }
+
+    public override async Task Edit(EditRequest request, IServerStreamWriter<GenerateEvent> responseStream, ServerCallContext context)
+    {
+        // Same life cycle as Generate: validate, admit, accept, wait for a slot, run, result.
+        var settings = EditSettings.FromRequest(request, catalog);
+        var common = settings.Common;
+        var deadline = context.Deadline == DateTime.MaxValue ? (DateTime?)null : context.Deadline;
+        using var ticket = admission.Enter();
+        OrchestratorLog.RequestAccepted(logger, common.RequestId, common.Models.Pipeline, common.Seed);
+
+        var accepted = new Accepted { RequestId = common.RequestId, Pipeline = common.Models.Pipeline, Seed = common.Seed };
+        accepted.Models.AddRange(Generator.StageModels(common.Models));
+        await responseStream.WriteAsync(new GenerateEvent { Accepted = accepted }, context.CancellationToken);
+        var queued = time.GetTimestamp();
+        await ticket.WaitAsync(
+            position => responseStream.WriteAsync(
+                new GenerateEvent { Queued = new Queued { Position = position, Capacity = admission.Capacity } }, context.CancellationToken),
+            context.CancellationToken);
+        var waited = time.GetElapsedTime(queued);
+
+        var result = await editor.EditAsync(
+            settings, e => responseStream.WriteAsync(e, context.CancellationToken), deadline, context.CancellationToken);
+        result.Timings.Insert(0, new StageTiming { Stage = "queue", Milliseconds = waited.TotalMilliseconds });
+        await responseStream.WriteAsync(new GenerateEvent { Result = result }, context.CancellationToken);
+        OrchestratorLog.RequestFinished(logger, common.RequestId, result.Timings.Last().Milliseconds);
     }
 
     public override Task<ListModelsReply> ListModels(ListModelsRequest request, ServerCallContext context)

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Muse.Imaging;
 using Muse.Inference;
 using Muse.Orchestrator.Generation;
 using Muse.Orchestrator.Pipelines;
@@ -30,6 +31,14 @@ public static class OrchestratorExtensions
             return catalog;
         });
         builder.Services.AddSingleton<Generator>();
+        // Editing reads untrusted images and masks through the same guard as the image-tokenizer stage.
+        builder.Services.AddOptions<UploadOptions>()
+            .Bind(builder.Configuration.GetSection(UploadOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton(services => new ImageUploadGuard(
+            services.GetRequiredService<IOptions<UploadOptions>>().Value, services.GetRequiredService<ILogger<ImageUploadGuard>>()));
+        builder.Services.AddSingleton<Editor>();
         builder.Services.AddOptions<QueueOptions>().Bind(builder.Configuration.GetSection(QueueOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<AdmissionController>();
         // Resolve the catalog while starting, so a pipeline that cannot work stops the process before it serves.
@@ -75,4 +84,14 @@ internal sealed class PipelineCatalogCheck(IServiceProvider services) : IHostedS
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>
+/// Configuration <c>Muse:Uploads</c> of the orchestrator: caps on the images and masks of Edit requests (the
+/// same caps and defaults as the image tokenizer's, see <see cref="ImageUploadLimits"/>).
+/// </summary>
+public sealed class UploadOptions : ImageUploadLimits
+{
+    /// <summary>Configuration section name.</summary>
+    public const string Section = "Muse:Uploads";
 }

@@ -85,9 +85,9 @@ public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOpti
     public static IEnumerable<StageModel> StageModels(Pipelines.PipelineChoice models) =>
         models.Models.Select(m => new StageModel { Stage = m.Stage, Name = m.Model.Name, Version = m.Model.Version });
 
-    // MaskGIT decoding on a replica. The orchestrator owns the token state, so when a replica is lost mid-decode
+    // MaskGIT decoding on a replica (also used by Editor). The orchestrator owns the token state, so when a replica is lost mid-decode
     // the loop resumes on another replica at the step it had reached: the image is bit-identical.
-    private async Task DecodeAsync(
+    internal async Task DecodeAsync(
         ModelManifest model,
         DecodeStage stage,
         Conditioning conditioning,
@@ -121,7 +121,7 @@ public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOpti
         }
     }
 
-    private async Task<EncodeReply> EncodeAsync(ModelManifest textEncoder, GenerateSettings settings, DateTime? deadline, CancellationToken ct)
+    internal async Task<EncodeReply> EncodeAsync(ModelManifest textEncoder, GenerateSettings settings, DateTime? deadline, CancellationToken ct)
     {
         try
         {
@@ -136,7 +136,7 @@ public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOpti
         }
     }
 
-    private async Task<ByteString> PreviewAsync(ModelManifest imageTokenizer, TokenState state, DateTime? deadline, CancellationToken ct)
+    internal async Task<ByteString> PreviewAsync(ModelManifest imageTokenizer, TokenState state, DateTime? deadline, CancellationToken ct)
     {
         // The prediction holds the latest sample at every position, so a preview exists from the first step on.
         var tokens = TensorConvert.FromInt32(state.Prediction, 1, state.GridHeight, state.GridWidth);
@@ -157,10 +157,10 @@ public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOpti
         return tokens;
     }
 
-    private static bool WantsPreview(int every, StepProgress progress) =>
+    internal static bool WantsPreview(int every, StepProgress progress) =>
         every > 0 && (progress.Step % every == 0 || progress.Step == progress.Steps);
 
-    private static Conditioning Conditioning(ModelManifest model, EncodeReply text, ulong[] seeds, Tensor? lowResTokens)
+    internal static Conditioning Conditioning(ModelManifest model, EncodeReply text, ulong[] seeds, Tensor? lowResTokens)
     {
         var conditioning = new Conditioning
         {
@@ -177,7 +177,7 @@ public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOpti
         return conditioning;
     }
 
-    private static GenerateEvent ProgressEvent(string stage, StepProgress progress, ByteString preview) => new()
+    internal static GenerateEvent ProgressEvent(string stage, StepProgress progress, ByteString preview) => new()
     {
         Progress = new Progress
         {
@@ -190,6 +190,6 @@ public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOpti
         },
     };
 
-    private StageTiming Timing(string stage, long started) =>
+    internal StageTiming Timing(string stage, long started) =>
         new() { Stage = stage, Milliseconds = time.GetElapsedTime(started).TotalMilliseconds };
 }

@@ -16,6 +16,9 @@ public interface IStageGateway
     /// <summary>ImageTokenizer.Detokenize with <paramref name="model"/>.</summary>
     Task<DetokenizeReply> DetokenizeAsync(ModelManifest model, Tensor tokens, DateTime? deadline, CancellationToken ct);
 
+    /// <summary>ImageTokenizer.Tokenize of one PNG or JPEG with <paramref name="model"/> (editing).</summary>
+    Task<TokenizeReply> TokenizeAsync(ModelManifest model, ReadOnlyMemory<byte> image, DateTime? deadline, CancellationToken ct);
+
     /// <summary>
     /// Opens a decode stream with <paramref name="model"/> on a replica not in <paramref name="excluded"/> (when another
     /// exists) and sends the conditioning.

@@ -65,6 +65,13 @@ public sealed class StageClients : IStageGateway, IDisposable
         return UnaryAsync(model, deadline, (channel, options) => new ImageTokenizer.ImageTokenizerClient(channel).DetokenizeAsync(request, options), ct);
     }
 
+    /// <summary>ImageTokenizer.Tokenize on a replica holding <paramref name="model"/>.</summary>
+    public Task<TokenizeReply> TokenizeAsync(ModelManifest model, ReadOnlyMemory<byte> image, DateTime? deadline, CancellationToken ct)
+    {
+        var request = new TokenizeRequest { Model = model.Id, Image = Google.Protobuf.ByteString.CopyFrom(image.Span) };
+        return UnaryAsync(model, deadline, (channel, options) => new ImageTokenizer.ImageTokenizerClient(channel).TokenizeAsync(request, options), ct);
+    }
+
     /// <summary>
     /// Opens a decode stream on a replica holding <paramref name="model"/> that is not in <paramref name="excluded"/>,
     /// and sends the conditioning. Failures of the stream surface on the first step.

@@ -1,0 +1,233 @@
+using Google.Protobuf;
+using Muse.Decoding;
+using Muse.Hosting;
+using Muse.Imaging;
+using Muse.Inference;
+using Muse.Orchestrator.Replicas;
+using Muse.Protos.V1;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace Muse.Orchestrator.Generation;
+
+/// <summary>
+/// Zero-shot editing (Muse §4.3): the image is tokenized at both grids, the tokens to change are masked and
+/// decoded again under the prompt with every other token fixed (<see cref="TokenState.ForEditing"/>) — base grid
+/// first, then the super-resolution grid conditioned on the new base tokens — and decoded to pixels.
+/// Untrusted image bytes pass the shared <see cref="ImageUploadGuard"/> before anything else reads them.
+/// </summary>
+public sealed class Editor(Generator generator, IStageGateway stages, ImageUploadGuard guard, TimeProvider time)
+{
+    /// <summary>Runs the edit, reporting progress events through <paramref name="emit"/>.</summary>
+    public async Task<Result> EditAsync(EditSettings settings, Func<GenerateEvent, Task> emit, DateTime? deadline, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(emit);
+        var common = settings.Common;
+        var models = common.Models;
+        var factor = models.ImageTokenizer.DownsampleFactor;
+        var size = models.SuperResolution.GridWidth * factor;           // output side, 128 px for the shipped models
+        var baseSize = models.Base.GridWidth * factor;                  // 64 px
+        var timings = new List<StageTiming>();
+        var started = time.GetTimestamp();
+
+        // 1. Pixels in: the upload guard, the size rule, the canvas and the pixel mask ([size, size], 1 = regenerate).
+        var stageStarted = time.GetTimestamp();
+        using var canvas = Prepare(settings, size, out var pixelMask);
+        using var small = EditImages.Resized(canvas, baseSize, baseSize);
+        var baseTokens = await TokenizeAsync(models.ImageTokenizer, models.Base, small, deadline, ct);
+        var srTokens = await TokenizeAsync(models.ImageTokenizer, models.SuperResolution, canvas, deadline, ct);
+        timings.Add(generator.Timing("tokenize", stageStarted));
+
+        // 2. Text.
+        stageStarted = time.GetTimestamp();
+        var text = await generator.EncodeAsync(models.TextEncoder, common, deadline, ct);
+        timings.Add(generator.Timing(Stages.TextEncoder, stageStarted));
+
+        // 3. The decoding loops.
+        var loops = new Loops(generator, text, common, emit, deadline, timings, time, ct);
+        if (settings.Mode == EditMode.MaskFree)
+        {
+            (baseTokens, srTokens) = await MaskFreeAsync(loops, settings, baseTokens, srTokens);
+        }
+        else
+        {
+            var baseMask = EditMasks.FromPixelMask(pixelMask!, size, size, models.Base.GridHeight, models.Base.GridWidth, settings.Dilation);
+            var srMask = EditMasks.FromPixelMask(pixelMask!, size, size, models.SuperResolution.GridHeight, models.SuperResolution.GridWidth, settings.Dilation);
+            baseTokens = await loops.BaseAsync(baseTokens, baseMask, common.Seed, round: 0, rounds: 0);
+            srTokens = await loops.SuperResolutionAsync(srTokens, srMask, baseTokens, common.Seed, round: 0, rounds: 0);
+        }
+
+        // 4. Pixels out, with the original pasted back outside the edited region.
+        stageStarted = time.GetTimestamp();
+        var sr = models.SuperResolution;
+        var reply = await stages.DetokenizeAsync(
+            models.ImageTokenizer, TensorConvert.FromInt32(srTokens, 1, sr.GridHeight, sr.GridWidth), deadline, ct);
+        var png = reply.Images[0];
+        if (settings.Blend && pixelMask is not null)
+        {
+            // The tokenizer's own PNG: trusted, and its size is the pipeline's.
+            using var generated = Image.Load<Rgb24>(png.Span);
+            EditImages.PasteOutsideMask(generated, canvas, pixelMask);
+            png = ByteString.CopyFrom(EditImages.ToPng(generated));
+        }
+
+        timings.Add(generator.Timing(Stages.ImageTokenizer, stageStarted));
+        timings.Add(generator.Timing("total", started));
+
+        var result = new Result { Image = png, Width = reply.Width, Height = reply.Height, Seed = common.Seed, RequestId = common.RequestId };
+        result.Images.Add(new GeneratedImage { Image = png, Seed = common.Seed, Width = reply.Width, Height = reply.Height, Format = ImageFormat.Png });
+        result.Models.AddRange(Generator.StageModels(models));
+        result.Timings.AddRange(timings);
+        return result;
+    }
+
+    /// <summary>
+    /// The seed of one mask-free round at one stage: it picks the round's tokens and drives its sampling, so every
+    /// round and stage draws fresh noise. A pure function of the request seed; the position coordinate is one no
+    /// token uses, so it never coincides with a per-token draw.
+    /// </summary>
+    public static ulong RoundSeed(ulong seed, DecodeStage stage, int round) =>
+        CounterRng.Hash(seed, (ulong)stage, (ulong)round, ulong.MaxValue, (ulong)RngPurpose.EditMask);
+
+    // Rounds r = 0..R-1: a fresh random subset of each grid is masked and decoded again under the new prompt.
+    private static async Task<(int[] Base, int[] SuperResolution)> MaskFreeAsync(Loops loops, EditSettings settings, int[] baseTokens, int[] srTokens)
+    {
+        var seed = settings.Common.Seed;
+        for (var round = 0; round < settings.Iterations; round++)
+        {
+            var baseSeed = RoundSeed(seed, DecodeStage.Base, round);
+            var baseMask = EditMasks.RandomSubset(baseSeed, round, Count(settings.MaskFraction, baseTokens.Length), baseTokens.Length);
+            baseTokens = await loops.BaseAsync(baseTokens, baseMask, baseSeed, round + 1, settings.Iterations);
+
+            var srSeed = RoundSeed(seed, DecodeStage.SuperResolution, round);
+            var srMask = EditMasks.RandomSubset(srSeed, round, Count(settings.MaskFraction, srTokens.Length), srTokens.Length);
+            srTokens = await loops.SuperResolutionAsync(srTokens, srMask, baseTokens, srSeed, round + 1, settings.Iterations);
+        }
+
+        return (baseTokens, srTokens);
+    }
+
+    // At least one token, so every round changes something.
+    private static int Count(float fraction, int length) => Math.Clamp((int)Math.Ceiling(fraction * length), 1, length);
+
+    private Image<Rgb24> Prepare(EditSettings settings, int size, out byte[]? pixelMask)
+    {
+        using var image = Decode(settings.Image, "image");
+        switch (settings.Mode)
+        {
+            case EditMode.Inpaint:
+            {
+                var header = guard.Inspect(settings.Mask, "inpaint.mask");
+                if (header.Width != image.Width || header.Height != image.Height)
+                {
+                    MuseValidation.ThrowInvalidArgument(
+                        "inpaint.mask", $"is {header.Width}×{header.Height} px but the image is {image.Width}×{image.Height} px; they must match.");
+                }
+
+                var square = EditImages.ToSquare(image, size);
+                try
+                {
+                    using var mask = guard.Decode(settings.Mask, header, "inpaint.mask");
+                    pixelMask = EditImages.InpaintMask(mask, size);
+                    return square;
+                }
+                catch
+                {
+                    square.Dispose();
+                    throw;
+                }
+            }
+
+            case EditMode.Outpaint:
+            {
+                var (canvas, mask) = EditImages.OutpaintCanvas(image, settings.Margins, size);
+                pixelMask = mask;
+                return canvas;
+            }
+
+            default:
+                pixelMask = null;
+                return EditImages.ToSquare(image, size);
+        }
+    }
+
+    private Image<Rgb24> Decode(ReadOnlyMemory<byte> upload, string field) => guard.Decode(upload, guard.Inspect(upload, field), field);
+
+    // The grid the tokenizer returns must be the transformer's: the image was resized to fit it.
+    private async Task<int[]> TokenizeAsync(ModelManifest tokenizer, ModelManifest transformer, Image<Rgb24> image, DateTime? deadline, CancellationToken ct)
+    {
+        var reply = await stages.TokenizeAsync(tokenizer, EditImages.ToPng(image), deadline, ct);
+        var shape = reply.Tokens.Shape;
+        if (shape.Count != 3 || shape[1] != transformer.GridHeight || shape[2] != transformer.GridWidth)
+        {
+            MuseValidation.ThrowFailedPrecondition(
+                $"Tokenizer {tokenizer.Id} gave a [{string.Join(", ", shape)}] grid for a {image.Width}×{image.Height} px image; "
+                + $"{transformer.Id} needs {transformer.GridHeight}×{transformer.GridWidth}.");
+        }
+
+        return TensorConvert.ToInt32(reply.Tokens, "tokens");
+    }
+
+    /// <summary>The two decoding loops of one edit, sharing its text, settings and progress stream.</summary>
+    private sealed class Loops(
+        Generator generator, EncodeReply text, GenerateSettings settings, Func<GenerateEvent, Task> emit, DateTime? deadline,
+        List<StageTiming> timings, TimeProvider time, CancellationToken ct)
+    {
+        private Pipelines.PipelineChoice Models => settings.Models;
+
+        public async Task<int[]> BaseAsync(int[] tokens, bool[] editMask, ulong seed, int round, int rounds)
+        {
+            var started = time.GetTimestamp();
+            var model = Models.Base;
+            var states = new[] { TokenState.ForEditing(model.GridHeight, model.GridWidth, model.MaskTokenId, tokens, editMask) };
+            ulong[] seeds = [seed];
+            await generator.DecodeAsync(model, DecodeStage.Base, Generator.Conditioning(model, text, seeds, lowResTokens: null), states,
+                settings.Base, seeds, deadline, async progress =>
+                {
+                    var preview = Generator.WantsPreview(settings.PreviewEvery, progress)
+                        ? await generator.PreviewAsync(Models.ImageTokenizer, states[0], deadline, ct)
+                        : ByteString.Empty;
+                    await emit(WithRound(Generator.ProgressEvent(Stages.Base, progress, preview), round, rounds));
+                }, ct);
+            Add(Stages.Base, started);
+            return states[0].Tokens;
+        }
+
+        public async Task<int[]> SuperResolutionAsync(int[] tokens, bool[] editMask, int[] baseTokens, ulong seed, int round, int rounds)
+        {
+            var started = time.GetTimestamp();
+            var model = Models.SuperResolution;
+            var lowRes = TensorConvert.FromInt32(baseTokens, 1, Models.Base.GridHeight, Models.Base.GridWidth);   // [1, h, w]
+            var states = new[] { TokenState.ForEditing(model.GridHeight, model.GridWidth, model.MaskTokenId, tokens, editMask) };
+            ulong[] seeds = [seed];
+            await generator.DecodeAsync(model, DecodeStage.SuperResolution, Generator.Conditioning(model, text, seeds, lowRes), states,
+                settings.SuperResolution, seeds, deadline,
+                progress => emit(WithRound(Generator.ProgressEvent(Stages.SuperResolution, progress, ByteString.Empty), round, rounds)), ct);
+            Add(Stages.SuperResolution, started);
+            return states[0].Tokens;
+        }
+
+        private static GenerateEvent WithRound(GenerateEvent progress, int round, int rounds)
+        {
+            progress.Progress.Round = round;
+            progress.Progress.Rounds = rounds;
+            return progress;
+        }
+
+        // Rounds add up: one timing per stage, however many rounds ran.
+        private void Add(string stage, long started)
+        {
+            var elapsed = generator.Timing(stage, started);
+            var existing = timings.Find(t => t.Stage == stage);
+            if (existing is null)
+            {
+                timings.Add(elapsed);
+            }
+            else
+            {
+                existing.Milliseconds += elapsed.Milliseconds;
+            }
+        }
+    }
+}
