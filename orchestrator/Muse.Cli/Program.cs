@@ -16,6 +16,8 @@ var root = new RootCommand("Muse text-to-image over gRPC: generate images with a
     ModelsCommand.Create(),
     UpCommand.Create(),
     BenchCommand.Create(),
+    EvalCommand.Create(),
+    ReproduceCommand.Create(),
 };
 
 // Ctrl-C cancels the command's token; the grace period lets a local cluster stop in order before the process ends.
