@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Muse.Decoding;
+using Muse.Inference;
+using Muse.Orchestrator.Generation;
+using Muse.Orchestrator.Pipelines;
+using Muse.Orchestrator.Replicas;
+using Muse.Protos.V1;
+using Muse.Scenes;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+
+namespace Muse.Bench;
+
+/// <summary>What <see cref="ModelEval.RunAsync"/> measures, on held-out scenes of <see cref="Dataset"/>.</summary>
+public sealed record EvalOptions
+{
+    /// <summary>Held-out prompts per adherence point. Default 40.</summary>
+    public int Prompts { get; init; } = 40;
+
+    /// <summary>Held-out scenes for the reconstruction and super-resolution rows. Default 40.</summary>
+    public int Scenes { get; init; } = 40;
+
+    /// <summary>Base steps of the adherence-vs-steps curve. Default 1, 2, 4, 8, 12, 16.</summary>
+    public IReadOnlyList<int> StepCurve { get; init; } = [1, 2, 4, 8, 12, 16];
+
+    /// <summary>Guidance scales compared at <see cref="BaseSteps"/>. Default 0, 1, 3.</summary>
+    public IReadOnlyList<float> GuidanceScales { get; init; } = [0f, 1f, 3f];
+
+    /// <summary>Base steps of the guidance comparison. Default 12.</summary>
+    public int BaseSteps { get; init; } = 12;
+
+    /// <summary>Super-resolution steps everywhere. Default 8.</summary>
+    public int SrSteps { get; init; } = 8;
+
+    /// <summary>Pipeline to evaluate; default the catalog's default.</summary>
+    public string? Pipeline { get; init; }
+
+    /// <summary>Model repository; default located as the stages do.</summary>
+    public string? Repository { get; init; }
+
+    /// <summary>First seed; prompt i uses seed + i. Default 1.</summary>
+    public ulong Seed { get; init; } = 1;
+}
+
+/// <summary>Prompt adherence at one setting: the share of prompts whose every attribute the scene checker confirms.</summary>
+public sealed record AdherencePoint(int BaseSteps, float GuidanceScale, int Correct, int Prompts)
+{
+    /// <summary>Correct / Prompts.</summary>
+    public double Adherence => (double)Correct / Prompts;
+}
+
+/// <summary>The evaluation table.</summary>
+public sealed record EvalResult(
+    string Pipeline,
+    bool Trained,
+    double VqPsnr64,
+    double VqPsnr128,
+    double SrPsnr,
+    double BicubicPsnr,
+    IReadOnlyList<AdherencePoint> StepCurve,
+    IReadOnlyList<AdherencePoint> Guidance,
+    double ImagesPerSecond)
+{
+    /// <summary>PSNR gain of the SR stage over bicubic upsampling of the same low-resolution reconstruction (dB).</summary>
+    public double SrGain => SrPsnr - BicubicPsnr;
+}
+
+/// <summary>
+/// Evaluates a pipeline on the held-out split of the synthetic scenes, in one process (the stage code called
+/// directly): VQ reconstruction PSNR, SR gain over bicubic, prompt adherence by the scene checker against steps and
+/// guidance, and throughput.
+/// </summary>
+public static class ModelEval
+{
+    /// <summary>Runs every measurement.</summary>
+    public static async Task<EvalResult> RunAsync(EvalOptions options, CancellationToken ct)
+    {
+        var repository = ModelRepository.Locate(options.Repository);
+        using var stages = await InProcessStages.StartAsync(repository, intraOpThreads: 0, ct);
+        var catalog = PipelineCatalog.Load(Path.Combine(Path.GetDirectoryName(repository)!, "pipelines.json"), repository);
+        var pipeline = options.Pipeline ?? catalog.DefaultPipeline;
+        var models = catalog.Choose(pipeline, "eval");
+        var generator = new Generator(stages, Options.Create(new StageResilienceOptions()), TimeProvider.System, NullLogger<Generator>.Instance);
+
+        var scenes = Dataset.HeldOutSamples(options.Scenes, options.Seed);
+        var (psnr64, psnr128) = await ReconstructionAsync(stages, models.ImageTokenizer, scenes, ct);
+        var (sr, bicubic) = await SuperResolutionAsync(stages, models, scenes, options, ct);
+
+        var prompts = Dataset.HeldOutSamples(options.Prompts, options.Seed + 1);
+        var generated = 0;
+        var clock = Stopwatch.StartNew();
+        async Task<AdherencePoint> AdherenceAsync(int steps, float guidance)
+        {
+            var correct = 0;
+            for (var i = 0; i < prompts.Count; i++)
+            {
+                var request = new GenerateRequest
+                {
+                    Prompt = prompts[i].Caption,
+                    Seed = options.Seed + (ulong)i,
+                    BaseSteps = steps,
+                    SrSteps = options.SrSteps,
+                    GuidanceScale = guidance,
+                    Pipeline = pipeline,
+                };
+                var result = await generator.GenerateAsync(GenerateSettings.FromRequest(request, catalog), _ => Task.CompletedTask, null, ct);
+                generated++;
+                var rgb = DecodeRgb(result.Image.Span, out var size);
+                correct += SceneChecker.Check(rgb, size, prompts[i].Description).AllCorrect ? 1 : 0;
+            }
+
+            return new AdherencePoint(steps, guidance, correct, prompts.Count);
+        }
+
+        var defaultGuidance = (float)catalog.File.Pipelines[pipeline].Defaults.GuidanceScale;
+        var curve = new List<AdherencePoint>();
+        foreach (var steps in options.StepCurve)
+        {
+            curve.Add(await AdherenceAsync(steps, defaultGuidance));
+        }
+
+        var guidanceRows = new List<AdherencePoint>();
+        foreach (var guidance in options.GuidanceScales)
+        {
+            guidanceRows.Add(curve.FirstOrDefault(p => p.BaseSteps == options.BaseSteps && p.GuidanceScale == guidance)
+                ?? await AdherenceAsync(options.BaseSteps, guidance));
+        }
+
+        var trained = models.Models.All(m => m.Model.Trained);
+        return new EvalResult(pipeline, trained, psnr64, psnr128, sr, bicubic, curve, guidanceRows, generated / clock.Elapsed.TotalSeconds);
+    }
+
+    // Render → PNG → Tokenize → Detokenize → PSNR against the render, at the base and the SR resolution.
+    private static async Task<(double Psnr64, double Psnr128)> ReconstructionAsync(
+        InProcessStages stages, ModelManifest imageTokenizer, IReadOnlyList<SceneSample> scenes, CancellationToken ct)
+    {
+        async Task<double> AtSizeAsync(int size)
+        {
+            var total = 0.0;
+            foreach (var scene in scenes)
+            {
+                var original = SceneRenderer.Render(scene.Spec, size);
+                var tokens = await stages.TokenizeAsync(imageTokenizer, EncodePng(original, size, size), null, ct);
+                var image = await stages.DetokenizeAsync(imageTokenizer, tokens.Tokens, null, ct);
+                total += Psnr(original, DecodeRgb(image.Images[0].Span, out _));
+            }
+
+            return total / scenes.Count;
+        }
+
+        return (await AtSizeAsync(64), await AtSizeAsync(128));
+    }
+
+    // The SR stage alone: conditioned on the tokens of the true 64 px scene and its caption, against bicubic
+    // upsampling of that same low-resolution reconstruction; both compared with the true 128 px scene.
+    private static async Task<(double Sr, double Bicubic)> SuperResolutionAsync(
+        InProcessStages stages, PipelineChoice models, IReadOnlyList<SceneSample> scenes, EvalOptions options, CancellationToken ct)
+    {
+        var srModel = models.SuperResolution;
+        var defaults = models.Defaults;
+        var decode = new DecodeOptions
+        {
+            Steps = options.SrSteps,
+            GuidanceScale = (float)defaults.GuidanceScale,
+            SamplingTemperature = (float)defaults.SamplingTemperature,
+            ChoiceTemperature = (float)defaults.ChoiceTemperature,
+        };
+        double srTotal = 0, bicubicTotal = 0;
+        for (var i = 0; i < scenes.Count; i++)
+        {
+            var high = SceneRenderer.Render(scenes[i].Spec, srModel.GridWidth * 8);
+            var low = await stages.TokenizeAsync(models.ImageTokenizer, EncodePng(SceneRenderer.Render(scenes[i].Spec, srModel.LowResGridWidth * 8), srModel.LowResGridWidth * 8, srModel.LowResGridHeight * 8), null, ct);
+            var text = await stages.EncodeAsync(models.TextEncoder, [scenes[i].Caption, ""], null, ct);
+
+            var conditioning = new Conditioning { Model = srModel.Id, TextEmbeddings = text.Embeddings, TextMask = text.Mask, LowResTokens = low.Tokens };
+            ulong[] seeds = [options.Seed + (ulong)i];
+            conditioning.Seeds.AddRange(seeds);
+            var states = new[] { TokenState.AllMasked(srModel.GridHeight, srModel.GridWidth, srModel.MaskTokenId) };
+            await using (var replica = await stages.OpenDecodeAsync(srModel, conditioning, new HashSet<string>(), null, ct))
+            {
+                await ParallelDecoder.DecodeAsync(replica, states, decode, DecodeStage.SuperResolution, seeds, 0, null, ct);
+            }
+
+            var srImage = await stages.DetokenizeAsync(models.ImageTokenizer, TensorConvert.FromInt32(states[0].Tokens, 1, srModel.GridHeight, srModel.GridWidth), null, ct);
+            srTotal += Psnr(high, DecodeRgb(srImage.Images[0].Span, out _));
+
+            var lowImage = await stages.DetokenizeAsync(models.ImageTokenizer, low.Tokens, null, ct);
+            using var upsampled = Image.Load<Rgb24>(lowImage.Images[0].Span);
+            upsampled.Mutate(x => x.Resize(srModel.GridWidth * 8, srModel.GridHeight * 8, KnownResamplers.Bicubic));
+            bicubicTotal += Psnr(high, Pixels(upsampled));
+        }
+
+        return (srTotal / scenes.Count, bicubicTotal / scenes.Count);
+    }
+
+    /// <summary>Peak signal-to-noise ratio of two 8-bit images of the same size, in dB (capped at 100 for identical images).</summary>
+    public static double Psnr(ReadOnlySpan<byte> expected, ReadOnlySpan<byte> actual)
+    {
+        if (expected.Length != actual.Length)
+        {
+            throw new ArgumentException($"Images differ in size: {expected.Length} vs {actual.Length} bytes.", nameof(actual));
+        }
+
+        double squared = 0;
+        for (var i = 0; i < expected.Length; i++)
+        {
+            double d = expected[i] - actual[i];
+            squared += d * d;
+        }
+
+        var mse = squared / expected.Length;
+        return mse == 0 ? 100 : 10 * Math.Log10(255.0 * 255.0 / mse);
+    }
+
+    private static byte[] EncodePng(byte[] rgb, int width, int height)
+    {
+        using var image = Image.LoadPixelData<Rgb24>(rgb, width, height);
+        using var stream = new MemoryStream();
+        image.SaveAsPng(stream);
+        return stream.ToArray();
+    }
+
+    private static byte[] DecodeRgb(ReadOnlySpan<byte> png, out int size)
+    {
+        using var image = Image.Load<Rgb24>(png);
+        size = image.Width;
+        return Pixels(image);
+    }
+
+    private static byte[] Pixels(Image<Rgb24> image)
+    {
+        var rgb = new byte[image.Width * image.Height * 3];
+        image.CopyPixelDataTo(rgb);
+        return rgb;
+    }
+}
