@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Muse.Inference;
+using Muse.ModelBuilder;
 using Muse.ModelBuilder.Architectures;
 using Muse.ModelBuilder.Weights;
 using Muse.Training.Stages;
@@ -48,6 +49,67 @@ internal static class Export
 
             default:
                 throw new ArgumentException($"unknown stage '{stage}' (vqgan, text+base, sr)");
+        }
+
+        return written;
+    }
+
+    /// <summary>Name prefix of the trained model set and of its pipeline.</summary>
+    public const string SetName = "muse-tiny";
+
+    /// <summary>Version label of every exported model.</summary>
+    public const string Version = "1";
+
+    /// <summary>
+    /// Exports the stage's models as ONNX + manifest into <paramref name="repository"/> (through the builder's
+    /// <see cref="ModelExporter"/>), and, once all four models are there, writes pipeline <c>muse-tiny</c> into
+    /// <paramref name="pipelinesPath"/>. Returns the model folders written.
+    /// </summary>
+    public static IReadOnlyList<string> ToRepository(string stage, TrainOptions options, string repository, string pipelinesPath)
+    {
+        var written = new List<string>();
+        foreach (var folder in Run(stage, options))
+        {
+            var model = Path.GetFileName(folder);
+            var (onnxStage, description) = model switch
+            {
+                "vqgan" => (Muse.Inference.Stages.ImageTokenizer, "VQGAN image tokenizer trained on the synthetic scenes (64 and 128 px)."),
+                "t5" => (Muse.Inference.Stages.TextEncoder, "T5 text encoder trained jointly with muse-tiny-base on the scene captions."),
+                "base" => (Muse.Inference.Stages.Base, "Base masked transformer (8×8 tokens, 64 px) trained on the synthetic scenes."),
+                _ => (Muse.Inference.Stages.SuperResolution, "Super-resolution masked transformer (16×16 tokens, 128 px) trained on the synthetic scenes."),
+            };
+            var tokenizerPath = Path.Combine(folder, "spiece.model");
+            var result = ModelExporter.Export(new ExportRequest
+            {
+                Stage = onnxStage,
+                Name = $"{SetName}-{model}",
+                Version = Version,
+                Config = ArchitectureConfig.Load(Path.Combine(folder, "config.json")),
+                Weights = Safetensors.Read(Path.Combine(folder, "weights.safetensors")),
+                Provenance = JsonSerializer.Deserialize<Provenance>(File.ReadAllText(Path.Combine(folder, "provenance.json")), ModelManifest.JsonOptions)!,
+                Trained = true,
+                Description = description,
+                TokenizerModel = File.Exists(tokenizerPath) ? File.ReadAllBytes(tokenizerPath) : null,
+                ImageTokenizer = model is "base" or "sr" ? $"{SetName}-vqgan/{Version}" : "",
+                TextEncoder = model is "base" or "sr" ? $"{SetName}-t5/{Version}" : "",
+            }, repository);
+            written.Add(result.Directory);
+        }
+
+        string[] models = ["t5", "vqgan", "base", "sr"];
+        if (models.All(m => File.Exists(Path.Combine(repository, $"{SetName}-{m}", Version, ModelExporter.ManifestFileName))))
+        {
+            PipelinesFile.Upsert(pipelinesPath, SetName, new PipelineDefinition
+            {
+                Description = "Tiny Muse trained on the synthetic scenes (Muse.Training).",
+                Stages = new()
+                {
+                    [Muse.Inference.Stages.TextEncoder] = [new PipelineStageModel($"{SetName}-t5", Version)],
+                    [Muse.Inference.Stages.ImageTokenizer] = [new PipelineStageModel($"{SetName}-vqgan", Version)],
+                    [Muse.Inference.Stages.Base] = [new PipelineStageModel($"{SetName}-base", Version)],
+                    [Muse.Inference.Stages.SuperResolution] = [new PipelineStageModel($"{SetName}-sr", Version)],
+                },
+            });
         }
 
         return written;

@@ -16,7 +16,7 @@ var options = new TrainOptions
 {
     Out = named.GetValueOrDefault("out", "/work/train"),
     Seed = ulong.Parse(named.GetValueOrDefault("seed", "1"), CultureInfo.InvariantCulture),
-    Steps = long.Parse(named.GetValueOrDefault("steps", "1000"), CultureInfo.InvariantCulture),
+    Steps = long.Parse(named.GetValueOrDefault("steps", named.ContainsKey("smoke") ? "10" : "1000"), CultureInfo.InvariantCulture),
     Resume = named.ContainsKey("resume"),
     Smoke = named.ContainsKey("smoke"),
     Batch = int.Parse(named.GetValueOrDefault("batch", "0"), CultureInfo.InvariantCulture),
@@ -27,6 +27,7 @@ var options = new TrainOptions
     TrainScenes = int.Parse(named.GetValueOrDefault("scenes", "4000"), CultureInfo.InvariantCulture),
     MaxSeconds = double.Parse(named.GetValueOrDefault("max-seconds", "0"), CultureInfo.InvariantCulture),
     Threads = int.Parse(named.GetValueOrDefault("threads", "2"), CultureInfo.InvariantCulture),
+    EmaCodebook = named.ContainsKey("ema-codebook"),
     Crops = int.Parse(named.GetValueOrDefault("crops", "-1"), CultureInfo.InvariantCulture),
     Vqgan = named.TryGetValue("channels", out var channels)
         ? new VqganConfig
@@ -60,11 +61,38 @@ switch (verb)
             new TransformerTrainer(options, data, log, superResolution: true).Run();
         }
 
+        if (options.Smoke && stage == "all")
+        {
+            // CI check of the whole path: export every stage as ONNX and write parity fixtures, all under --out.
+            foreach (var stageName in new[] { "vqgan", "text+base", "sr" })
+            {
+                foreach (var written in Export.ToRepository(stageName, options, Path.Combine(options.Out, "repository"), Path.Combine(options.Out, "pipelines.json")))
+                {
+                    log.WriteLine($"exported {written}");
+                }
+            }
+
+            foreach (var written in ParityFixtures.Run(options, data, Path.Combine(options.Out, "fixtures")))
+            {
+                log.WriteLine($"wrote {written}");
+            }
+        }
+
         return 0;
     case "export-weights":
         foreach (var written in Export.Run(stage, options))
         {
             Console.WriteLine($"wrote {written}");
+        }
+
+        return 0;
+    case "export":
+        foreach (var stageName in stage == "all" ? ["vqgan", "text+base", "sr"] : new[] { stage })
+        {
+            foreach (var written in Export.ToRepository(stageName, options, named.GetValueOrDefault("repository", "models/repository"), named.GetValueOrDefault("pipelines", "models/pipelines.json")))
+            {
+                Console.WriteLine($"exported {written}");
+            }
         }
 
         return 0;

@@ -48,5 +48,8 @@ internal sealed record TrainOptions
     /// <summary>64 px crops of 128 px scenes per VQGAN batch; −1 = half the batch.</summary>
     public int Crops { get; init; } = -1;
 
+    /// <summary>VQGAN codebook by EMA updates instead of a codebook loss (default false).</summary>
+    public bool EmaCodebook { get; init; }
+
     public string StageDir(string stage) => Path.Combine(Out, stage);
 }
