@@ -13,6 +13,9 @@ if (Console.IsOutputRedirected)
 var root = new RootCommand("Muse text-to-image over gRPC: generate images with a running or a local Muse cluster.")
 {
     GenerateCommand.Create(),
+    InpaintCommand.Create(),
+    OutpaintCommand.Create(),
+    EditCommand.Create(),
     ModelsCommand.Create(),
     UpCommand.Create(),
     BenchCommand.Create(),
