@@ -85,11 +85,11 @@ public sealed record GenerateSettings(
         var defaults = models.Defaults;
         var common = new DecodeOptions
         {
-            MaskSchedule = defaults.MaskSchedule,
-            GuidanceScale = request.HasGuidanceScale ? request.GuidanceScale : defaults.GuidanceScale,
+            MaskSchedule = Enum.Parse<MaskScheduleKind>(defaults.MaskSchedule, ignoreCase: true),
+            GuidanceScale = request.HasGuidanceScale ? request.GuidanceScale : (float)defaults.GuidanceScale,
             GuidanceSchedule = request.GuidanceSchedule == Protos.V1.GuidanceSchedule.Linear ? Decoding.GuidanceSchedule.Linear : Decoding.GuidanceSchedule.Constant,
-            SamplingTemperature = request.HasSamplingTemperature ? request.SamplingTemperature : defaults.SamplingTemperature,
-            ChoiceTemperature = request.HasChoiceTemperature ? request.ChoiceTemperature : defaults.ChoiceTemperature,
+            SamplingTemperature = request.HasSamplingTemperature ? request.SamplingTemperature : (float)defaults.SamplingTemperature,
+            ChoiceTemperature = request.HasChoiceTemperature ? request.ChoiceTemperature : (float)defaults.ChoiceTemperature,
         };
         return new GenerateSettings(
             requestId,
