@@ -24,6 +24,11 @@ public sealed class BadInputTests(ClusterFixture fixture)
         { "choice temperature negative", r => r.ChoiceTemperature = -0.5f },
         { "unknown pipeline", r => r.Pipeline = "no-such-pipeline" },
         { "negative preview interval", r => r.PreviewEvery = -1 },
+        { "17 images", r => r.NumImages = 17 },
+        { "negative image count", r => r.NumImages = -1 },
+        { "quality 101", r => r.Quality = 101 },
+        { "unknown output format", r => r.OutputFormat = (ImageFormat)7 },
+        { "pin of an unknown stage", r => r.Models.Add(new StageModel { Stage = "vae", Name = "x", Version = "1" }) },
     };
 
     [Theory]
@@ -51,6 +56,18 @@ public sealed class BadInputTests(ClusterFixture fixture)
 
         var models = await fixture.Client.ListModelsAsync(new ListModelsRequest());
         Assert.Contains(models.DefaultPipeline, error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Generate_PinnedVersionThePipelineDoesNotOffer_FailedPreconditionNamingIt()
+    {
+        var request = GenerateTests.Request(seed: 1, baseSteps: 2, srSteps: 2);
+        request.Models.Add(new StageModel { Stage = "base", Name = "muse-random-base", Version = "999" });
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => fixture.GenerateAsync(request));
+
+        Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+        Assert.Contains("muse-random-base/999", error.Status.Detail, StringComparison.Ordinal);
     }
 
     [Fact]

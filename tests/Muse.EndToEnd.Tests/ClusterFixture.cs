@@ -14,6 +14,9 @@ public class ClusterFixture : IAsyncLifetime
     /// <summary>Transformer replicas per stage.</summary>
     protected virtual int TransformerReplicas => 1;
 
+    /// <summary>Extra orchestrator arguments, e.g. <c>--Muse:Queue:MaxConcurrent=1</c>.</summary>
+    protected virtual IEnumerable<string> OrchestratorArguments => [];
+
     public LocalCluster Cluster => _cluster ?? throw new InvalidOperationException("Cluster not started.");
 
     public Protos.V1.Muse.MuseClient Client { get; private set; } = null!;
@@ -23,6 +26,11 @@ public class ClusterFixture : IAsyncLifetime
         var options = new LocalClusterOptions { TransformerReplicas = TransformerReplicas };
         // Two cores: one ORT thread per stage process keeps six processes from fighting over them.
         options.StageArguments.Add("--Muse:Inference:IntraOpThreads=1");
+        foreach (var argument in OrchestratorArguments)
+        {
+            options.OrchestratorArguments.Add(argument);
+        }
+
         _cluster = await LocalCluster.StartAsync(options);
         _channel = GrpcChannel.ForAddress(_cluster.OrchestratorUrl);
         Client = new Protos.V1.Muse.MuseClient(_channel);
