@@ -12,7 +12,8 @@ namespace Muse.Training;
 /// </summary>
 internal static class ParityFixtures
 {
-    public static IReadOnlyList<string> Run(TrainOptions options, SceneData data, string fixturesDir)
+    /// <summary>Writes the fixtures of <paramref name="stage"/> (vqgan, text+base, sr or all) whose checkpoints exist.</summary>
+    public static IReadOnlyList<string> Run(TrainOptions options, SceneData data, string fixturesDir, string stage = "all")
     {
         var written = new List<string>();
         using var noGrad = no_grad();
@@ -25,11 +26,14 @@ internal static class ParityFixtures
         var vqgan = StageIo.LoadVqgan(vqganDir);
         var image = ImageBatch.FromRgb([data.HeldOutImage(0, 64), data.HeldOutImage(1, 64)], 64); // [2, 3, 64, 64]
         var tokens = vqgan.Encode(image); // [2, 8, 8]
-        written.Add(Write(fixturesDir, "muse-tiny-vqgan", "encoder", ("image", image), ("tokens", tokens)));
-        written.Add(Write(fixturesDir, "muse-tiny-vqgan", "decoder", ("tokens", tokens), ("image", vqgan.Decode(tokens))));
+        if (stage is "all" or VqganTrainer.StageName)
+        {
+            written.Add(Write(fixturesDir, "muse-tiny-vqgan", "encoder", ("image", image), ("tokens", tokens)));
+            written.Add(Write(fixturesDir, "muse-tiny-vqgan", "decoder", ("tokens", tokens), ("image", vqgan.Decode(tokens))));
+        }
 
         var baseDir = options.StageDir(TransformerTrainer.BaseStageName);
-        if (!Checkpoint.Exists(baseDir))
+        if (!Checkpoint.Exists(baseDir) || stage == VqganTrainer.StageName)
         {
             return written;
         }
@@ -42,18 +46,25 @@ internal static class ParityFixtures
         var ids = tensor(encoded.SelectMany(e => e.Ids).ToArray(), [texts.Length, l]); // [4, L]
         var mask = tensor(encoded.SelectMany(e => e.Mask).ToArray(), [texts.Length, l]); // [4, L]
         var hidden = joint.T5.Forward(ids, mask); // [4, L, D]
-        written.Add(Write(fixturesDir, "muse-tiny-t5", "model", ("input_ids", ids), ("attention_mask", mask), ("last_hidden_state", hidden)));
+        var withBase = stage is "all" or TransformerTrainer.BaseStageName;
+        if (withBase)
+        {
+            written.Add(Write(fixturesDir, "muse-tiny-t5", "model", ("input_ids", ids), ("attention_mask", mask), ("last_hidden_state", hidden)));
+        }
 
         // Base: held-out scene 0, every other token masked, its caption's embeddings.
         var baseTokens = MaskEvery(tokens[0].reshape(1, 64), 2, joint.Base.MaskTokenId); // [1, 64]
         var textEmbeddings = hidden[0..1]; // [1, L, D]
         var textMask = mask[0..1].to_type(ScalarType.Float32); // [1, L]
         var baseLogits = joint.Base.Forward(baseTokens, textEmbeddings, textMask, null); // [1, 64, K]
-        written.Add(Write(fixturesDir, "muse-tiny-base", "model",
-            ("tokens", baseTokens), ("text_embeddings", textEmbeddings), ("text_mask", textMask), ("logits", baseLogits)));
+        if (withBase)
+        {
+            written.Add(Write(fixturesDir, "muse-tiny-base", "model",
+                ("tokens", baseTokens), ("text_embeddings", textEmbeddings), ("text_mask", textMask), ("logits", baseLogits)));
+        }
 
         var srDir = options.StageDir(TransformerTrainer.SrStageName);
-        if (!Checkpoint.Exists(srDir))
+        if (!Checkpoint.Exists(srDir) || stage is not ("all" or TransformerTrainer.SrStageName))
         {
             return written;
         }
