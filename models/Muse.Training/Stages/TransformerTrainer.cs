@@ -33,11 +33,11 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
 
     public static TransformerConfig DefaultBase(bool smoke, int codebookSize, int textDim) => smoke
         ? new TransformerConfig { Role = "base", CodebookSize = codebookSize, DModel = 16, NumHeads = 2, NumLayers = 1, MlpDim = 32, TextDim = textDim }
-        : new TransformerConfig { Role = "base", CodebookSize = codebookSize, DModel = 64, NumHeads = 4, NumLayers = 3, MlpDim = 128, TextDim = textDim };
+        : new TransformerConfig { Role = "base", CodebookSize = codebookSize, DModel = 96, NumHeads = 4, NumLayers = 3, MlpDim = 192, TextDim = textDim };
 
     public static TransformerConfig DefaultSr(bool smoke, int codebookSize, int textDim) => smoke
         ? new TransformerConfig { Role = "sr", CodebookSize = codebookSize, GridHeight = 16, GridWidth = 16, LowResGridHeight = 8, LowResGridWidth = 8, DModel = 16, NumHeads = 2, NumLayers = 1, MlpDim = 32, TextDim = textDim }
-        : new TransformerConfig { Role = "sr", CodebookSize = codebookSize, GridHeight = 16, GridWidth = 16, LowResGridHeight = 8, LowResGridWidth = 8, DModel = 64, NumHeads = 4, NumLayers = 2, MlpDim = 128, TextDim = textDim };
+        : new TransformerConfig { Role = "sr", CodebookSize = codebookSize, GridHeight = 16, GridWidth = 16, LowResGridHeight = 8, LowResGridWidth = 8, DModel = 64, NumHeads = 4, NumLayers = 3, MlpDim = 128, TextDim = textDim };
 
     public TransformerTrainResult Run()
     {
@@ -166,7 +166,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
             var outOfTime = options.MaxSeconds > 0 && clock.Elapsed.TotalSeconds > options.MaxSeconds;
             if (step % options.CheckpointEvery == 0 || step == options.Steps || outOfTime)
             {
-                var extra = JsonSerializer.SerializeToElement(new { heldOutLoss = lastEval.Loss, heldOutAccuracy = lastEval.Accuracy });
+                var extra = JsonSerializer.SerializeToElement(new { heldOutLoss = lastEval.Loss, heldOutAccuracy = lastEval.Accuracy }, ConfigJson.Options);
                 Checkpoint.Save(dir, step, priorSeconds + clock.Elapsed.TotalSeconds, extra, model, optimizer);
                 log.WriteLine($"checkpoint at step {step}");
                 log.Flush();

@@ -152,7 +152,7 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
             if (step % options.CheckpointEvery == 0 || step == options.Steps || outOfTime)
             {
                 var seconds = priorSeconds + clock.Elapsed.TotalSeconds;
-                var extra = JsonSerializer.SerializeToElement(new { psnr64 = lastPsnr.P64, psnr128 = lastPsnr.P128 });
+                var extra = JsonSerializer.SerializeToElement(new { psnr64 = lastPsnr.P64, psnr128 = lastPsnr.P128 }, ConfigJson.Options);
                 Checkpoint.Save(dir, step, seconds, extra, model, optimizer, ema ? [usage, emaCount.data<float>().ToArray(), emaSum.data<float>().ToArray()] : [usage]);
                 log.WriteLine($"checkpoint at step {step}");
                 log.Flush();
