@@ -60,7 +60,7 @@ public sealed class EditTests(ClusterFixture fixture)
 
         var result = (await fixture.EditAsync(request))[^1].Result;
 
-        // The random tokenizer does not reconstruct the scene, so without blending the kept region changes.
+        // The VQGAN's reconstruction is close to the input at best, never exact, so without blending the kept region changes.
         using var edited = Image.Load<Rgb24>(result.Image.Span);
         using var original = Image.Load<Rgb24>(image);
         Assert.True(EditSamples.MaxDifference(edited, original, (x, y) => x >= size / 2) > Tolerance);
