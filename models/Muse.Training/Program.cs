@@ -28,6 +28,7 @@ var options = new TrainOptions
     MaxSeconds = double.Parse(named.GetValueOrDefault("max-seconds", "0"), CultureInfo.InvariantCulture),
     Threads = int.Parse(named.GetValueOrDefault("threads", "2"), CultureInfo.InvariantCulture),
     EmaCodebook = named.ContainsKey("ema-codebook"),
+    ShapeWeight = double.Parse(named.GetValueOrDefault("shape-weight", "1"), CultureInfo.InvariantCulture),
     Crops = int.Parse(named.GetValueOrDefault("crops", "-1"), CultureInfo.InvariantCulture),
     Vqgan = named.TryGetValue("channels", out var channels)
         ? new VqganConfig
@@ -95,6 +96,9 @@ switch (verb)
             }
         }
 
+        return 0;
+    case "evaluate":
+        new Evaluation(options, new SceneData(options.Seed, 0), log).Run(int.Parse(named.GetValueOrDefault("count", "64"), CultureInfo.InvariantCulture));
         return 0;
     case "parity-fixtures":
         foreach (var written in ParityFixtures.Run(options, new SceneData(options.Seed, 0), named.GetValueOrDefault("fixtures", "tests/fixtures")))

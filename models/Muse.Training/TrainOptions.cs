@@ -51,5 +51,8 @@ internal sealed record TrainOptions
     /// <summary>VQGAN codebook by EMA updates instead of a codebook loss (default false).</summary>
     public bool EmaCodebook { get; init; }
 
+    /// <summary>VQGAN loss weight of shape pixels (those unlike the corner colour); 1 = unweighted (default).</summary>
+    public double ShapeWeight { get; init; } = 1;
+
     public string StageDir(string stage) => Path.Combine(Out, stage);
 }

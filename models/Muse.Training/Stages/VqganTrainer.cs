@@ -95,7 +95,10 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
                 }
 
                 var output = model.Forward(images);
-                var reconstruction = (output.Reconstruction - images).abs().mean() + (output.Reconstruction - images).pow(2).mean();
+                var error = output.Reconstruction - images; // [B, 3, 64, 64]
+                var reconstruction = options.ShapeWeight == 1
+                    ? error.abs().mean() + error.pow(2).mean()
+                    : Weighted(error, images, options.ShapeWeight);
                 var loss = reconstruction + (CommitmentWeight * output.CommitmentLoss);
                 if (!ema)
                 {
@@ -169,6 +172,20 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
         File.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(result, ConfigJson.Options));
         log.WriteLine($"vqgan done: step {step}, {totalSeconds:F0} s, held-out PSNR 64px {final.P64:F2} dB, 128px {final.P128:F2} dB");
         return result;
+    }
+
+    /// <summary>
+    /// L1 + MSE with pixels that differ from the image's corner colour (shapes, not background) weighted by
+    /// <paramref name="weight"/>: shapes cover a small part of a scene, so unweighted losses let their colours drift.
+    /// </summary>
+    private static Tensor Weighted(Tensor error, Tensor images, double weight)
+    {
+        using var scope = NewDisposeScope();
+        var corner = images.narrow(2, 0, 1).narrow(3, 0, 1); // [B, 3, 1, 1]
+        var isShape = (images - corner).abs().sum(1, keepdim: true).gt(0.1).to_type(ScalarType.Float32); // [B, 1, H, W]
+        var w = 1 + ((weight - 1) * isShape);
+        var perPixel = error.abs() + error.pow(2); // [B, 3, H, W]
+        return ((perPixel * w).mean() / w.mean()).MoveToOuterDisposeScope();
     }
 
     private static double Perplexity(float[] usage)

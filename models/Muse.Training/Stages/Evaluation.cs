@@ -1,0 +1,169 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Muse.Scenes;
+using Muse.Training.Nn;
+using static TorchSharp.torch;
+
+namespace Muse.Training.Stages;
+
+/// <summary>
+/// <c>evaluate</c>: generates images for held-out captions with the trained models (MaskGIT parallel decoding
+/// with classifier-free guidance, as the orchestrator does) and scores them with Muse.Scenes' SceneChecker.
+/// Also scores VQGAN reconstructions of the held-out renders (the ceiling of the pipeline). Results are
+/// merged into the stages' metrics.json (so exports carry them) and written to &lt;out&gt;/evaluation.json.
+/// </summary>
+internal sealed class Evaluation(TrainOptions options, SceneData data, TextWriter log)
+{
+    private const int BaseSteps = 12;
+    private const int SrSteps = 8;
+    private const double GuidanceScale = 3.0;
+    private const double ChoiceTemperature = 4.5;
+
+    public Dictionary<string, double> Run(int count)
+    {
+        using var noGrad = no_grad();
+        manual_seed((long)options.Seed);
+        var vqgan = StageIo.LoadVqgan(options.StageDir(VqganTrainer.StageName));
+        var results = new Dictionary<string, double>();
+        var samples = Enumerable.Range(0, count).Select(i => data.HeldOut(i)).ToArray();
+
+        // Ceiling: VQGAN reconstructions of the renders.
+        foreach (var size in new[] { 64, 128 })
+        {
+            var images = ImageBatch.FromRgb([.. Enumerable.Range(0, count).Select(i => data.HeldOutImage(i, size))], size);
+            var reconstructions = vqgan.Decode(vqgan.Encode(images));
+            results[$"reconstructionChecker{size}"] = CheckerAccuracy(reconstructions, size, samples);
+            WritePpm(Path.Combine(options.Out, $"reconstructions-{size}.ppm"), cat([images[..Math.Min(6, count)], reconstructions[..Math.Min(6, count)]], 0), size);
+        }
+
+        var baseDir = options.StageDir(TransformerTrainer.BaseStageName);
+        if (Checkpoint.Exists(baseDir))
+        {
+            var joint = StageIo.LoadTextBase(baseDir);
+            var tokenizer = new CaptionTokenizer(joint.T5.Config.MaxLength);
+            var (text, textMask) = Embed(joint.T5, tokenizer, samples.Select(s => s.Caption)); // [B, L, D], [B, L]
+            var (empty, emptyMask) = Embed(joint.T5, tokenizer, Enumerable.Repeat("", count));
+            var low = Decode(joint.Base, text, textMask, empty, emptyMask, null, BaseSteps); // [B, 64]
+            var lowImages = vqgan.Decode(low.reshape(count, 8, 8)); // [B, 3, 64, 64]
+            results["generatedChecker64"] = CheckerAccuracy(lowImages, 64, samples);
+            WritePpm(Path.Combine(options.Out, "samples-64.ppm"), lowImages[..Math.Min(8, count)], 64);
+
+            var srDir = options.StageDir(TransformerTrainer.SrStageName);
+            if (Checkpoint.Exists(srDir))
+            {
+                var sr = StageIo.LoadTransformer(srDir);
+                var high = Decode(sr, text, textMask, empty, emptyMask, low, SrSteps); // [B, 256]
+                var highImages = vqgan.Decode(high.reshape(count, 16, 16)); // [B, 3, 128, 128]
+                results["generatedChecker128"] = CheckerAccuracy(highImages, 128, samples);
+                WritePpm(Path.Combine(options.Out, "samples-128.ppm"), highImages[..Math.Min(8, count)], 128);
+            }
+        }
+
+        foreach (var (key, value) in results)
+        {
+            log.WriteLine($"{key}: {value:F3}");
+        }
+
+        Merge(options.StageDir(VqganTrainer.StageName), results, "reconstructionChecker");
+        Merge(baseDir, results, "generatedChecker64");
+        Merge(options.StageDir(TransformerTrainer.SrStageName), results, "generatedChecker128");
+        File.WriteAllText(Path.Combine(options.Out, "evaluation.json"), JsonSerializer.Serialize(results, ConfigJson.Options));
+        return results;
+    }
+
+    /// <summary>MaskGIT decoding from all-mask tokens with guidance; returns tokens [B, N].</summary>
+    private static Tensor Decode(MaskedTransformer model, Tensor text, Tensor textMask, Tensor empty, Tensor emptyMask, Tensor? lowRes, int steps)
+    {
+        var b = text.shape[0];
+        var n = model.Config.GridHeight * model.Config.GridWidth;
+        var tokens = full(b, n, model.MaskTokenId, ScalarType.Int64); // [B, N]
+        for (var t = 0; t < steps; t++)
+        {
+            using var scope = NewDisposeScope();
+            var conditional = model.Forward(tokens, text, textMask, lowRes); // [B, N, K]
+            var unconditional = model.Forward(tokens, empty, emptyMask, lowRes);
+            var logits = unconditional + (GuidanceScale * (conditional - unconditional));
+            var probabilities = logits.softmax(-1);
+            var sampled = multinomial(probabilities.reshape(b * n, -1), 1).reshape(b, n); // [B, N]
+            var unknown = tokens.eq(model.MaskTokenId);
+            sampled = where(unknown, sampled, tokens);
+            var ratio = (t + 1.0) / steps;
+            var maskCount = (long)Math.Floor(n * Masking.MaskSchedule(ratio));
+            var confidence = probabilities.log().gather(-1, sampled.unsqueeze(-1)).squeeze(-1); // [B, N]
+            var gumbel = -(-rand(b, n).clamp(1e-9, 1).log()).log();
+            confidence = confidence + (ChoiceTemperature * (1 - ratio) * gumbel);
+            confidence = where(unknown, confidence, full_like(confidence, double.PositiveInfinity));
+            if (maskCount > 0)
+            {
+                var lowest = confidence.argsort(-1).narrow(1, 0, maskCount); // [B, maskCount]
+                sampled = sampled.scatter(1, lowest, full_like(lowest, model.MaskTokenId));
+            }
+
+            tokens = sampled.MoveToOuterDisposeScope();
+        }
+
+        return tokens;
+    }
+
+    private static (Tensor Embeddings, Tensor Mask) Embed(T5Encoder t5, CaptionTokenizer tokenizer, IEnumerable<string> texts)
+    {
+        var encoded = texts.Select(tokenizer.Encode).ToArray();
+        var l = tokenizer.MaxLength;
+        var ids = tensor(encoded.SelectMany(e => e.Ids).ToArray(), [encoded.Length, l]);
+        var mask = tensor(encoded.SelectMany(e => e.Mask).ToArray(), [encoded.Length, l]);
+        return (t5.Forward(ids, mask), mask.to_type(ScalarType.Float32));
+    }
+
+    private static double CheckerAccuracy(Tensor images, int size, SceneSample[] samples)
+    {
+        var correct = 0;
+        for (var i = 0; i < samples.Length; i++)
+        {
+            var result = SceneChecker.Check(ToRgb(images[i], size), size, samples[i].Description);
+            correct += result.AllCorrect ? 1 : 0;
+        }
+
+        return (double)correct / samples.Length;
+    }
+
+    /// <summary>[3, S, S] in [-1, 1] → RGB bytes, row-major (clamped and rounded as the host does).</summary>
+    private static byte[] ToRgb(Tensor image, int size)
+    {
+        var values = ((image.clamp(-1, 1) + 1) * 127.5).round().to_type(ScalarType.Byte).permute(1, 2, 0).contiguous().data<byte>().ToArray();
+        return values.Length == size * size * 3 ? values : throw new InvalidOperationException("unexpected image size");
+    }
+
+    /// <summary>Images side by side as one binary PPM, for a quick look.</summary>
+    private static void WritePpm(string path, Tensor images, int size)
+    {
+        var count = (int)images.shape[0];
+        var rows = Enumerable.Range(0, count).Select(i => ToRgb(images[i], size)).ToArray();
+        using var stream = File.Create(path);
+        var header = System.Text.Encoding.ASCII.GetBytes($"P6\n{size * count} {size}\n255\n");
+        stream.Write(header);
+        for (var y = 0; y < size; y++)
+        {
+            foreach (var rgb in rows)
+            {
+                stream.Write(rgb, y * size * 3, size * 3);
+            }
+        }
+    }
+
+    private static void Merge(string stageDir, Dictionary<string, double> results, string prefix)
+    {
+        var path = Path.Combine(stageDir, "metrics.json");
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        var root = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        foreach (var (key, value) in results.Where(r => r.Key.StartsWith(prefix, StringComparison.Ordinal)))
+        {
+            root[key] = value;
+        }
+
+        File.WriteAllText(path, root.ToJsonString(ConfigJson.Options));
+    }
+}
