@@ -34,7 +34,7 @@ public sealed record BenchOptions
     public string? Repository { get; init; }
 }
 
-/// <summary>Mean milliseconds of one stage in both modes.</summary>
+/// <summary>Median milliseconds of one stage in both modes.</summary>
 public sealed record StageLatency(string Stage, double SplitMs, double InProcessMs);
 
 /// <summary>The outcome of a bench run.</summary>
@@ -61,76 +61,58 @@ public static class PipelineBench
 {
     private static readonly string[] StageOrder = [Stages.TextEncoder, Stages.Base, Stages.SuperResolution, Stages.ImageTokenizer, "total"];
 
-    /// <summary>Runs both modes, split first.</summary>
+    /// <summary>
+    /// Runs both modes side by side: the cluster and the in-process stages are both up, and each request runs split
+    /// then in-process, so a change of machine load during the run affects both alike. Medians are reported.
+    /// </summary>
     public static async Task<BenchResult> RunAsync(BenchOptions options, CancellationToken ct)
     {
         var repository = ModelRepository.Locate(options.Repository);
-        var requests = Enumerable.Range(0, options.Requests + 1).Select(i => new GenerateRequest
-        {
-            Prompt = options.Prompt,
-            Seed = (ulong)(1000 + i),
-            BaseSteps = options.BaseSteps,
-            SrSteps = options.SrSteps,
-        }).ToList();
-
-        var (splitStages, splitClient, splitImages, pipeline) = await RunSplitAsync(repository, options, requests, ct);
-        var (inProcessStages, inProcessImages) = await RunInProcessAsync(repository, options, requests, ct);
-
-        var stages = StageOrder.Select(s => new StageLatency(s, splitStages[s], inProcessStages[s])).ToList();
-        var identical = splitImages.Zip(inProcessImages).All(p => p.First.SequenceEqual(p.Second));
-        return new BenchResult(stages, splitClient, inProcessStages["total"], identical, options.Requests, pipeline);
-    }
-
-    private static async Task<(Dictionary<string, double> Stages, double ClientMs, List<byte[]> Images, string Pipeline)> RunSplitAsync(
-        string repository, BenchOptions options, List<GenerateRequest> requests, CancellationToken ct)
-    {
         var clusterOptions = new LocalClusterOptions { Repository = repository };
         clusterOptions.StageArguments.Add($"--Muse:Inference:IntraOpThreads={options.IntraOpThreads}");
         await using var cluster = await LocalCluster.StartAsync(clusterOptions, cancellationToken: ct);
         using var channel = GrpcChannel.ForAddress(cluster.OrchestratorUrl);
         var client = new Protos.V1.Muse.MuseClient(channel);
-
-        var timings = new List<Result>();
-        var clientMs = new List<double>();
-        var images = new List<byte[]>();
-        foreach (var request in requests)
-        {
-            var started = Stopwatch.GetTimestamp();
-            Result? result = null;
-            using var call = client.Generate(request, cancellationToken: ct);
-            await foreach (var e in call.ResponseStream.ReadAllAsync(ct))
-            {
-                result = e.Result ?? result;
-            }
-
-            clientMs.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            timings.Add(result!);
-            images.Add(result!.Image.ToByteArray());
-        }
-
-        // The first request warms up sessions and connections; it is not measured.
-        var measured = timings.Skip(1).ToList();
-        var stages = StageOrder.ToDictionary(s => s, s => measured.Average(r => r.Timings.Single(t => t.Stage == s).Milliseconds));
-        var pipeline = (await client.ListModelsAsync(new ListModelsRequest(), cancellationToken: ct)).DefaultPipeline;
-        return (stages, clientMs.Skip(1).Average(), images.Skip(1).ToList(), pipeline);
-    }
-
-    private static async Task<(Dictionary<string, double> Stages, List<byte[]> Images)> RunInProcessAsync(
-        string repository, BenchOptions options, List<GenerateRequest> requests, CancellationToken ct)
-    {
         using var stages = await InProcessStages.StartAsync(repository, options.IntraOpThreads, ct);
         var catalog = PipelineCatalog.Load(Path.Combine(Path.GetDirectoryName(repository)!, "pipelines.json"), repository);
         var generator = new Generator(stages, Options.Create(new StageResilienceOptions()), TimeProvider.System, NullLogger<Generator>.Instance);
 
-        var results = new List<Result>();
-        foreach (var request in requests)
+        var split = new List<(Result Result, double ClientMs)>();
+        var inProcess = new List<Result>();
+        for (var i = 0; i <= options.Requests; i++)
         {
-            var settings = GenerateSettings.FromRequest(request, catalog);
-            results.Add(await generator.GenerateAsync(settings, _ => Task.CompletedTask, deadline: null, ct));
+            var request = new GenerateRequest { Prompt = options.Prompt, Seed = (ulong)(1000 + i), BaseSteps = options.BaseSteps, SrSteps = options.SrSteps };
+
+            var started = Stopwatch.GetTimestamp();
+            Result? result = null;
+            using (var call = client.Generate(request, cancellationToken: ct))
+            {
+                await foreach (var e in call.ResponseStream.ReadAllAsync(ct))
+                {
+                    result = e.Result ?? result;
+                }
+            }
+
+            split.Add((result!, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
+            inProcess.Add(await generator.GenerateAsync(GenerateSettings.FromRequest(request, catalog), _ => Task.CompletedTask, deadline: null, ct));
         }
 
-        var measured = results.Skip(1).ToList();
-        var timings = StageOrder.ToDictionary(s => s, s => measured.Average(r => r.Timings.Single(t => t.Stage == s).Milliseconds));
-        return (timings, measured.Select(r => r.Image.ToByteArray()).ToList());
+        // Request 0 warms up sessions, JIT and connections in both modes; it is not measured.
+        var measuredSplit = split.Skip(1).ToList();
+        var measuredInProcess = inProcess.Skip(1).ToList();
+        double StageMs(IEnumerable<Result> results, string stage) => Median(results.Select(r => r.Timings.Single(t => t.Stage == stage).Milliseconds));
+        var stagesTable = StageOrder
+            .Select(s => new StageLatency(s, StageMs(measuredSplit.Select(m => m.Result), s), StageMs(measuredInProcess, s)))
+            .ToList();
+        var identical = measuredSplit.Zip(measuredInProcess).All(p => p.First.Result.Image.Equals(p.Second.Image));
+        var pipeline = (await client.ListModelsAsync(new ListModelsRequest(), cancellationToken: ct)).DefaultPipeline;
+        return new BenchResult(
+            stagesTable, Median(measuredSplit.Select(m => m.ClientMs)), StageMs(measuredInProcess, "total"), identical, options.Requests, pipeline);
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }
