@@ -57,9 +57,6 @@ internal static class Export
     /// <summary>Name prefix of the trained model set and of its pipeline.</summary>
     public const string SetName = "muse-tiny";
 
-    /// <summary>Version label of every exported model.</summary>
-    public const string Version = "1";
-
     /// <summary>
     /// Exports the stage's models as ONNX + manifest into <paramref name="repository"/> (through the builder's
     /// <see cref="ModelExporter"/>), and, once all four models are there, writes pipeline <c>muse-tiny</c> into
@@ -67,6 +64,7 @@ internal static class Export
     /// </summary>
     public static IReadOnlyList<string> ToRepository(string stage, TrainOptions options, string repository, string pipelinesPath)
     {
+        var version = options.Version;
         var written = new List<string>();
         foreach (var folder in Run(stage, options))
         {
@@ -83,31 +81,31 @@ internal static class Export
             {
                 Stage = onnxStage,
                 Name = $"{SetName}-{model}",
-                Version = Version,
+                Version = version,
                 Config = ArchitectureConfig.Load(Path.Combine(folder, "config.json")),
                 Weights = Safetensors.Read(Path.Combine(folder, "weights.safetensors")),
                 Provenance = JsonSerializer.Deserialize<Provenance>(File.ReadAllText(Path.Combine(folder, "provenance.json")), ModelManifest.JsonOptions)!,
                 Trained = true,
                 Description = description,
                 TokenizerModel = File.Exists(tokenizerPath) ? File.ReadAllBytes(tokenizerPath) : null,
-                ImageTokenizer = model is "base" or "sr" ? $"{SetName}-vqgan/{Version}" : "",
-                TextEncoder = model is "base" or "sr" ? $"{SetName}-t5/{Version}" : "",
+                ImageTokenizer = model is "base" or "sr" ? $"{SetName}-vqgan/{version}" : "",
+                TextEncoder = model is "base" or "sr" ? $"{SetName}-t5/{version}" : "",
             }, repository);
             written.Add(result.Directory);
         }
 
         string[] models = ["t5", "vqgan", "base", "sr"];
-        if (models.All(m => File.Exists(Path.Combine(repository, $"{SetName}-{m}", Version, ModelExporter.ManifestFileName))))
+        if (models.All(m => File.Exists(Path.Combine(repository, $"{SetName}-{m}", version, ModelExporter.ManifestFileName))))
         {
             PipelinesFile.Upsert(pipelinesPath, SetName, new PipelineDefinition
             {
                 Description = "Tiny Muse trained on the synthetic scenes (Muse.Training).",
                 Stages = new()
                 {
-                    [Muse.Inference.Stages.TextEncoder] = [new PipelineStageModel($"{SetName}-t5", Version)],
-                    [Muse.Inference.Stages.ImageTokenizer] = [new PipelineStageModel($"{SetName}-vqgan", Version)],
-                    [Muse.Inference.Stages.Base] = [new PipelineStageModel($"{SetName}-base", Version)],
-                    [Muse.Inference.Stages.SuperResolution] = [new PipelineStageModel($"{SetName}-sr", Version)],
+                    [Muse.Inference.Stages.TextEncoder] = [new PipelineStageModel($"{SetName}-t5", version)],
+                    [Muse.Inference.Stages.ImageTokenizer] = [new PipelineStageModel($"{SetName}-vqgan", version)],
+                    [Muse.Inference.Stages.Base] = [new PipelineStageModel($"{SetName}-base", version)],
+                    [Muse.Inference.Stages.SuperResolution] = [new PipelineStageModel($"{SetName}-sr", version)],
                 },
             });
         }

@@ -12,9 +12,13 @@ namespace Muse.Training;
 /// </summary>
 internal static class ParityFixtures
 {
+    // Model version the fixtures belong to (tests/fixtures/<model>/<version>/).
+    private static string Version { get; set; } = "1";
+
     /// <summary>Writes the fixtures of <paramref name="stage"/> (vqgan, text+base, sr or all) whose checkpoints exist.</summary>
     public static IReadOnlyList<string> Run(TrainOptions options, SceneData data, string fixturesDir, string stage = "all")
     {
+        Version = options.Version;
         var written = new List<string>();
         using var noGrad = no_grad();
         var vqganDir = options.StageDir(VqganTrainer.StageName);
@@ -94,7 +98,7 @@ internal static class ParityFixtures
 
     private static string Write(string fixturesDir, string model, string graph, params (string Name, Tensor Value)[] tensors)
     {
-        var dir = Path.Combine(fixturesDir, model);
+        var dir = Path.Combine(fixturesDir, model, Version);
         Directory.CreateDirectory(dir);
         var weights = new SortedDictionary<string, WeightTensor>(StringComparer.Ordinal);
         foreach (var (name, value) in tensors)

@@ -54,5 +54,8 @@ internal sealed record TrainOptions
     /// <summary>VQGAN loss weight of shape pixels (those unlike the corner colour); 1 = unweighted (default).</summary>
     public double ShapeWeight { get; init; } = 1;
 
+    /// <summary>Model version label for export and fixtures (default "1").</summary>
+    public string Version { get; init; } = "1";
+
     public string StageDir(string stage) => Path.Combine(Out, stage);
 }

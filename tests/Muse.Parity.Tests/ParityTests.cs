@@ -5,22 +5,23 @@ using Muse.ModelBuilder.Weights;
 namespace Muse.Parity.Tests;
 
 /// <summary>
-/// Every fixture under tests/fixtures/&lt;model&gt;/&lt;graph&gt;.safetensors was written by the trainer
-/// (<c>Muse.Training parity-fixtures</c>) from the same weights as models/repository/&lt;model&gt;/1. ONNX Runtime must
+/// Every fixture under tests/fixtures/&lt;model&gt;/&lt;version&gt;/&lt;graph&gt;.safetensors was written by the trainer
+/// (<c>Muse.Training parity-fixtures</c>) from the same weights as models/repository/&lt;model&gt;/&lt;version&gt;. ONNX Runtime must
 /// reproduce the trainer's outputs: floats within 1e-4, token ids exactly.
 /// </summary>
 public sealed class ParityTests
 {
     private const double Tolerance = 1e-4;
 
-    public static TheoryData<string, string> Fixtures()
+    public static TheoryData<string, string, string> Fixtures()
     {
-        var data = new TheoryData<string, string>();
+        var data = new TheoryData<string, string, string>();
         var root = Path.Combine(Repository.Root, "tests", "fixtures");
         var files = Directory.Exists(root) ? Directory.GetFiles(root, "*.safetensors", SearchOption.AllDirectories) : [];
         foreach (var file in files.Order(StringComparer.Ordinal))
         {
-            data.Add(Path.GetFileName(Path.GetDirectoryName(file)!), Path.GetFileNameWithoutExtension(file));
+            var versionDir = Path.GetDirectoryName(file)!;
+            data.Add(Path.GetFileName(Path.GetDirectoryName(versionDir)!), Path.GetFileName(versionDir), Path.GetFileNameWithoutExtension(file));
         }
 
         return data;
@@ -28,11 +29,11 @@ public sealed class ParityTests
 
     [Theory]
     [MemberData(nameof(Fixtures))]
-    public void Graph_FixtureInputs_MatchesTrainerOutputs(string model, string graph)
+    public void Graph_FixtureInputs_MatchesTrainerOutputs(string model, string version, string graph)
     {
         // Arrange
-        var fixture = Safetensors.Read(Path.Combine(Repository.Root, "tests", "fixtures", model, graph + ".safetensors"));
-        var onnxPath = Path.Combine(Repository.Root, "models", "repository", model, "1", graph + ".onnx");
+        var fixture = Safetensors.Read(Path.Combine(Repository.Root, "tests", "fixtures", model, version, graph + ".safetensors"));
+        var onnxPath = Path.Combine(Repository.Root, "models", "repository", model, version, graph + ".onnx");
         Assert.True(File.Exists(onnxPath), $"{onnxPath} is missing: the fixture has no exported model");
         using var session = new InferenceSession(onnxPath);
         var inputNames = session.InputNames.ToArray();
