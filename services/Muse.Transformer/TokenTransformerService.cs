@@ -50,9 +50,10 @@ public sealed class TokenTransformerService(
 
             TransformerLog.StreamCompleted(logger, session.Model.Id, stepCount);
         }
-        catch (Exception ex) when (cancellationToken.IsCancellationRequested && ex is OperationCanceledException or IOException)
+        catch (Exception ex) when (ex is IOException || (cancellationToken.IsCancellationRequested && ex is OperationCanceledException))
         {
-            // The client went away (or the deadline passed): there is nobody to answer, so end quietly.
+            // The client went away (or the deadline passed): there is nobody to answer, so end quietly. A reset stream
+            // surfaces as IOException, sometimes before the call's token is marked cancelled.
             TransformerLog.StreamCancelled(logger, session?.Model.Id ?? "(no model yet)", stepCount);
         }
     }
