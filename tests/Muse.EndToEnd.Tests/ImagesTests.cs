@@ -38,14 +38,16 @@ public sealed class ImagesTests(ClusterFixture fixture)
         var request = GenerateTests.Request(seed: 5, baseSteps: 3, srSteps: 2);
         request.NegativePrompt = "a blue square";
 
-        var png = GenerateTests.Png(await fixture.GenerateAsync(request));
+        var events = await fixture.GenerateAsync(request);
+        var png = GenerateTests.Png(events);
 
         var text = Image.Identify(png).Metadata.GetPngMetadata().TextData.Single(t => t.Keyword == "muse:parameters").Value;
         Assert.Contains("\"prompt\":\"a large red circle on the left\"", text, StringComparison.Ordinal);
         Assert.Contains("\"negativePrompt\":\"a blue square\"", text, StringComparison.Ordinal);
         Assert.Contains("\"seed\":5,", text, StringComparison.Ordinal);
         Assert.Contains("\"baseSteps\":3,", text, StringComparison.Ordinal);
-        Assert.Contains("\"name\":\"muse-random-sr\"", text, StringComparison.Ordinal);
+        var sr = events[^1].Result.Models.Single(m => m.Stage == "sr");
+        Assert.Contains($"{{\"stage\":\"sr\",\"name\":\"{sr.Name}\",\"version\":\"{sr.Version}\"}}", text, StringComparison.Ordinal);
     }
 
     [Theory]
