@@ -7,13 +7,30 @@ using Muse.Protos.V1;
 namespace Muse.Orchestrator;
 
 /// <summary>The public <c>muse.v1.Muse</c> service.</summary>
-public sealed class MuseService(PipelineCatalog catalog, Generator generator, AdmissionController admission, TimeProvider time, ILogger<MuseService> logger,
-    Editor editor)
+public sealed class MuseService(
+    PipelineCatalog catalog, Generator generator, Editor editor, AdmissionController admission, TimeProvider time, ILogger<MuseService> logger)
     : Protos.V1.Muse.MuseBase
 {
-    public override async Task Generate(GenerateRequest request, IServerStreamWriter<GenerateEvent> responseStream, ServerCallContext context)
+    public override Task Generate(GenerateRequest request, IServerStreamWriter<GenerateEvent> responseStream, ServerCallContext context)
     {
         var settings = GenerateSettings.FromRequest(request, catalog);
+        return RunAsync(settings, (emit, deadline, ct) => generator.GenerateAsync(settings, emit, deadline, ct), responseStream, context);
+    }
+
+    public override Task Edit(EditRequest request, IServerStreamWriter<GenerateEvent> responseStream, ServerCallContext context)
+    {
+        var settings = EditSettings.FromRequest(request, catalog);
+        return RunAsync(settings.Common, (emit, deadline, ct) => editor.EditAsync(settings, emit, deadline, ct), responseStream, context);
+    }
+
+    // The life cycle of every image request: (validated by the caller) admit, accept, wait for a slot, run, result.
+    private async Task RunAsync(
+        GenerateSettings settings,
+        Func<Func<GenerateEvent, Task>, DateTime?, CancellationToken, Task<Result>> run,
+        IServerStreamWriter<GenerateEvent> responseStream,
+        ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
         var deadline = context.Deadline == DateTime.MaxValue ? (DateTime?)null : context.Deadline;
         // A full queue refuses the request before it is accepted; otherwise it holds a slot or a place in line.
         using var ticket = admission.Enter();
@@ -21,45 +38,17 @@ public sealed class MuseService(PipelineCatalog catalog, Generator generator, Ad
 
         var accepted = new Accepted { RequestId = settings.RequestId, Pipeline = settings.Models.Pipeline, Seed = settings.Seed };
         accepted.Models.AddRange(Generator.StageModels(settings.Models));
-        await responseStream.WriteAsync(new GenerateEvent { Accepted = accepted }, context.CancellationToken);
+        await responseStream.WriteAsync(new GenerateEvent { Accepted = accepted }, ct);
         var queued = time.GetTimestamp();
         await ticket.WaitAsync(
-            position => responseStream.WriteAsync(
-                new GenerateEvent { Queued = new Queued { Position = position, Capacity = admission.Capacity } }, context.CancellationToken),
-            context.CancellationToken);
+            position => responseStream.WriteAsync(new GenerateEvent { Queued = new Queued { Position = position, Capacity = admission.Capacity } }, ct),
+            ct);
         var waited = time.GetElapsedTime(queued);
 
-        var result = await generator.GenerateAsync(
-            settings, e => responseStream.WriteAsync(e, context.CancellationToken), deadline, context.CancellationToken);
+        var result = await run(e => responseStream.WriteAsync(e, ct), deadline, ct);
         result.Timings.Insert(0, new StageTiming { Stage = "queue", Milliseconds = waited.TotalMilliseconds });
-        await responseStream.WriteAsync(new GenerateEvent { Result = result }, context.CancellationToken);
+        await responseStream.WriteAsync(new GenerateEvent { Result = result }, ct);
         OrchestratorLog.RequestFinished(logger, settings.RequestId, result.Timings.Last().Milliseconds);
-    }
-
-    public override async Task Edit(EditRequest request, IServerStreamWriter<GenerateEvent> responseStream, ServerCallContext context)
-    {
-        // Same life cycle as Generate: validate, admit, accept, wait for a slot, run, result.
-        var settings = EditSettings.FromRequest(request, catalog);
-        var common = settings.Common;
-        var deadline = context.Deadline == DateTime.MaxValue ? (DateTime?)null : context.Deadline;
-        using var ticket = admission.Enter();
-        OrchestratorLog.RequestAccepted(logger, common.RequestId, common.Models.Pipeline, common.Seed);
-
-        var accepted = new Accepted { RequestId = common.RequestId, Pipeline = common.Models.Pipeline, Seed = common.Seed };
-        accepted.Models.AddRange(Generator.StageModels(common.Models));
-        await responseStream.WriteAsync(new GenerateEvent { Accepted = accepted }, context.CancellationToken);
-        var queued = time.GetTimestamp();
-        await ticket.WaitAsync(
-            position => responseStream.WriteAsync(
-                new GenerateEvent { Queued = new Queued { Position = position, Capacity = admission.Capacity } }, context.CancellationToken),
-            context.CancellationToken);
-        var waited = time.GetElapsedTime(queued);
-
-        var result = await editor.EditAsync(
-            settings, e => responseStream.WriteAsync(e, context.CancellationToken), deadline, context.CancellationToken);
-        result.Timings.Insert(0, new StageTiming { Stage = "queue", Milliseconds = waited.TotalMilliseconds });
-        await responseStream.WriteAsync(new GenerateEvent { Result = result }, context.CancellationToken);
-        OrchestratorLog.RequestFinished(logger, common.RequestId, result.Timings.Last().Milliseconds);
     }
 
     public override Task<ListModelsReply> ListModels(ListModelsRequest request, ServerCallContext context)
