@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Muse.Inference;
 
 /// <summary><c>models/pipelines.json</c>: which model versions make a pipeline, with A/B weights.</summary>
@@ -30,6 +32,7 @@ public sealed record PipelineDefinition
 public sealed record PipelineStageModel(string Model, string Version, double Weight = 1)
 {
     /// <summary><c>name/version</c>.</summary>
+    [JsonIgnore]
     public string Id => $"{Model}/{Version}";
 }
 
