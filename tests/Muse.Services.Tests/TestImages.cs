@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.Formats.Png;
@@ -65,24 +63,8 @@ internal static class TestImages
         return stream.ToArray();
     }
 
-    /// <summary>
-    /// A well-formed PNG whose IHDR declares <paramref name="width"/>×<paramref name="height"/> (CRCs correct) but
-    /// which carries almost no pixel data: a decoder that trusted the header would allocate gigabytes.
-    /// </summary>
-    public static byte[] PngDeclaring(int width, int height)
-    {
-        using var stream = new MemoryStream();
-        stream.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
-        var header = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(header, width);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
-        header[8] = 8;  // bit depth
-        header[9] = 2;  // colour type: RGB
-        WriteChunk(stream, "IHDR", header);
-        WriteChunk(stream, "IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
-        WriteChunk(stream, "IEND", []);
-        return stream.ToArray();
-    }
+    /// <summary>A PNG whose header declares a huge size with almost no pixel data (the shared sample).</summary>
+    public static byte[] PngDeclaring(int width, int height) => Muse.Testing.UploadSamples.PngDeclaring(width, height);
 
     /// <summary>Hashed bytes that start like nothing in particular.</summary>
     public static byte[] RandomBytes(int count)
@@ -130,33 +112,6 @@ internal static class TestImages
         using var stream = new MemoryStream();
         image.SaveAsPng(stream);
         return stream.ToArray();
-    }
-
-    private static void WriteChunk(Stream stream, string type, byte[] data)
-    {
-        var typeBytes = Encoding.ASCII.GetBytes(type);
-        Span<byte> word = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(word, data.Length);
-        stream.Write(word);
-        stream.Write(typeBytes);
-        stream.Write(data);
-        BinaryPrimitives.WriteUInt32BigEndian(word, Crc32([.. typeBytes, .. data]));
-        stream.Write(word);
-    }
-
-    private static uint Crc32(byte[] bytes)
-    {
-        var crc = 0xFFFFFFFFu;
-        foreach (var b in bytes)
-        {
-            crc ^= b;
-            for (var k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
-            }
-        }
-
-        return ~crc;
     }
 
     private static uint Hash(uint x)
