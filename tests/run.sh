@@ -23,6 +23,26 @@ if [[ $status -eq 0 ]]; then
       --logger "trx;LogFileName=$name.trx" --results-directory "$results" || status=1
   done
 
+  # Training smoke test (issue: trained model set): a few steps of every stage on a few scenes, exported to ONNX
+  # through Muse.ModelBuilder, then the parity tests against that fresh export. TorchSharp needs a newer glibc than
+  # this host, so it runs only where the shared modern-userland tool is present (it is on the project's machines).
+  userland="$root/../shared/tools/modern-userland"
+  if [[ -x "$userland" && $(id -u) == 0 ]]; then
+    echo "-- training smoke (modern-userland) + parity on its export"
+    smoke=$(mktemp -d "${TMPDIR:-/tmp}/muse-smoke.XXXXXX")
+    if dotnet build models/Muse.Training -c Release -nologo -v q -clp:ErrorsOnly \
+      && "$userland" -- dotnet artifacts/bin/Muse.Training/release/Muse.Training.dll train --stage all --smoke --out "$smoke" >"$smoke/log.txt" 2>&1; then
+      MUSE_PARITY_FIXTURES="$smoke/fixtures" MUSE_PARITY_REPOSITORY="$smoke/repository" \
+        dotnet test tests/Muse.Parity.Tests/Muse.Parity.Tests.csproj --no-build -nologo -v q \
+        --logger "trx;LogFileName=Muse.Parity.Tests.smoke.trx" --results-directory "$results" || status=1
+    else
+      echo "training smoke failed:" >&2; tail -20 "$smoke/log.txt" >&2 2>/dev/null; status=1
+    fi
+    rm -rf "$smoke"
+  else
+    echo "-- training smoke skipped: ../shared/tools/modern-userland is not available (or not root)"
+  fi
+
   if command -v node >/dev/null 2>&1; then
     echo "== Node.js client test"
     # The solution was just built: the client test reuses that build.

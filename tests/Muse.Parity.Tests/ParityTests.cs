@@ -8,15 +8,23 @@ namespace Muse.Parity.Tests;
 /// Every fixture under tests/fixtures/&lt;model&gt;/&lt;version&gt;/&lt;graph&gt;.safetensors was written by the trainer
 /// (<c>Muse.Training parity-fixtures</c>) from the same weights as models/repository/&lt;model&gt;/&lt;version&gt;. ONNX Runtime must
 /// reproduce the trainer's outputs: floats within 1e-4, token ids exactly.
+/// The training smoke run in tests/run.sh points MUSE_PARITY_FIXTURES and MUSE_PARITY_REPOSITORY at a fresh export
+/// instead, so an export bug in the trainer → builder path fails CI, not only the shipped models.
 /// </summary>
 public sealed class ParityTests
 {
     private const double Tolerance = 1e-4;
 
+    private static string FixturesRoot =>
+        Environment.GetEnvironmentVariable("MUSE_PARITY_FIXTURES") ?? Path.Combine(Repository.Root, "tests", "fixtures");
+
+    private static string ModelsRoot =>
+        Environment.GetEnvironmentVariable("MUSE_PARITY_REPOSITORY") ?? Path.Combine(Repository.Root, "models", "repository");
+
     public static TheoryData<string, string, string> Fixtures()
     {
         var data = new TheoryData<string, string, string>();
-        var root = Path.Combine(Repository.Root, "tests", "fixtures");
+        var root = FixturesRoot;
         var files = Directory.Exists(root) ? Directory.GetFiles(root, "*.safetensors", SearchOption.AllDirectories) : [];
         foreach (var file in files.Order(StringComparer.Ordinal))
         {
@@ -32,8 +40,8 @@ public sealed class ParityTests
     public void Graph_FixtureInputs_MatchesTrainerOutputs(string model, string version, string graph)
     {
         // Arrange
-        var fixture = Safetensors.Read(Path.Combine(Repository.Root, "tests", "fixtures", model, version, graph + ".safetensors"));
-        var onnxPath = Path.Combine(Repository.Root, "models", "repository", model, version, graph + ".onnx");
+        var fixture = Safetensors.Read(Path.Combine(FixturesRoot, model, version, graph + ".safetensors"));
+        var onnxPath = Path.Combine(ModelsRoot, model, version, graph + ".onnx");
         Assert.True(File.Exists(onnxPath), $"{onnxPath} is missing: the fixture has no exported model");
         using var session = new InferenceSession(onnxPath);
         var inputNames = session.InputNames.ToArray();
