@@ -13,41 +13,13 @@ internal static class EditSamples
 {
     public const string Prompt = "a large red circle on the left";
 
-    /// <summary>A scene: white background, a red square left, a blue bar right.</summary>
-    public static Image<Rgb24> Scene(int width, int height)
-    {
-        var image = new Image<Rgb24>(width, height, new Rgb24(255, 255, 255));
-        for (var y = height / 4; y < 3 * height / 4; y++)
-        {
-            for (var x = width / 8; x < width / 2; x++)
-            {
-                image[x, y] = new Rgb24(220, 40, 40);
-            }
+    /// <summary>The shared test scene (<see cref="Muse.Testing.TestScenes"/>).</summary>
+    public static Image<Rgb24> Scene(int width, int height) => Muse.Testing.TestScenes.Scene(width, height);
 
-            for (var x = 5 * width / 8; x < 7 * width / 8; x++)
-            {
-                image[x, y] = new Rgb24(40, 80, 220);
-            }
-        }
+    public static byte[] ScenePng(int width, int height, PngColorType colourType = PngColorType.Rgb, PngBitDepth bitDepth = PngBitDepth.Bit8) =>
+        Muse.Testing.TestScenes.ScenePng(width, height, colourType, bitDepth);
 
-        return image;
-    }
-
-    public static byte[] ScenePng(int width, int height, PngColorType colourType = PngColorType.Rgb, PngBitDepth bitDepth = PngBitDepth.Bit8)
-    {
-        using var image = Scene(width, height);
-        using var stream = new MemoryStream();
-        image.SaveAsPng(stream, new PngEncoder { ColorType = colourType, BitDepth = bitDepth });
-        return stream.ToArray();
-    }
-
-    public static byte[] SceneJpeg(int width, int height)
-    {
-        using var image = Scene(width, height);
-        using var stream = new MemoryStream();
-        image.SaveAsJpeg(stream, new JpegEncoder { Quality = 90 });
-        return stream.ToArray();
-    }
+    public static byte[] SceneJpeg(int width, int height) => Muse.Testing.TestScenes.SceneJpeg(width, height);
 
     /// <summary>A black mask with a white rectangle [x0, x1) × [y0, y1): white = regenerate.</summary>
     public static byte[] MaskPng(int width, int height, int x0, int y0, int x1, int y1)

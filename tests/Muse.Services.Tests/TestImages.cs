@@ -8,26 +8,15 @@ namespace Muse.Services.Tests;
 /// <summary>Image uploads for the tokenizer tests, good and bad, all deterministic.</summary>
 internal static class TestImages
 {
-    /// <summary>A synthetic scene: white background, a red square left, a blue bar right, as PNG.</summary>
-    public static byte[] ScenePng(int width, int height) => Png(Scene(width, height));
+    /// <summary>The shared test scene (<see cref="Muse.Testing.TestScenes"/>) as 8-bit RGB PNG.</summary>
+    public static byte[] ScenePng(int width, int height) => Muse.Testing.TestScenes.ScenePng(width, height);
 
     /// <summary>The scene as PNG of a given colour type and bit depth.</summary>
-    public static byte[] ScenePng(int width, int height, PngColorType colourType, PngBitDepth bitDepth)
-    {
-        using var image = Scene(width, height);
-        using var stream = new MemoryStream();
-        image.SaveAsPng(stream, new PngEncoder { ColorType = colourType, BitDepth = bitDepth });
-        return stream.ToArray();
-    }
+    public static byte[] ScenePng(int width, int height, PngColorType colourType, PngBitDepth bitDepth) =>
+        Muse.Testing.TestScenes.ScenePng(width, height, colourType, bitDepth);
 
     /// <summary>The same scene as JPEG (quality 90).</summary>
-    public static byte[] SceneJpeg(int width, int height)
-    {
-        using var image = Scene(width, height);
-        using var stream = new MemoryStream();
-        image.SaveAsJpeg(stream, new JpegEncoder { Quality = 90 });
-        return stream.ToArray();
-    }
+    public static byte[] SceneJpeg(int width, int height) => Muse.Testing.TestScenes.SceneJpeg(width, height);
 
     /// <summary>A solid-colour RGBA PNG.</summary>
     public static byte[] SolidPng(int width, int height, Rgba32 colour)
@@ -85,25 +74,6 @@ internal static class TestImages
         using var image = Image.Load<Rgb24>(png, out var format);
         Assert.Equal("PNG", format.Name);
         return (image.Width, image.Height);
-    }
-
-    private static Image<Rgb24> Scene(int width, int height)
-    {
-        var image = new Image<Rgb24>(width, height, new Rgb24(255, 255, 255));
-        for (var y = height / 4; y < 3 * height / 4; y++)
-        {
-            for (var x = width / 8; x < width / 2; x++)
-            {
-                image[x, y] = new Rgb24(220, 40, 40);
-            }
-
-            for (var x = 5 * width / 8; x < 7 * width / 8; x++)
-            {
-                image[x, y] = new Rgb24(40, 80, 220);
-            }
-        }
-
-        return image;
     }
 
     private static byte[] Png<TPixel>(Image<TPixel> image)
