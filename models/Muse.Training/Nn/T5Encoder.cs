@@ -1,3 +1,4 @@
+using Muse.ModelBuilder.Architectures;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -219,7 +220,10 @@ internal sealed class T5Encoder : nn.Module
 
     public T5Config Config { get; }
 
-    /// <summary>The T5 bidirectional bucket of every (query i, key j) pair, row-major [L·L].</summary>
+    /// <summary>
+    /// The T5 bidirectional bucket of every (query i, key j) pair, row-major [L·L], from the same bucket function the
+    /// ONNX graph's constant table is built with.
+    /// </summary>
     public static long[] BucketTable(T5Config config)
     {
         var l = config.MaxLength;
@@ -228,28 +232,11 @@ internal sealed class T5Encoder : nn.Module
         {
             for (var j = 0; j < l; j++)
             {
-                table[(i * l) + j] = Bucket(j - i, config.NumBuckets, config.MaxDistance);
+                table[(i * l) + j] = T5EncoderGraph.RelativePositionBucket(j - i, config.NumBuckets, config.MaxDistance);
             }
         }
 
         return table;
-    }
-
-    /// <summary>T5 bidirectional relative-position bucket (models/README.md).</summary>
-    public static long Bucket(int relative, int numBuckets, int maxDistance)
-    {
-        var nb = numBuckets / 2;
-        var b = relative > 0 ? nb : 0;
-        var n = Math.Abs(relative);
-        var exact = nb / 2;
-        if (n < exact)
-        {
-            return b + n;
-        }
-
-        // float arithmetic as the reference implementation; L is small, so no rounding edge is hit.
-        var large = exact + (long)Math.Floor(Math.Log((double)n / exact) / Math.Log((double)maxDistance / exact) * (nb - exact));
-        return b + Math.Min(nb - 1, large);
     }
 
     /// <summary>input_ids [B, L] int64, attention_mask [B, L] (any numeric type) → [B, L, D].</summary>
