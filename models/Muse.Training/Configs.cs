@@ -94,6 +94,10 @@ internal sealed record TransformerConfig
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int LowResGridWidth { get; init; }
 
+    /// <summary>SR only: add the embedding of the low-res token beneath each position (models/README.md).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool AlignedLowRes { get; init; }
+
     [JsonIgnore]
     public bool IsSuperResolution => LowResGridHeight > 0;
 }

@@ -49,4 +49,15 @@ public sealed class ArchitectureConfigTests
 
         Assert.Contains("numHeads", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Validate_AlignedLowResOnBaseOrUnevenGrid_ThrowsInvalidData()
+    {
+        var onBase = TestData.TinyBase with { AlignedLowRes = true };
+        var uneven = TestData.TinySuperResolution with { GridHeight = 6, AlignedLowRes = true };
+
+        var baseError = Assert.Throws<InvalidDataException>(onBase.Validate);
+        Assert.Throws<InvalidDataException>(uneven.Validate);
+        Assert.Contains("alignedLowRes", baseError.Message, StringComparison.Ordinal);
+    }
 }

@@ -158,6 +158,36 @@ public sealed class ArchitectureGraphTests
     }
 
     [Fact]
+    public void LowResBeneath_4x4OverA2x2Grid_CoversEachLowResTokenWithA2x2Block()
+    {
+        var map = MaskedTransformerGraph.LowResBeneath(4, 4, 2, 2);
+
+        Assert.Equal([0L, 0, 1, 1, 0, 0, 1, 1, 2, 2, 3, 3, 2, 2, 3, 3], map);
+    }
+
+    [Fact]
+    public void AlignedLowRes_AddsTheEmbeddingBeneathEachPosition()
+    {
+        var plain = TestData.TinySuperResolution;
+        var aligned = plain with { AlignedLowRes = true };
+        var weights = RandomWeights.Create(MaskedTransformerGraph.WeightSpecs(aligned), seed: 3, stream: 5);
+        var zeroed = new Dictionary<string, WeightTensor>(weights)
+        {
+            ["low_res_aligned_embedding.weight"] = WeightTensor.Float(new float[aligned.CodebookSize * aligned.DModel], aligned.CodebookSize, aligned.DModel),
+        };
+        var withoutAligned = weights.Where(w => w.Key != "low_res_aligned_embedding.weight").ToDictionary();
+        var inputs = TransformerInputs(aligned, batch: 2);
+
+        var reference = Ort.Run(MaskedTransformerGraph.Build(plain, withoutAligned), inputs)[MaskedTransformerGraph.Logits];
+        var zero = Ort.Run(MaskedTransformerGraph.Build(aligned, zeroed), inputs)[MaskedTransformerGraph.Logits];
+        var full = Ort.Run(MaskedTransformerGraph.Build(aligned, weights), inputs)[MaskedTransformerGraph.Logits];
+
+        GraphBuilderTests.AssertClose(reference.F, zero.F, 1e-5f);
+        Assert.NotEqual(reference.F, full.F);
+        Assert.Throws<InvalidDataException>(() => MaskedTransformerGraph.Build(aligned, withoutAligned));
+    }
+
+    [Fact]
     public void Build_WrongWeightShape_ThrowsNamingTheWeight()
     {
         var config = TestData.TinyBase;

@@ -187,6 +187,14 @@ public sealed record TransformerConfig : ArchitectureConfig
     /// <summary>Low-resolution grid width (sr only; 0 for base).</summary>
     public int LowResGridWidth { get; init; }
 
+    /// <summary>
+    /// sr only: each position also adds <c>low_res_aligned_embedding</c> of the low-res token covering it (nearest
+    /// upsampling of the low-res grid), besides the low-res keys of the cross-attention. A small model then need not
+    /// learn the grid correspondence through attention first. Omitted from JSON when false (older sr models).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool AlignedLowRes { get; init; }
+
     /// <summary>The mask token id: always <see cref="CodebookSize"/>.</summary>
     [JsonIgnore]
     public int MaskTokenId => CodebookSize;
@@ -210,6 +218,9 @@ public sealed record TransformerConfig : ArchitectureConfig
         Check(DModel > 0 && NumHeads > 0 && DModel % NumHeads == 0, "dModel must be a positive multiple of numHeads");
         Check(NumLayers > 0 && MlpDim > 0 && TextDim > 0 && TextMaxLength > 0, "numLayers, mlpDim, textDim and textMaxLength must be positive");
         Check((LowResGridHeight > 0) == (LowResGridWidth > 0) && LowResGridHeight >= 0, "lowResGridHeight and lowResGridWidth are both set (sr) or both 0 (base)");
+        Check(
+            !AlignedLowRes || (IsSuperResolution && GridHeight % LowResGridHeight == 0 && GridWidth % LowResGridWidth == 0),
+            "alignedLowRes needs an sr grid that is a whole multiple of the low-res grid");
         Check(Eps > 0, "eps must be positive");
     }
 }

@@ -42,6 +42,10 @@ public static class MaskedTransformerGraph
         {
             specs.Add(new("low_res_embedding.weight", [config.CodebookSize, d], WeightInit.Normal(1.0)));
             specs.Add(new("low_res_position_embedding", [config.LowResTokens, d], WeightInit.Normal(1.0)));
+            if (config.AlignedLowRes)
+            {
+                specs.Add(new("low_res_aligned_embedding.weight", [config.CodebookSize, d], WeightInit.Normal(1.0)));
+            }
         }
 
         for (var i = 0; i < config.NumLayers; i++)
@@ -90,6 +94,11 @@ public static class MaskedTransformerGraph
             // Low-res tokens are always attended to: their mask is ones shaped like low_res_tokens.
             var lowResMask = g.Op("ConstantOfShape", [g.Op("Shape", [lowRes])], Attr.FloatTensor("value", 1f));   // [B, M]
             contextMask = g.Concat(1, textMask, lowResMask);                                                   // [B, L+M]
+            if (config.AlignedLowRes)
+            {
+                var beneath = g.Op("Gather", [lowRes, g.Int64Initializer("low_res_beneath", LowResBeneath(config.GridHeight, config.GridWidth, config.LowResGridHeight, config.LowResGridWidth), [config.GridTokens])], Attr.Int("axis", 1));   // [B, N]
+                x = g.Add(x, g.Gather(g.Weight("low_res_aligned_embedding.weight"), beneath));                 // [B, N, D]
+            }
         }
 
         var keyBias = g.KeyMaskBias(contextMask);                                                              // [B, 1, 1, L(+M)]
@@ -108,6 +117,26 @@ public static class MaskedTransformerGraph
         var logits = g.Linear(g.LayerNorm(x, "norm_out", config.Eps), "to_logits", bias: true);                // [B, N, K]
         g.Output(logits, Logits, DataType.Float, "batch", config.GridTokens, config.CodebookSize);
         return g.Build(new Dictionary<string, string> { ["muse.architecture"] = config.ToJson() });
+    }
+
+    /// <summary>
+    /// For each position of a <paramref name="height"/>×<paramref name="width"/> grid (row-major), the index of the
+    /// low-res token covering it: nearest upsampling by whole factors (the trainer uses the same map).
+    /// </summary>
+    public static long[] LowResBeneath(int height, int width, int lowResHeight, int lowResWidth)
+    {
+        var rowFactor = height / lowResHeight;
+        var columnFactor = width / lowResWidth;
+        var map = new long[height * width];
+        for (var r = 0; r < height; r++)
+        {
+            for (var c = 0; c < width; c++)
+            {
+                map[(r * width) + c] = ((r / rowFactor) * lowResWidth) + (c / columnFactor);
+            }
+        }
+
+        return map;
     }
 
     private static void Linear(List<WeightSpec> specs, string prefix, long inFeatures, long outFeatures)

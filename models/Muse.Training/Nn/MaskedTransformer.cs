@@ -1,3 +1,4 @@
+using Muse.ModelBuilder.Architectures;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -128,10 +129,15 @@ internal sealed class MaskedTransformer : nn.Module
     private readonly Embedding? _lowResEmbedding;
     [ComponentName(Name = "low_res_position_embedding")]
     private readonly Parameter? _lowResPositionEmbedding;
+    [ComponentName(Name = "low_res_aligned_embedding")]
+    private readonly Embedding? _lowResAlignedEmbedding;
     [ComponentName(Name = "layers")]
     private readonly ModuleList<TransformerLayer> _layers = new();
     [ComponentName(Name = "norm_out")]
     private readonly LayerNorm _normOut;
+
+    // Low-res token index beneath each position (alignedLowRes only); a constant, not a weight.
+    private readonly long[]? _lowResBeneath;
     [ComponentName(Name = "to_logits")]
     private readonly Linear _toLogits;
 
@@ -147,6 +153,11 @@ internal sealed class MaskedTransformer : nn.Module
         {
             _lowResEmbedding = nn.Embedding(config.CodebookSize, config.DModel);
             _lowResPositionEmbedding = new Parameter(randn(config.LowResGridHeight * config.LowResGridWidth, config.DModel) * 0.02);
+            if (config.AlignedLowRes)
+            {
+                _lowResAlignedEmbedding = nn.Embedding(config.CodebookSize, config.DModel);
+                _lowResBeneath = MaskedTransformerGraph.LowResBeneath(config.GridHeight, config.GridWidth, config.LowResGridHeight, config.LowResGridWidth);
+            }
         }
 
         for (var i = 0; i < config.NumLayers; i++)
@@ -162,6 +173,7 @@ internal sealed class MaskedTransformer : nn.Module
         {
             _tokenEmbedding.weight!.normal_(0, 0.02);
             _lowResEmbedding?.weight!.normal_(0, 0.02);
+            _lowResAlignedEmbedding?.weight!.normal_(0, 0.02);
         }
     }
 
@@ -182,6 +194,10 @@ internal sealed class MaskedTransformer : nn.Module
             var lowRes = _lowResEmbedding.forward(lowResTokens!) + _lowResPositionEmbedding!; // [B, M, D]
             context = cat([context, lowRes], 1); // [B, L + M, D]
             contextMask = cat([textMask, ones(lowRes.shape[0], lowRes.shape[1])], 1); // low-res keys are never masked
+            if (_lowResAlignedEmbedding is not null)
+            {
+                x = x + _lowResAlignedEmbedding.forward(lowResTokens!.index_select(1, tensor(_lowResBeneath!))); // [B, N, D]
+            }
         }
 
         var contextBias = ((1 - contextMask) * -1e9f).unsqueeze(1).unsqueeze(1); // [B, 1, 1, S]

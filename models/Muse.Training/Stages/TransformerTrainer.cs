@@ -36,8 +36,8 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         : new TransformerConfig { Role = "base", CodebookSize = codebookSize, DModel = 96, NumHeads = 4, NumLayers = 3, MlpDim = 192, TextDim = textDim };
 
     public static TransformerConfig DefaultSr(bool smoke, int codebookSize, int textDim) => smoke
-        ? new TransformerConfig { Role = "sr", CodebookSize = codebookSize, GridHeight = 16, GridWidth = 16, LowResGridHeight = 8, LowResGridWidth = 8, DModel = 16, NumHeads = 2, NumLayers = 1, MlpDim = 32, TextDim = textDim }
-        : new TransformerConfig { Role = "sr", CodebookSize = codebookSize, GridHeight = 16, GridWidth = 16, LowResGridHeight = 8, LowResGridWidth = 8, DModel = 64, NumHeads = 4, NumLayers = 3, MlpDim = 128, TextDim = textDim };
+        ? new TransformerConfig { Role = "sr", CodebookSize = codebookSize, GridHeight = 16, GridWidth = 16, LowResGridHeight = 8, LowResGridWidth = 8, AlignedLowRes = true, DModel = 16, NumHeads = 2, NumLayers = 1, MlpDim = 32, TextDim = textDim }
+        : new TransformerConfig { Role = "sr", CodebookSize = codebookSize, GridHeight = 16, GridWidth = 16, LowResGridHeight = 8, LowResGridWidth = 8, AlignedLowRes = true, DModel = 64, NumHeads = 4, NumLayers = 3, MlpDim = 128, TextDim = textDim };
 
     public TransformerTrainResult Run()
     {
