@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Muse.Decoding;
+using Muse.Imaging;
 using Muse.Inference;
 using Muse.Orchestrator.Generation;
 using Muse.Orchestrator.Pipelines;
@@ -41,8 +42,21 @@ public sealed record EvalOptions
     /// <summary>Model repository; default located as the stages do.</summary>
     public string? Repository { get; init; }
 
+    /// <summary>Held-out scenes of the inpainting row (<see cref="EditCase"/>). Default 24.</summary>
+    public int Edits { get; init; } = 24;
+
     /// <summary>First seed; prompt i uses seed + i. Default 1.</summary>
     public ulong Seed { get; init; } = 1;
+}
+
+/// <summary>
+/// The inpainting row: the share of edits after which the scene checker finds the whole edited scene (the new object
+/// and everything else), and the PSNR of the pixels outside the mask against the original, without blending back.
+/// </summary>
+public sealed record EditRow(int Correct, int Cases, double PsnrOutsideMask)
+{
+    /// <summary>Correct / Cases.</summary>
+    public double Success => (double)Correct / Cases;
 }
 
 /// <summary>Prompt adherence at one setting: the share of prompts whose every attribute the scene checker confirms.</summary>
@@ -62,6 +76,7 @@ public sealed record EvalResult(
     double BicubicPsnr,
     IReadOnlyList<AdherencePoint> StepCurve,
     IReadOnlyList<AdherencePoint> Guidance,
+    EditRow Inpainting,
     double ImagesPerSecond)
 {
     /// <summary>PSNR gain of the SR stage over bicubic upsampling of the same low-resolution reconstruction (dB).</summary>
@@ -129,8 +144,13 @@ public static class ModelEval
                 ?? await AdherenceAsync(options.BaseSteps, guidance));
         }
 
+        var imagesPerSecond = generated / clock.Elapsed.TotalSeconds;
+        var guard = new ImageUploadGuard(new ImageUploadLimits(), NullLogger<ImageUploadGuard>.Instance);
+        var editor = new Editor(generator, stages, guard, TimeProvider.System);
+        var inpainting = await InpaintingAsync(editor, catalog, pipeline, models, options, ct);
+
         var trained = models.Models.All(m => m.Model.Trained);
-        return new EvalResult(pipeline, trained, psnr64, psnr128, sr, bicubic, curve, guidanceRows, generated / clock.Elapsed.TotalSeconds);
+        return new EvalResult(pipeline, trained, psnr64, psnr128, sr, bicubic, curve, guidanceRows, inpainting, imagesPerSecond);
     }
 
     // Render → PNG → Tokenize → Detokenize → PSNR against the render, at the base and the SR resolution.
@@ -196,8 +216,41 @@ public static class ModelEval
         return (srTotal / scenes.Count, bicubicTotal / scenes.Count);
     }
 
-    /// <summary>Peak signal-to-noise ratio of two 8-bit images of the same size, in dB (capped at 100 for identical images).</summary>
-    public static double Psnr(ReadOnlySpan<byte> expected, ReadOnlySpan<byte> actual)
+    // Each case: the original scene and the mask through the real Edit path (upload guard included), unblended.
+    private static async Task<EditRow> InpaintingAsync(
+        Editor editor, PipelineCatalog catalog, string pipeline, PipelineChoice models, EvalOptions options, CancellationToken ct)
+    {
+        var size = models.SuperResolution.GridWidth * models.ImageTokenizer.DownsampleFactor;
+        var cases = EditCase.HeldOut(options.Edits, options.Seed + 2);
+        var correct = 0;
+        double outside = 0;
+        for (var i = 0; i < cases.Count; i++)
+        {
+            var original = SceneRenderer.Render(cases[i].Original, size);
+            var request = new EditRequest
+            {
+                Image = Google.Protobuf.ByteString.CopyFrom(EncodePng(original, size, size)),
+                Prompt = cases[i].Prompt,
+                Seed = options.Seed + (ulong)i,
+                BaseSteps = options.BaseSteps,
+                SrSteps = options.SrSteps,
+                Pipeline = pipeline,
+                Blend = false,
+                Inpaint = new InpaintEdit { Mask = Google.Protobuf.ByteString.CopyFrom(EncodePng(cases[i].MaskRgb(size), size, size)) },
+            };
+            var result = await editor.EditAsync(EditSettings.FromRequest(request, catalog), _ => Task.CompletedTask, null, ct);
+            var edited = DecodeRgb(result.Image.Span, out _);
+            correct += SceneChecker.Check(edited, size, SceneDescription.Of(cases[i].Edited)).AllCorrect ? 1 : 0;
+            var mask = cases[i].Mask(size);
+            outside += Psnr(original, edited, p => !mask[p]);
+        }
+
+        return new EditRow(correct, cases.Count, outside / cases.Count);
+    }
+
+    /// <summary>Peak signal-to-noise ratio of two 8-bit RGB images of the same size, in dB (capped at 100 for identical
+    /// images); <paramref name="include"/> picks the pixels that count (all when null).</summary>
+    public static double Psnr(ReadOnlySpan<byte> expected, ReadOnlySpan<byte> actual, Func<int, bool>? include = null)
     {
         if (expected.Length != actual.Length)
         {
@@ -205,13 +258,20 @@ public static class ModelEval
         }
 
         double squared = 0;
+        long counted = 0;
         for (var i = 0; i < expected.Length; i++)
         {
+            if (include is not null && !include(i / 3))
+            {
+                continue;
+            }
+
             double d = expected[i] - actual[i];
             squared += d * d;
+            counted++;
         }
 
-        var mse = squared / expected.Length;
+        var mse = squared / Math.Max(counted, 1);
         return mse == 0 ? 100 : 10 * Math.Log10(255.0 * 255.0 / mse);
     }
 

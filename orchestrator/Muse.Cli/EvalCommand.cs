@@ -13,10 +13,11 @@ internal static class EvalCommand
     {
         var prompts = new Option<int>("--prompts") { Description = "Held-out prompts per adherence point", DefaultValueFactory = _ => 40 };
         var scenes = new Option<int>("--scenes") { Description = "Held-out scenes for the PSNR rows", DefaultValueFactory = _ => 40 };
+        var edits = new Option<int>("--edits") { Description = "Held-out scenes of the inpainting row", DefaultValueFactory = _ => 24 };
         var pipeline = new Option<string?>("--pipeline") { Description = "Pipeline to evaluate (default: the default pipeline)" };
         var command = new Command("eval", "Evaluate a pipeline on held-out synthetic scenes: VQ PSNR, SR gain over bicubic, prompt adherence vs steps and guidance")
         {
-            prompts, scenes, pipeline,
+            prompts, scenes, edits, pipeline,
         };
         command.SetAction((parseResult, cancellationToken) => CommandRunner.RunAsync(
             async ct =>
@@ -25,6 +26,7 @@ internal static class EvalCommand
                 {
                     Prompts = parseResult.GetValue(prompts),
                     Scenes = parseResult.GetValue(scenes),
+                    Edits = parseResult.GetValue(edits),
                     Pipeline = parseResult.GetValue(pipeline),
                 };
                 var result = await ModelEval.RunAsync(options, ct);
@@ -47,6 +49,10 @@ internal static class EvalCommand
         metrics.AddRow("SR PSNR (from true 64 px tokens)", Db(result.SrPsnr));
         metrics.AddRow("bicubic PSNR (same 64 px reconstruction)", Db(result.BicubicPsnr));
         metrics.AddRow("SR gain over bicubic", Db(result.SrGain));
+        metrics.AddRow(
+            "inpainting: new object right, rest of the scene right",
+            $"{result.Inpainting.Success.ToString("0.0%", CultureInfo.InvariantCulture)} ({result.Inpainting.Correct}/{result.Inpainting.Cases})");
+        metrics.AddRow("inpainting: PSNR outside the mask (not blended back)", Db(result.Inpainting.PsnrOutsideMask));
         metrics.AddRow("images/s (in-process, generation)", result.ImagesPerSecond.ToString("0.00", CultureInfo.InvariantCulture));
         AnsiConsole.Write(metrics);
 

@@ -24,6 +24,16 @@ public sealed class ModelEvalTests
     }
 
     [Fact]
+    public void Psnr_IncludeSelectsPixels()
+    {
+        byte[] expected = [0, 0, 0, 0, 0, 0];
+        byte[] actual = [0, 0, 0, 30, 0, 0];   // pixel 1 differs: MSE over its 3 bytes = 900 / 3
+
+        Assert.Equal(100, ModelEval.Psnr(expected, actual, p => p == 0));
+        Assert.Equal(10 * Math.Log10(255.0 * 255.0 / 300), ModelEval.Psnr(expected, actual, p => p == 1), 9);
+    }
+
+    [Fact]
     public void Psnr_DifferentSizes_Throws()
     {
         Assert.Throws<ArgumentException>(() => ModelEval.Psnr(new byte[3], new byte[6]));
@@ -34,7 +44,7 @@ public sealed class ModelEvalTests
     {
         var options = new EvalOptions
         {
-            Prompts = 1, Scenes = 1, StepCurve = [1, 2], GuidanceScales = [0f, 3f], BaseSteps = 2, SrSteps = 2, Pipeline = "muse-random",
+            Prompts = 1, Scenes = 1, Edits = 1, StepCurve = [1, 2], GuidanceScales = [0f, 3f], BaseSteps = 2, SrSteps = 2, Pipeline = "muse-random",
         };
 
         var result = await ModelEval.RunAsync(options, CancellationToken.None);
@@ -47,5 +57,7 @@ public sealed class ModelEvalTests
         Assert.InRange(result.VqPsnr128, 1, 100);
         Assert.True(double.IsFinite(result.SrGain));
         Assert.True(result.ImagesPerSecond > 0);
+        Assert.Equal(1, result.Inpainting.Cases);
+        Assert.InRange(result.Inpainting.PsnrOutsideMask, 1, 100);
     }
 }
