@@ -1,8 +1,5 @@
 using System.Diagnostics;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using Muse.Decoding;
-using Muse.Imaging;
 using Muse.Inference;
 using Muse.Orchestrator.Generation;
 using Muse.Orchestrator.Pipelines;
@@ -50,7 +47,7 @@ public sealed record EvalOptions
 }
 
 /// <summary>
-/// The inpainting row: the share of edits after which the scene checker finds the whole edited scene (the new object
+/// An editing row: the share of edits after which the scene checker finds the whole intended scene (the new object
 /// and everything else), and the PSNR of the pixels outside the mask against the original, without blending back.
 /// </summary>
 public sealed record EditRow(int Correct, int Cases, double PsnrOutsideMask)
@@ -77,6 +74,7 @@ public sealed record EvalResult(
     IReadOnlyList<AdherencePoint> StepCurve,
     IReadOnlyList<AdherencePoint> Guidance,
     EditRow Inpainting,
+    EditRow Outpainting,
     double ImagesPerSecond)
 {
     /// <summary>PSNR gain of the SR stage over bicubic upsampling of the same low-resolution reconstruction (dB).</summary>
@@ -93,16 +91,13 @@ public static class ModelEval
     /// <summary>Runs every measurement.</summary>
     public static async Task<EvalResult> RunAsync(EvalOptions options, CancellationToken ct)
     {
-        var repository = ModelRepository.Locate(options.Repository);
-        using var stages = await InProcessStages.StartAsync(repository, intraOpThreads: 0, ct);
-        var catalog = PipelineCatalog.Load(Path.Combine(Path.GetDirectoryName(repository)!, "pipelines.json"), repository);
-        var pipeline = options.Pipeline ?? catalog.DefaultPipeline;
-        var models = catalog.Choose(pipeline, "eval");
-        var generator = new Generator(stages, Options.Create(new StageResilienceOptions()), TimeProvider.System, NullLogger<Generator>.Instance);
+        ArgumentNullException.ThrowIfNull(options);
+        using var pipeline = await LocalPipeline.StartAsync(options.Repository, options.Pipeline, ct);
+        var models = pipeline.Models;
 
         var scenes = Dataset.HeldOutSamples(options.Scenes, options.Seed);
-        var (psnr64, psnr128) = await ReconstructionAsync(stages, models.ImageTokenizer, scenes, ct);
-        var (sr, bicubic) = await SuperResolutionAsync(stages, models, scenes, options, ct);
+        var (psnr64, psnr128) = await ReconstructionAsync(pipeline.Stages, models.ImageTokenizer, scenes, ct);
+        var (sr, bicubic) = await SuperResolutionAsync(pipeline, scenes, options, ct);
 
         var prompts = Dataset.HeldOutSamples(options.Prompts, options.Seed + 1);
         var generated = 0;
@@ -119,18 +114,16 @@ public static class ModelEval
                     BaseSteps = steps,
                     SrSteps = options.SrSteps,
                     GuidanceScale = guidance,
-                    Pipeline = pipeline,
                 };
-                var result = await generator.GenerateAsync(GenerateSettings.FromRequest(request, catalog), _ => Task.CompletedTask, null, ct);
+                var rgb = await pipeline.GenerateAsync(request, ct);
                 generated++;
-                var rgb = DecodeRgb(result.Image.Span, out var size);
-                correct += SceneChecker.Check(rgb, size, prompts[i].Description).AllCorrect ? 1 : 0;
+                correct += SceneChecker.Check(rgb, pipeline.Size, prompts[i].Description).AllCorrect ? 1 : 0;
             }
 
             return new AdherencePoint(steps, guidance, correct, prompts.Count);
         }
 
-        var defaultGuidance = (float)catalog.File.Pipelines[pipeline].Defaults.GuidanceScale;
+        var defaultGuidance = (float)pipeline.Defaults.GuidanceScale;
         var curve = new List<AdherencePoint>();
         foreach (var steps in options.StepCurve)
         {
@@ -145,12 +138,19 @@ public static class ModelEval
         }
 
         var imagesPerSecond = generated / clock.Elapsed.TotalSeconds;
-        var guard = new ImageUploadGuard(new ImageUploadLimits(), NullLogger<ImageUploadGuard>.Instance);
-        var editor = new Editor(generator, stages, guard, TimeProvider.System);
-        var inpainting = await InpaintingAsync(editor, catalog, pipeline, models, options, ct);
+        var inpainting = await EditingAsync(
+            pipeline, EditCase.HeldOut(options.Edits, options.Seed + 2), options,
+            (edit, seed) => pipeline.Inpaint(edit, seed, blend: false),
+            edit => (SceneRenderer.Render(edit.Original, pipeline.Size), SceneDescription.Of(edit.Edited), edit.Mask(pipeline.Size)),
+            ct);
+        var outpainting = await EditingAsync(
+            pipeline, OutpaintCase.HeldOut(options.Edits, options.Seed + 3), options,
+            (edit, seed) => pipeline.Outpaint(edit, seed, blend: false),
+            edit => (SceneRenderer.Render(edit.Scene, pipeline.Size), SceneDescription.Of(edit.Scene), edit.NewArea(pipeline.Size)),
+            ct);
 
         var trained = models.Models.All(m => m.Model.Trained);
-        return new EvalResult(pipeline, trained, psnr64, psnr128, sr, bicubic, curve, guidanceRows, inpainting, imagesPerSecond);
+        return new EvalResult(pipeline.Name, trained, psnr64, psnr128, sr, bicubic, curve, guidanceRows, inpainting, outpainting, imagesPerSecond);
     }
 
     // Render → PNG → Tokenize → Detokenize → PSNR against the render, at the base and the SR resolution.
@@ -163,9 +163,9 @@ public static class ModelEval
             foreach (var scene in scenes)
             {
                 var original = SceneRenderer.Render(scene.Spec, size);
-                var tokens = await stages.TokenizeAsync(imageTokenizer, EncodePng(original, size, size), null, ct);
+                var tokens = await stages.TokenizeAsync(imageTokenizer, LocalPipeline.EncodePng(original, size, size), null, ct);
                 var image = await stages.DetokenizeAsync(imageTokenizer, tokens.Tokens, null, ct);
-                total += Psnr(original, DecodeRgb(image.Images[0].Span, out _));
+                total += Psnr(original, LocalPipeline.DecodeRgb(image.Images[0].Span));
             }
 
             return total / scenes.Count;
@@ -177,10 +177,11 @@ public static class ModelEval
     // The SR stage alone: conditioned on the tokens of the true 64 px scene and its caption, against bicubic
     // upsampling of that same low-resolution reconstruction; both compared with the true 128 px scene.
     private static async Task<(double Sr, double Bicubic)> SuperResolutionAsync(
-        InProcessStages stages, PipelineChoice models, IReadOnlyList<SceneSample> scenes, EvalOptions options, CancellationToken ct)
+        LocalPipeline pipeline, IReadOnlyList<SceneSample> scenes, EvalOptions options, CancellationToken ct)
     {
+        var (stages, models) = (pipeline.Stages, pipeline.Models);
         var srModel = models.SuperResolution;
-        var defaults = models.Defaults;
+        var defaults = pipeline.Defaults;
         var decode = new DecodeOptions
         {
             Steps = options.SrSteps,
@@ -188,11 +189,12 @@ public static class ModelEval
             SamplingTemperature = (float)defaults.SamplingTemperature,
             ChoiceTemperature = (float)defaults.ChoiceTemperature,
         };
+        var (lowSize, highSize) = (srModel.LowResGridWidth * 8, srModel.GridWidth * 8);
         double srTotal = 0, bicubicTotal = 0;
         for (var i = 0; i < scenes.Count; i++)
         {
-            var high = SceneRenderer.Render(scenes[i].Spec, srModel.GridWidth * 8);
-            var low = await stages.TokenizeAsync(models.ImageTokenizer, EncodePng(SceneRenderer.Render(scenes[i].Spec, srModel.LowResGridWidth * 8), srModel.LowResGridWidth * 8, srModel.LowResGridHeight * 8), null, ct);
+            var high = SceneRenderer.Render(scenes[i].Spec, highSize);
+            var low = await stages.TokenizeAsync(models.ImageTokenizer, LocalPipeline.EncodePng(SceneRenderer.Render(scenes[i].Spec, lowSize), lowSize, lowSize), null, ct);
             var text = await stages.EncodeAsync(models.TextEncoder, [scenes[i].Caption, ""], null, ct);
 
             var conditioning = new Conditioning { Model = srModel.Id, TextEmbeddings = text.Embeddings, TextMask = text.Mask, LowResTokens = low.Tokens };
@@ -205,47 +207,37 @@ public static class ModelEval
             }
 
             var srImage = await stages.DetokenizeAsync(models.ImageTokenizer, TensorConvert.FromInt32(states[0].Tokens, 1, srModel.GridHeight, srModel.GridWidth), null, ct);
-            srTotal += Psnr(high, DecodeRgb(srImage.Images[0].Span, out _));
+            srTotal += Psnr(high, LocalPipeline.DecodeRgb(srImage.Images[0].Span));
 
             var lowImage = await stages.DetokenizeAsync(models.ImageTokenizer, low.Tokens, null, ct);
             using var upsampled = Image.Load<Rgb24>(lowImage.Images[0].Span);
-            upsampled.Mutate(x => x.Resize(srModel.GridWidth * 8, srModel.GridHeight * 8, KnownResamplers.Bicubic));
-            bicubicTotal += Psnr(high, Pixels(upsampled));
+            upsampled.Mutate(x => x.Resize(highSize, highSize, KnownResamplers.Bicubic));
+            bicubicTotal += Psnr(high, LocalPipeline.Pixels(upsampled));
         }
 
         return (srTotal / scenes.Count, bicubicTotal / scenes.Count);
     }
 
-    // Each case: the original scene and the mask through the real Edit path (upload guard included), unblended.
-    private static async Task<EditRow> InpaintingAsync(
-        Editor editor, PipelineCatalog catalog, string pipeline, PipelineChoice models, EvalOptions options, CancellationToken ct)
+    // One editing row: each case through the real Edit path, unblended; the checker reads the intended scene, and the
+    // PSNR counts the pixels the edit was to keep.
+    private static async Task<EditRow> EditingAsync<TCase>(
+        LocalPipeline pipeline, IReadOnlyList<TCase> cases, EvalOptions options, Func<TCase, ulong, EditRequest> request,
+        Func<TCase, (byte[] Original, SceneDescription Intended, bool[] Changed)> expect, CancellationToken ct)
     {
-        var size = models.SuperResolution.GridWidth * models.ImageTokenizer.DownsampleFactor;
-        var cases = EditCase.HeldOut(options.Edits, options.Seed + 2);
         var correct = 0;
-        double outside = 0;
+        double kept = 0;
         for (var i = 0; i < cases.Count; i++)
         {
-            var original = SceneRenderer.Render(cases[i].Original, size);
-            var request = new EditRequest
-            {
-                Image = Google.Protobuf.ByteString.CopyFrom(EncodePng(original, size, size)),
-                Prompt = cases[i].Prompt,
-                Seed = options.Seed + (ulong)i,
-                BaseSteps = options.BaseSteps,
-                SrSteps = options.SrSteps,
-                Pipeline = pipeline,
-                Blend = false,
-                Inpaint = new InpaintEdit { Mask = Google.Protobuf.ByteString.CopyFrom(EncodePng(cases[i].MaskRgb(size), size, size)) },
-            };
-            var result = await editor.EditAsync(EditSettings.FromRequest(request, catalog), _ => Task.CompletedTask, null, ct);
-            var edited = DecodeRgb(result.Image.Span, out _);
-            correct += SceneChecker.Check(edited, size, SceneDescription.Of(cases[i].Edited)).AllCorrect ? 1 : 0;
-            var mask = cases[i].Mask(size);
-            outside += Psnr(original, edited, p => !mask[p]);
+            var edit = request(cases[i], options.Seed + (ulong)i);
+            edit.BaseSteps = options.BaseSteps;
+            edit.SrSteps = options.SrSteps;
+            var result = await pipeline.EditAsync(edit, ct);
+            var (original, intended, changed) = expect(cases[i]);
+            correct += SceneChecker.Check(result, pipeline.Size, intended).AllCorrect ? 1 : 0;
+            kept += Psnr(original, result, p => !changed[p]);
         }
 
-        return new EditRow(correct, cases.Count, outside / cases.Count);
+        return new EditRow(correct, cases.Count, kept / cases.Count);
     }
 
     /// <summary>Peak signal-to-noise ratio of two 8-bit RGB images of the same size, in dB (capped at 100 for identical
@@ -273,27 +265,5 @@ public static class ModelEval
 
         var mse = squared / Math.Max(counted, 1);
         return mse == 0 ? 100 : 10 * Math.Log10(255.0 * 255.0 / mse);
-    }
-
-    private static byte[] EncodePng(byte[] rgb, int width, int height)
-    {
-        using var image = Image.LoadPixelData<Rgb24>(rgb, width, height);
-        using var stream = new MemoryStream();
-        image.SaveAsPng(stream);
-        return stream.ToArray();
-    }
-
-    private static byte[] DecodeRgb(ReadOnlySpan<byte> png, out int size)
-    {
-        using var image = Image.Load<Rgb24>(png);
-        size = image.Width;
-        return Pixels(image);
-    }
-
-    private static byte[] Pixels(Image<Rgb24> image)
-    {
-        var rgb = new byte[image.Width * image.Height * 3];
-        image.CopyPixelDataTo(rgb);
-        return rgb;
     }
 }

@@ -13,7 +13,7 @@ internal static class EvalCommand
     {
         var prompts = new Option<int>("--prompts") { Description = "Held-out prompts per adherence point", DefaultValueFactory = _ => 40 };
         var scenes = new Option<int>("--scenes") { Description = "Held-out scenes for the PSNR rows", DefaultValueFactory = _ => 40 };
-        var edits = new Option<int>("--edits") { Description = "Held-out scenes of the inpainting row", DefaultValueFactory = _ => 24 };
+        var edits = new Option<int>("--edits") { Description = "Held-out scenes of each editing row (inpainting, outpainting)", DefaultValueFactory = _ => 24 };
         var pipeline = new Option<string?>("--pipeline") { Description = "Pipeline to evaluate (default: the default pipeline)" };
         var command = new Command("eval", "Evaluate a pipeline on held-out synthetic scenes: VQ PSNR, SR gain over bicubic, prompt adherence vs steps and guidance")
         {
@@ -53,6 +53,10 @@ internal static class EvalCommand
             "inpainting: new object right, rest of the scene right",
             $"{result.Inpainting.Success.ToString("0.0%", CultureInfo.InvariantCulture)} ({result.Inpainting.Correct}/{result.Inpainting.Cases})");
         metrics.AddRow("inpainting: PSNR outside the mask (not blended back)", Db(result.Inpainting.PsnrOutsideMask));
+        metrics.AddRow(
+            "outpainting: cropped third restored, whole scene right",
+            $"{result.Outpainting.Success.ToString("0.0%", CultureInfo.InvariantCulture)} ({result.Outpainting.Correct}/{result.Outpainting.Cases})");
+        metrics.AddRow("outpainting: PSNR of the kept part (not blended back)", Db(result.Outpainting.PsnrOutsideMask));
         metrics.AddRow("images/s (in-process, generation)", result.ImagesPerSecond.ToString("0.00", CultureInfo.InvariantCulture));
         AnsiConsole.Write(metrics);
 

@@ -20,6 +20,7 @@ var root = new RootCommand("Muse text-to-image over gRPC: generate images with a
     UpCommand.Create(),
     BenchCommand.Create(),
     EvalCommand.Create(),
+    ShowcaseCommand.Create(),
     ReproduceCommand.Create(),
 };
 

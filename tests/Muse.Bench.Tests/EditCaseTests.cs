@@ -66,6 +66,27 @@ public sealed class EditCaseTests
         Assert.All(Enumerable.Range(0, mask.Length), p => Assert.Equal(mask[p] ? 255 : 0, rgb[(p * 3) + 1]));
     }
 
+    [Fact]
+    public void Outpaint_CroppedThirdHoldsOneWholeObject_SoTheCropFailsAndTheSceneIsTheTarget()
+    {
+        var margin = OutpaintCase.Margin(Size);
+        foreach (var edit in OutpaintCase.HeldOut(24, 4))
+        {
+            var full = SceneRenderer.Render(edit.Scene, Size);
+            var (rgb, width, height) = edit.Cropped(Size);
+            var vertical = edit.Side is OutpaintSide.Left or OutpaintSide.Right;
+            Assert.Equal(vertical ? (Size - margin, Size) : (Size, Size - margin), (width, height));
+
+            // The crop on the background where it came from: one object is gone, the rest is the scene.
+            var canvas = edit.CroppedOnCanvas(Size, SceneGeometry.Rgb(edit.Scene.Background));
+            var kept = edit.NewArea(Size);
+            Assert.All(Enumerable.Range(0, Size * Size).Where(p => !kept[p]), p => Assert.Equal(full[p * 3], canvas[p * 3]));
+            Assert.Single(SceneChecker.Analyze(canvas, Size).Objects);
+            Assert.True(SceneChecker.Check(full, Size, SceneDescription.Of(edit.Scene)).AllCorrect, edit.Prompt);
+            Assert.Equal(SceneDescription.Of(edit.Scene), Captions.Parse(edit.Prompt));
+        }
+    }
+
     private sealed class EditCaseComparer : IEqualityComparer<EditCase>
     {
         public bool Equals(EditCase? x, EditCase? y) =>

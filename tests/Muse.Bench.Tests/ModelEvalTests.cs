@@ -59,5 +59,7 @@ public sealed class ModelEvalTests
         Assert.True(result.ImagesPerSecond > 0);
         Assert.Equal(1, result.Inpainting.Cases);
         Assert.InRange(result.Inpainting.PsnrOutsideMask, 1, 100);
+        Assert.Equal(1, result.Outpainting.Cases);
+        Assert.InRange(result.Outpainting.PsnrOutsideMask, 1, 100);
     }
 }
