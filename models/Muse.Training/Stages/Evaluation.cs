@@ -12,13 +12,8 @@ namespace Muse.Training.Stages;
 /// Also scores VQGAN reconstructions of the held-out renders (the ceiling of the pipeline). Results are
 /// merged into the stages' metrics.json (so exports carry them) and written to &lt;out&gt;/evaluation.json.
 /// </summary>
-internal sealed class Evaluation(TrainOptions options, SceneData data, TextWriter log)
+internal sealed class Evaluation(TrainOptions options, SceneData data, TextWriter log, EvaluationDecoding decoding)
 {
-    private const int BaseSteps = 12;
-    private const int SrSteps = 8;
-    private const double GuidanceScale = 3.0;
-    private const double ChoiceTemperature = 4.5;
-
     public Dictionary<string, double> Run(int count)
     {
         using var noGrad = no_grad();
@@ -43,18 +38,20 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
             var tokenizer = new CaptionTokenizer(joint.T5.Config.MaxLength);
             var (text, textMask) = Embed(joint.T5, tokenizer, samples.Select(s => s.Caption)); // [B, L, D], [B, L]
             var (empty, emptyMask) = Embed(joint.T5, tokenizer, Enumerable.Repeat("", count));
-            var low = Decode(joint.Base, text, textMask, empty, emptyMask, null, BaseSteps); // [B, 64]
+            var low = Decode(joint.Base, text, textMask, empty, emptyMask, null, decoding.BaseSteps); // [B, 64]
             var lowImages = vqgan.Decode(low.reshape(count, 8, 8)); // [B, 3, 64, 64]
             results["generatedChecker64"] = CheckerAccuracy(lowImages, 64, samples);
+            LogAttributes("generated 64 px", lowImages, 64, samples);
             WritePpm(Path.Combine(options.Out, "samples-64.ppm"), lowImages[..Math.Min(8, count)], 64);
 
             var srDir = options.StageDir(TransformerTrainer.SrStageName);
             if (Checkpoint.Exists(srDir))
             {
                 var sr = StageIo.LoadTransformer(srDir);
-                var high = Decode(sr, text, textMask, empty, emptyMask, low, SrSteps); // [B, 256]
+                var high = Decode(sr, text, textMask, empty, emptyMask, low, decoding.SrSteps); // [B, 256]
                 var highImages = vqgan.Decode(high.reshape(count, 16, 16)); // [B, 3, 128, 128]
                 results["generatedChecker128"] = CheckerAccuracy(highImages, 128, samples);
+                LogAttributes("generated 128 px", highImages, 128, samples);
                 WritePpm(Path.Combine(options.Out, "samples-128.ppm"), highImages[..Math.Min(8, count)], 128);
             }
         }
@@ -72,7 +69,7 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
     }
 
     /// <summary>MaskGIT decoding from all-mask tokens with guidance; returns tokens [B, N].</summary>
-    private static Tensor Decode(MaskedTransformer model, Tensor text, Tensor textMask, Tensor empty, Tensor emptyMask, Tensor? lowRes, int steps)
+    private Tensor Decode(MaskedTransformer model, Tensor text, Tensor textMask, Tensor empty, Tensor emptyMask, Tensor? lowRes, int steps)
     {
         var b = text.shape[0];
         var n = model.Config.GridHeight * model.Config.GridWidth;
@@ -82,8 +79,8 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
             using var scope = NewDisposeScope();
             var conditional = model.Forward(tokens, text, textMask, lowRes); // [B, N, K]
             var unconditional = model.Forward(tokens, empty, emptyMask, lowRes);
-            var logits = unconditional + (GuidanceScale * (conditional - unconditional));
-            var probabilities = logits.softmax(-1);
+            var logits = unconditional + (decoding.GuidanceScale * (conditional - unconditional));
+            var probabilities = (logits / Math.Max(decoding.SamplingTemperature, 1e-6)).softmax(-1);
             var sampled = multinomial(probabilities.reshape(b * n, -1), 1).reshape(b, n); // [B, N]
             var unknown = tokens.eq(model.MaskTokenId);
             sampled = where(unknown, sampled, tokens);
@@ -91,7 +88,7 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
             var maskCount = (long)Math.Floor(n * Masking.MaskSchedule(ratio));
             var confidence = probabilities.log().gather(-1, sampled.unsqueeze(-1)).squeeze(-1); // [B, N]
             var gumbel = -(-rand(b, n).clamp(1e-9, 1).log()).log();
-            confidence = confidence + (ChoiceTemperature * (1 - ratio) * gumbel);
+            confidence = confidence + (decoding.ChoiceTemperature * (1 - ratio) * gumbel);
             confidence = where(unknown, confidence, full_like(confidence, double.PositiveInfinity));
             if (maskCount > 0)
             {
@@ -124,6 +121,23 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
         }
 
         return (double)correct / samples.Length;
+    }
+
+    // Which attributes fail: the share of images with each one right (objects pooled), for tuning and diagnosis.
+    private void LogAttributes(string what, Tensor images, int size, SceneSample[] samples)
+    {
+        var checks = Enumerable.Range(0, samples.Length).Select(i => SceneChecker.Check(ToRgb(images[i], size), size, samples[i].Description)).ToArray();
+        var objects = checks.SelectMany(c => c.Objects).ToArray();
+        double Share<T>(IEnumerable<T> items, Func<T, bool?> right)
+        {
+            var known = items.Select(right).Where(r => r is not null).ToArray();
+            return known.Length == 0 ? double.NaN : known.Count(r => r == true) / (double)known.Length;
+        }
+
+        log.WriteLine(
+            $"{what}: all {Share(checks, c => c.AllCorrect):F3}, count {Share(checks, c => c.ObjectCount):F3}, background {Share(checks, c => c.Background):F3}, " +
+            $"relation {Share(checks, c => c.Relation):F3}, colour {Share(objects, o => o.Colour):F3}, shape {Share(objects, o => o.Shape):F3}, " +
+            $"position {Share(objects, o => o.Position):F3}, size {Share(objects, o => o.Size):F3}");
     }
 
     /// <summary>[3, S, S] in [-1, 1] → RGB bytes, row-major (clamped and rounded as the host does).</summary>
@@ -167,3 +181,6 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
         File.WriteAllText(path, root.ToJsonString(ConfigJson.Options));
     }
 }
+
+/// <summary>Decoding settings of <c>evaluate</c>; the defaults are pipelines.json's.</summary>
+internal sealed record EvaluationDecoding(int BaseSteps = 12, int SrSteps = 8, double GuidanceScale = 3.0, double ChoiceTemperature = 4.5, double SamplingTemperature = 1.0);
