@@ -28,6 +28,7 @@ var options = new TrainOptions
     MaxSeconds = double.Parse(named.GetValueOrDefault("max-seconds", "0"), CultureInfo.InvariantCulture),
     Threads = int.Parse(named.GetValueOrDefault("threads", "2"), CultureInfo.InvariantCulture),
     EmaCodebook = named.ContainsKey("ema-codebook"),
+    FreezeText = named.ContainsKey("freeze-text"),
     Version = named.GetValueOrDefault("version", "1"),
     ShapeWeight = double.Parse(named.GetValueOrDefault("shape-weight", "1"), CultureInfo.InvariantCulture),
     Crops = int.Parse(named.GetValueOrDefault("crops", "-1"), CultureInfo.InvariantCulture),

@@ -54,6 +54,12 @@ internal sealed record TrainOptions
     /// <summary>VQGAN loss weight of shape pixels (those unlike the corner colour); 1 = unweighted (default).</summary>
     public double ShapeWeight { get; init; } = 1;
 
+    /// <summary>
+    /// text+base only: keep the T5 encoder fixed and train the base transformer alone (for continuing a run
+    /// after the SR stage was trained on that T5's embeddings, which must then not change).
+    /// </summary>
+    public bool FreezeText { get; init; }
+
     /// <summary>Model version label for export and fixtures (default "1").</summary>
     public string Version { get; init; } = "1";
 

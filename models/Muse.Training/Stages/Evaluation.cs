@@ -28,6 +28,7 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
             var images = ImageBatch.FromRgb([.. Enumerable.Range(0, count).Select(i => data.HeldOutImage(i, size))], size);
             var reconstructions = vqgan.Decode(vqgan.Encode(images));
             results[$"reconstructionChecker{size}"] = CheckerAccuracy(reconstructions, size, samples);
+            LogAttributes($"reconstructed {size} px", reconstructions, size, samples);
             WritePpm(Path.Combine(options.Out, $"reconstructions-{size}.ppm"), cat([images[..Math.Min(6, count)], reconstructions[..Math.Min(6, count)]], 0), size);
         }
 

@@ -101,6 +101,18 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
             log.WriteLine($"resumed at step {step} ({priorSeconds:F0} s so far)");
         }
 
+        var textFrozen = superResolution || options.FreezeText;
+        if (options.FreezeText && !superResolution)
+        {
+            // No gradients reach the T5 weights, so AdamW leaves them (and their moments) exactly as loaded.
+            foreach (var p in t5.parameters())
+            {
+                p.requires_grad = false;
+            }
+
+            log.WriteLine($"{StageName}: T5 frozen (--freeze-text)");
+        }
+
         log.WriteLine($"{StageName}: {model.parameters().Sum(p => p.numel())} parameters, batch {batch}, {options.Steps} steps, lr {peak}");
         log.Flush();
 
@@ -120,7 +132,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         var window = 0;
         var lastEval = (Loss: double.NaN, Accuracy: double.NaN);
         model.train();
-        t5.train(!superResolution);
+        t5.train(!textFrozen);
         while (step < options.Steps)
         {
             using (var scope = NewDisposeScope())
@@ -287,7 +299,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         finally
         {
             model.train();
-            t5.train(!superResolution);
+            t5.train(!(superResolution || options.FreezeText));
         }
     }
 }
