@@ -103,7 +103,7 @@ switch (verb)
         var decoding = new EvaluationDecoding(
             int.Parse(named.GetValueOrDefault("base-steps", "12"), CultureInfo.InvariantCulture),
             int.Parse(named.GetValueOrDefault("sr-steps", "8"), CultureInfo.InvariantCulture),
-            double.Parse(named.GetValueOrDefault("guidance", "3"), CultureInfo.InvariantCulture),
+            double.Parse(named.GetValueOrDefault("guidance", "1.5"), CultureInfo.InvariantCulture),
             double.Parse(named.GetValueOrDefault("choice-temperature", "4.5"), CultureInfo.InvariantCulture),
             double.Parse(named.GetValueOrDefault("temperature", "1"), CultureInfo.InvariantCulture));
         new Evaluation(options, new SceneData(options.Seed, 0), log, decoding).Run(int.Parse(named.GetValueOrDefault("count", "64"), CultureInfo.InvariantCulture));

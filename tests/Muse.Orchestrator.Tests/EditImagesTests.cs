@@ -30,6 +30,32 @@ public sealed class EditImagesTests
     }
 
     [Fact]
+    public void OutpaintCanvas_NewArea_ContinuesTheImageEdges()
+    {
+        // Left half black, right half white: outpainting to the right continues the white edge, to the left the black.
+        using var image = new Image<Rgb24>(64, 64);
+        image.ProcessPixelRows(rows =>
+        {
+            for (var y = 0; y < 64; y++)
+            {
+                rows.GetRowSpan(y)[32..].Fill(new Rgb24(255, 255, 255));
+            }
+        });
+
+        var (canvas, mask) = EditImages.OutpaintCanvas(image, new OutpaintMargins(32, 32, 0, 0), 128);
+
+        using (canvas)
+        {
+            // Canvas 128×64 → scale 1: the image at (32, 32); rows above and below are the top and bottom rows continued.
+            Assert.Equal(1, mask[(40 * 128) + 5]);
+            Assert.Equal(new Rgb24(0, 0, 0), canvas[5, 40]);
+            Assert.Equal(new Rgb24(255, 255, 255), canvas[122, 40]);
+            Assert.Equal(new Rgb24(255, 255, 255), canvas[120, 2]);
+            Assert.Equal(new Rgb24(0, 0, 0), canvas[2, 125]);
+        }
+    }
+
+    [Fact]
     public void OutpaintCanvas_MarginsOnEverySide_ImageCentred()
     {
         using var image = new Image<Rgb24>(64, 64);

@@ -183,5 +183,5 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
     }
 }
 
-/// <summary>Decoding settings of <c>evaluate</c>; the defaults are pipelines.json's.</summary>
-internal sealed record EvaluationDecoding(int BaseSteps = 12, int SrSteps = 8, double GuidanceScale = 3.0, double ChoiceTemperature = 4.5, double SamplingTemperature = 1.0);
+/// <summary>Decoding settings of <c>evaluate</c>; the defaults are those of pipeline muse-tiny in pipelines.json.</summary>
+internal sealed record EvaluationDecoding(int BaseSteps = 12, int SrSteps = 8, double GuidanceScale = 1.5, double ChoiceTemperature = 4.5, double SamplingTemperature = 1.0);

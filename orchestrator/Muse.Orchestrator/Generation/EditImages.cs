@@ -15,9 +15,6 @@ public static class EditImages
     /// <summary>Smallest side of an image to edit, in pixels.</summary>
     public const int MinSide = 32;
 
-    /// <summary>Grey of the new area of an outpainting canvas (masked anyway; only what the encoder sees).</summary>
-    private static readonly Rgb24 CanvasFill = new(127, 127, 127);
-
     private static readonly PngEncoder Encoder = new() { ColorType = PngColorType.Rgb, BitDepth = PngBitDepth.Bit8 };
 
     /// <summary>
@@ -43,6 +40,9 @@ public static class EditImages
     /// <summary>
     /// The outpainting canvas: the extended canvas (image plus margins) scaled so that its longer side is
     /// <paramref name="size"/> and centred on a square of that size; the image lands where the margins put it.
+    /// The new area is masked, but the VQGAN encoder still sees it around the kept tokens: it is prefilled by
+    /// continuing the image's edge pixels outward, so the kept tokens along the border encode no artificial edge
+    /// (a flat grey fill did, and the transformers continued that edge into the new area).
     /// </summary>
     /// <returns>The canvas (the caller owns it) and its pixel mask ([size, size], 1 = new area to generate).</returns>
     public static (Image<Rgb24> Canvas, byte[] Mask) OutpaintCanvas(Image<Rgb24> image, OutpaintMargins margins, int size)
@@ -69,10 +69,22 @@ public static class EditImages
         var width = Math.Clamp((int)Math.Round(image.Width * scale), 1, size - left);
         var height = Math.Clamp((int)Math.Round(image.Height * scale), 1, size - top);
 
-        var canvas = new Image<Rgb24>(size, size, CanvasFill);
+        var canvas = new Image<Rgb24>(size, size);
         using (var placed = Resized(image, width, height))
         {
-            canvas.Mutate(c => c.DrawImage(placed, new Point(left, top), 1f));
+            // Every canvas pixel takes the placed image's nearest pixel: the image itself, its edges continued outward.
+            canvas.ProcessPixelRows(placed, (target, source) =>
+            {
+                for (var y = 0; y < size; y++)
+                {
+                    var from = source.GetRowSpan(Math.Clamp(y - top, 0, height - 1));
+                    var row = target.GetRowSpan(y);
+                    for (var x = 0; x < size; x++)
+                    {
+                        row[x] = from[Math.Clamp(x - left, 0, width - 1)];
+                    }
+                }
+            });
         }
 
         var mask = new byte[size * size];   // [size, size]
