@@ -9,7 +9,9 @@ public static class PipelinesFile
 {
     /// <summary>
     /// Sets pipeline <paramref name="name"/> to <paramref name="pipeline"/>, keeping every other pipeline and key;
-    /// <c>defaultPipeline</c> becomes <paramref name="name"/> only when the file has none. Creates the file if absent.
+    /// <c>defaultPipeline</c> becomes <paramref name="name"/> only when the file has none. When the pipeline is
+    /// already there with <c>defaults</c>, those are kept: they are tuned by hand for the models, and an export
+    /// changes the models, not how they are decoded. Creates the file if absent.
     /// </summary>
     public static void Upsert(string path, string name, PipelineDefinition pipeline)
     {
@@ -27,7 +29,14 @@ public static class PipelinesFile
             root["pipelines"] = pipelines;
         }
 
-        pipelines[name] = JsonSerializer.SerializeToNode(pipeline, ModelManifest.JsonOptions);
+        var kept = (pipelines[name] as JsonObject)?["defaults"]?.DeepClone();
+        var node = JsonSerializer.SerializeToNode(pipeline, ModelManifest.JsonOptions)!.AsObject();
+        if (kept is not null)
+        {
+            node["defaults"] = kept;
+        }
+
+        pipelines[name] = node;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         File.WriteAllText(path, root.ToJsonString(ModelManifest.JsonOptions) + "\n");
     }
