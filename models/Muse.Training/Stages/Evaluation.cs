@@ -27,8 +27,7 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
         {
             var images = ImageBatch.FromRgb([.. Enumerable.Range(0, count).Select(i => data.HeldOutImage(i, size))], size);
             var reconstructions = vqgan.Decode(vqgan.Encode(images));
-            results[$"reconstructionChecker{size}"] = CheckerAccuracy(reconstructions, size, samples);
-            LogAttributes($"reconstructed {size} px", reconstructions, size, samples);
+            results[$"reconstructionChecker{size}"] = Score($"reconstructed {size} px", reconstructions, size, samples);
             WritePpm(Path.Combine(options.Out, $"reconstructions-{size}.ppm"), cat([images[..Math.Min(6, count)], reconstructions[..Math.Min(6, count)]], 0), size);
         }
 
@@ -41,8 +40,7 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
             var (empty, emptyMask) = Embed(joint.T5, tokenizer, Enumerable.Repeat("", count));
             var low = Decode(joint.Base, text, textMask, empty, emptyMask, null, decoding.BaseSteps); // [B, 64]
             var lowImages = vqgan.Decode(low.reshape(count, 8, 8)); // [B, 3, 64, 64]
-            results["generatedChecker64"] = CheckerAccuracy(lowImages, 64, samples);
-            LogAttributes("generated 64 px", lowImages, 64, samples);
+            results["generatedChecker64"] = Score("generated 64 px", lowImages, 64, samples);
             WritePpm(Path.Combine(options.Out, "samples-64.ppm"), lowImages[..Math.Min(8, count)], 64);
 
             var srDir = options.StageDir(TransformerTrainer.SrStageName);
@@ -51,8 +49,7 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
                 var sr = StageIo.LoadTransformer(srDir);
                 var high = Decode(sr, text, textMask, empty, emptyMask, low, decoding.SrSteps); // [B, 256]
                 var highImages = vqgan.Decode(high.reshape(count, 16, 16)); // [B, 3, 128, 128]
-                results["generatedChecker128"] = CheckerAccuracy(highImages, 128, samples);
-                LogAttributes("generated 128 px", highImages, 128, samples);
+                results["generatedChecker128"] = Score("generated 128 px", highImages, 128, samples);
                 WritePpm(Path.Combine(options.Out, "samples-128.ppm"), highImages[..Math.Min(8, count)], 128);
             }
         }
@@ -112,20 +109,9 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
         return (t5.Forward(ids, mask), mask.to_type(ScalarType.Float32));
     }
 
-    private static double CheckerAccuracy(Tensor images, int size, SceneSample[] samples)
-    {
-        var correct = 0;
-        for (var i = 0; i < samples.Length; i++)
-        {
-            var result = SceneChecker.Check(ToRgb(images[i], size), size, samples[i].Description);
-            correct += result.AllCorrect ? 1 : 0;
-        }
-
-        return (double)correct / samples.Length;
-    }
-
-    // Which attributes fail: the share of images with each one right (objects pooled), for tuning and diagnosis.
-    private void LogAttributes(string what, Tensor images, int size, SceneSample[] samples)
+    // The share of images the scene checker passes whole; the log also gets the share with each attribute right
+    // (objects pooled), which says what fails.
+    private double Score(string what, Tensor images, int size, SceneSample[] samples)
     {
         var checks = Enumerable.Range(0, samples.Length).Select(i => SceneChecker.Check(ToRgb(images[i], size), size, samples[i].Description)).ToArray();
         var objects = checks.SelectMany(c => c.Objects).ToArray();
@@ -139,6 +125,7 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
             $"{what}: all {Share(checks, c => c.AllCorrect):F3}, count {Share(checks, c => c.ObjectCount):F3}, background {Share(checks, c => c.Background):F3}, " +
             $"relation {Share(checks, c => c.Relation):F3}, colour {Share(objects, o => o.Colour):F3}, shape {Share(objects, o => o.Shape):F3}, " +
             $"position {Share(objects, o => o.Position):F3}, size {Share(objects, o => o.Size):F3}");
+        return Share(checks, c => c.AllCorrect);
     }
 
     /// <summary>[3, S, S] in [-1, 1] → RGB bytes, row-major (clamped and rounded as the host does).</summary>

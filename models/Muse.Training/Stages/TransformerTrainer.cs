@@ -27,6 +27,9 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
 
     private string StageName => superResolution ? SrStageName : BaseStageName;
 
+    // The T5 is fixed for sr (its embeddings are precomputed) and for a base run continued with --freeze-text.
+    private bool TextFrozen => superResolution || options.FreezeText;
+
     public static T5Config DefaultT5(bool smoke, int vocabSize) => smoke
         ? new T5Config { VocabSize = vocabSize, DModel = 16, NumHeads = 2, DFf = 32, NumLayers = 1 }
         : new T5Config { VocabSize = vocabSize, DModel = 64, NumHeads = 4, DFf = 128, NumLayers = 2 };
@@ -101,7 +104,6 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
             log.WriteLine($"resumed at step {step} ({priorSeconds:F0} s so far)");
         }
 
-        var textFrozen = superResolution || options.FreezeText;
         if (options.FreezeText && !superResolution)
         {
             // No gradients reach the T5 weights, so AdamW leaves them (and their moments) exactly as loaded.
@@ -132,7 +134,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         var window = 0;
         var lastEval = (Loss: double.NaN, Accuracy: double.NaN);
         model.train();
-        t5.train(!textFrozen);
+        t5.train(!TextFrozen);
         while (step < options.Steps)
         {
             using (var scope = NewDisposeScope())
@@ -299,7 +301,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         finally
         {
             model.train();
-            t5.train(!(superResolution || options.FreezeText));
+            t5.train(!TextFrozen);
         }
     }
 }
