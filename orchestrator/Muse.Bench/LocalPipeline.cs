@@ -92,13 +92,17 @@ public sealed class LocalPipeline : IDisposable
         ArgumentNullException.ThrowIfNull(edit);
         return new EditRequest
         {
-            Image = ByteString.CopyFrom(EncodePng(Muse.Scenes.SceneRenderer.Render(edit.Original, Size), Size, Size)),
+            Image = ScenePng(edit.Original),
             Prompt = edit.Prompt,
             Seed = seed,
             Blend = blend,
             Inpaint = new InpaintEdit { Mask = ByteString.CopyFrom(EncodePng(edit.MaskRgb(Size), Size, Size)) },
         };
     }
+
+    /// <summary>A scene rendered at <see cref="Size"/> as PNG bytes, the form an edit request carries.</summary>
+    public ByteString ScenePng(Muse.Scenes.SceneSpec scene) =>
+        ByteString.CopyFrom(EncodePng(Muse.Scenes.SceneRenderer.Render(scene, Size), Size, Size));
 
     /// <summary>The outpainting request of <paramref name="edit"/>: its crop at <see cref="Size"/> and the margin back to the square.</summary>
     public EditRequest Outpaint(OutpaintCase edit, ulong seed, bool blend)

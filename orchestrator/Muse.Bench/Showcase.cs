@@ -89,7 +89,7 @@ public static class Showcase
         var maskFree = inpaints[2];
         var maskFreeRequest = new EditRequest
         {
-            Image = pipeline.Inpaint(maskFree, options.Seed, blend: false).Image,
+            Image = pipeline.ScenePng(maskFree.Original),
             Prompt = maskFree.Prompt,
             Seed = options.Seed,
             MaskFree = new MaskFreeEdit(),
