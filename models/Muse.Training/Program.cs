@@ -29,6 +29,13 @@ var options = new TrainOptions
     Threads = int.Parse(named.GetValueOrDefault("threads", "2"), CultureInfo.InvariantCulture),
     EmaCodebook = named.ContainsKey("ema-codebook"),
     FreezeText = named.ContainsKey("freeze-text"),
+    InitTextFrom = named.GetValueOrDefault("init-text"),
+    TransformerSize = named.TryGetValue("d-model", out var dModel)
+        ? new TransformerSize(
+            int.Parse(dModel, CultureInfo.InvariantCulture),
+            int.Parse(named.GetValueOrDefault("layers", "3"), CultureInfo.InvariantCulture),
+            int.Parse(named.GetValueOrDefault("mlp-dim", (2 * int.Parse(dModel, CultureInfo.InvariantCulture)).ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture))
+        : null,
     Version = named.GetValueOrDefault("version", "1"),
     ShapeWeight = double.Parse(named.GetValueOrDefault("shape-weight", "1"), CultureInfo.InvariantCulture),
     Crops = int.Parse(named.GetValueOrDefault("crops", "-1"), CultureInfo.InvariantCulture),

@@ -60,8 +60,20 @@ internal sealed record TrainOptions
     /// </summary>
     public bool FreezeText { get; init; }
 
+    /// <summary>
+    /// text+base only: start the T5 from this text+base stage folder's trained encoder (with
+    /// <see cref="FreezeText"/>, a new base trained on an existing T5 keeps an SR stage trained on it valid).
+    /// </summary>
+    public string? InitTextFrom { get; init; }
+
+    /// <summary>Transformer size override of a new run (--d-model/--layers/--mlp-dim); null keeps the stage default.</summary>
+    public TransformerSize? TransformerSize { get; init; }
+
     /// <summary>Model version label for export and fixtures (default "1").</summary>
     public string Version { get; init; } = "1";
 
     public string StageDir(string stage) => Path.Combine(Out, stage);
 }
+
+/// <summary>Width, depth and MLP width of a masked transformer (the rest of its config comes from the stage).</summary>
+internal sealed record TransformerSize(int DModel, int NumLayers, int MlpDim);

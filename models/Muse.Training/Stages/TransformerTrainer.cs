@@ -42,6 +42,10 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         ? new TransformerConfig { Role = "sr", CodebookSize = codebookSize, GridHeight = 16, GridWidth = 16, LowResGridHeight = 8, LowResGridWidth = 8, AlignedLowRes = true, DModel = 16, NumHeads = 2, NumLayers = 1, MlpDim = 32, TextDim = textDim }
         : new TransformerConfig { Role = "sr", CodebookSize = codebookSize, GridHeight = 16, GridWidth = 16, LowResGridHeight = 8, LowResGridWidth = 8, AlignedLowRes = true, DModel = 64, NumHeads = 4, NumLayers = 3, MlpDim = 128, TextDim = textDim };
 
+    private TransformerConfig Sized(TransformerConfig config) => options.TransformerSize is { } size
+        ? config with { DModel = size.DModel, NumLayers = size.NumLayers, MlpDim = size.MlpDim }
+        : config;
+
     public TransformerTrainResult Run()
     {
         var dir = options.StageDir(StageName);
@@ -78,15 +82,23 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         {
             t5 = StageIo.LoadT5(options.StageDir(BaseStageName));
             t5.eval();
-            var srConfig = StageIo.ReadOrCreate(Path.Combine(dir, "config.json"), options.Resume, () => DefaultSr(options.Smoke, k, t5.Config.DModel));
+            var srConfig = StageIo.ReadOrCreate(Path.Combine(dir, "config.json"), options.Resume, () => Sized(DefaultSr(options.Smoke, k, t5.Config.DModel)));
             transformer = new MaskedTransformer(srConfig);
             model = transformer;
         }
         else
         {
-            var t5Config = StageIo.ReadOrCreate(Path.Combine(dir, "t5.config.json"), options.Resume, () => DefaultT5(options.Smoke, tokenizer.VocabSize));
-            var baseConfig = StageIo.ReadOrCreate(Path.Combine(dir, "config.json"), options.Resume, () => DefaultBase(options.Smoke, k, t5Config.DModel));
+            var initText = options.InitTextFrom is { } from && !(options.Resume && Checkpoint.Exists(dir)) ? StageIo.LoadT5(from) : null;
+            var t5Config = StageIo.ReadOrCreate(Path.Combine(dir, "t5.config.json"), options.Resume, () => initText?.Config ?? DefaultT5(options.Smoke, tokenizer.VocabSize));
+            var baseConfig = StageIo.ReadOrCreate(Path.Combine(dir, "config.json"), options.Resume, () => Sized(DefaultBase(options.Smoke, k, t5Config.DModel)));
             var joint = new TextBase(t5Config, baseConfig);
+            if (initText is not null)
+            {
+                // Same config, so the state dicts match name for name.
+                joint.T5.load_state_dict(initText.state_dict());
+                log.WriteLine($"{StageName}: T5 initialised from {options.InitTextFrom}");
+            }
+
             t5 = joint.T5;
             transformer = joint.Base;
             model = joint;
