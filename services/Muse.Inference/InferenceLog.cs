@@ -10,6 +10,9 @@ internal static partial class InferenceLog
     [LoggerMessage(2, LogLevel.Warning, "Execution provider {Provider} is unavailable for {Path}; trying the next one. {Reason}")]
     public static partial void ProviderUnavailable(ILogger logger, string provider, string path, string reason);
 
+    [LoggerMessage(4, LogLevel.Information, "Execution provider {Provider} failed to load earlier in this process; {Path} tries the next one. {Reason}")]
+    public static partial void ProviderUnloadable(ILogger logger, string provider, string path, string reason);
+
     [LoggerMessage(3, LogLevel.Information, "Model {Model} ({Stage}) loaded from {Folder}.")]
     public static partial void ModelLoaded(ILogger logger, string model, string stage, string folder);
 }

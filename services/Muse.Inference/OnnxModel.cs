@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 
@@ -10,6 +11,10 @@ namespace Muse.Inference;
 /// </summary>
 public sealed class OnnxModel : IDisposable
 {
+    // Providers whose native libraries failed to load in this process, with ORT's reason. Loading them fails the
+    // same way for every later session (and ORT logs an error each time), so they are tried once per process.
+    private static readonly ConcurrentDictionary<ExecutionProvider, string> UnloadableProviders = new();
+
     private readonly InferenceSession _session;
     private readonly SessionOptions _options;
     private bool _disposed;
@@ -42,6 +47,12 @@ public sealed class OnnxModel : IDisposable
     {
         foreach (var provider in options.EffectiveProviders.Append(ExecutionProvider.Cpu).Distinct())
         {
+            if (UnloadableProviders.TryGetValue(provider, out var earlier))
+            {
+                InferenceLog.ProviderUnloadable(logger, provider.ToString(), path, earlier);
+                continue;
+            }
+
             var sessionOptions = new SessionOptions
             {
                 GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -49,26 +60,26 @@ public sealed class OnnxModel : IDisposable
             };
             try
             {
-                switch (provider)
-                {
-                    case ExecutionProvider.TensorRT:
-                        sessionOptions.AppendExecutionProvider_Tensorrt(options.DeviceId);
-                        sessionOptions.AppendExecutionProvider_CUDA(options.DeviceId);
-                        break;
-                    case ExecutionProvider.Cuda:
-                        sessionOptions.AppendExecutionProvider_CUDA(options.DeviceId);
-                        break;
-                    default:
-                        break;
-                }
+                Append(sessionOptions, provider, options.DeviceId);
+            }
+            catch (OnnxRuntimeException ex)
+            {
+                // As the ORT factories do: dispose what was half-built, then try the next provider.
+                sessionOptions.Dispose();
+                UnloadableProviders.TryAdd(provider, ex.Message);
+                InferenceLog.ProviderUnavailable(logger, provider.ToString(), path, ex.Message);
+                continue;
+            }
 
+            try
+            {
                 var session = new InferenceSession(path, sessionOptions);
                 InferenceLog.SessionCreated(logger, path, provider.ToString());
                 return new OnnxModel(session, sessionOptions, provider, path);
             }
             catch (OnnxRuntimeException ex) when (provider != ExecutionProvider.Cpu)
             {
-                // As the ORT factories do: dispose what was half-built, then try the next provider.
+                // The provider loaded but cannot take this graph: the next one may.
                 sessionOptions.Dispose();
                 InferenceLog.ProviderUnavailable(logger, provider.ToString(), path, ex.Message);
             }
@@ -80,6 +91,22 @@ public sealed class OnnxModel : IDisposable
         }
 
         throw new InvalidOperationException("Unreachable: the CPU provider is always tried last.");
+    }
+
+    private static void Append(SessionOptions sessionOptions, ExecutionProvider provider, int deviceId)
+    {
+        switch (provider)
+        {
+            case ExecutionProvider.TensorRT:
+                sessionOptions.AppendExecutionProvider_Tensorrt(deviceId);
+                sessionOptions.AppendExecutionProvider_CUDA(deviceId);
+                break;
+            case ExecutionProvider.Cuda:
+                sessionOptions.AppendExecutionProvider_CUDA(deviceId);
+                break;
+            default:
+                break;
+        }
     }
 
     /// <summary>
