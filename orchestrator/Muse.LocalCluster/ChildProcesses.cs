@@ -4,7 +4,10 @@ namespace Muse.Cluster;
 /// Every child process this process has started and not yet disposed, so they can be killed when this process exits
 /// without disposing its cluster (Ctrl-C past the grace period, an unhandled exception, a test host shutting down).
 /// </summary>
-/// <remarks>A SIGKILL of the parent cannot be caught; then the children outlive it.</remarks>
+/// <remarks>
+/// A SIGKILL of the parent cannot be caught; then the children stop on their own when their stdin pipe closes
+/// (<c>Muse:Hosting:StopWhenStdinCloses</c>, set for every child).
+/// </remarks>
 internal static class ChildProcesses
 {
     private static readonly HashSet<ClusterProcess> Live = [];

@@ -154,6 +154,8 @@ public sealed class ClusterProcess : IAsyncDisposable
             startInfo.ArgumentList.Add(argument);
         }
 
+        // The child stops when its stdin pipe closes, i.e. when this process ends, even by SIGKILL (ParentWatch).
+        startInfo.Environment["Muse__Hosting__StopWhenStdinCloses"] = "true";
         foreach (var (key, value) in environment)
         {
             startInfo.Environment[key] = value;

@@ -23,4 +23,7 @@ internal static partial class HostingLog
 
     [LoggerMessage(6, LogLevel.Information, "Released {Count} model(s).")]
     public static partial void StageModelsReleased(ILogger logger, int count);
+
+    [LoggerMessage(7, LogLevel.Warning, "Standard input closed (the launcher is gone); stopping.")]
+    public static partial void StdinClosed(ILogger logger);
 }

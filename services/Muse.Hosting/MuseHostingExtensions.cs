@@ -32,8 +32,9 @@ public static class MuseHostingExtensions
     /// <summary>
     /// Everything a MuseGrpc process shares, each part also callable on its own:
     /// <see cref="ConfigureMuseKestrel"/>, <see cref="ConfigureMuseLogging"/>, <see cref="ConfigureMuseTelemetry"/>,
-    /// <see cref="AddMuseGrpc"/>, <see cref="AddMuseHealthChecks"/>, and the <c>MUSE_LISTENING &lt;url&gt;</c>
-    /// stdout line once Kestrel listens. Calling it twice has no further effect.
+    /// <see cref="AddMuseGrpc"/>, <see cref="AddMuseHealthChecks"/>, the <c>MUSE_LISTENING &lt;url&gt;</c>
+    /// stdout line once Kestrel listens, and the optional stop on stdin EOF (<see cref="ParentWatch"/>). Calling it
+    /// twice has no further effect.
     /// </summary>
     public static TBuilder AddMuseDefaults<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder
@@ -57,6 +58,7 @@ public static class MuseHostingExtensions
             .AddMuseGrpc()
             .AddMuseHealthChecks();
         builder.Services.AddHostedService<ListeningAnnouncer>();
+        builder.Services.AddHostedService<ParentWatch>();
         return builder;
     }
 

@@ -34,6 +34,12 @@ public sealed class MuseHostingOptions
     /// fields kept) or <see cref="ConsoleLogFormat.Simple"/> (one human-readable line per entry).
     /// </summary>
     public ConsoleLogFormat LogFormat { get; set; } = ConsoleLogFormat.Json;
+
+    /// <summary>
+    /// Stop gracefully when standard input reaches end of file (default false). The local cluster launcher sets it
+    /// and holds its children's stdin pipes, so they stop with the launcher even when it is killed outright.
+    /// </summary>
+    public bool StopWhenStdinCloses { get; set; }
 }
 
 /// <summary>How log entries are written to the console.</summary>

@@ -37,18 +37,49 @@ public sealed class ProgramTests
         }
     }
 
-    private static Process Start(string project)
+    [Fact]
+    public async Task Program_StopWhenStdinCloses_ExitsCleanlyOnceItsLauncherIsGone()
+    {
+        // What a SIGKILLed launcher leaves behind: the write end of the child's stdin pipe closes.
+        using var process = Start("Muse.TextEncoder", "--Muse:Hosting:StopWhenStdinCloses=true");
+        try
+        {
+            await ReadListeningAddressAsync(process);
+            Assert.False(process.HasExited);
+
+            process.StandardInput.Close();
+
+            using var giveUp = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            await process.WaitForExitAsync(giveUp.Token);
+            Assert.Equal(0, process.ExitCode);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    private static Process Start(string project, params string[] arguments)
     {
         var dll = Path.Combine(Repo.Root, "artifacts", "bin", project, "debug", $"{project}.dll");
         Assert.True(File.Exists(dll), $"{dll} is built with this test project");
         var start = new ProcessStartInfo("dotnet")
         {
             ArgumentList = { "exec", dll, "--Muse:Inference:Providers:0=Cpu", "--Muse:Hosting:LogFormat=Simple" },
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = Repo.Root,
         };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         start.Environment.Remove("ASPNETCORE_URLS");
         return Process.Start(start) ?? throw new InvalidOperationException($"Could not start {dll}.");
     }
