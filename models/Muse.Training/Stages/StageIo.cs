@@ -66,12 +66,14 @@ internal static class StageIo
     }
 
     /// <summary>
-    /// VQGAN tokens (row-major) of <paramref name="count"/> images, cached in <c>tokens-NAME.bin</c> next to the
-    /// checkpoint (they are a pure function of the VQGAN and the data, so a resumed run reuses them).
+    /// VQGAN tokens (row-major) of <paramref name="count"/> images, cached in <c>tokens-NAME-seedS.bin</c> next to the
+    /// checkpoint (they are a pure function of the VQGAN and the data, so a resumed run reuses them). The data seed is
+    /// in the name: the scenes behind index i differ between seeds, so a cache copied from a run with another seed
+    /// must not be taken for this one's.
     /// </summary>
-    public static long[][] TokenCache(string dir, string name, Vqgan vqgan, int count, Func<int, byte[]> image, int size)
+    public static long[][] TokenCache(string dir, string name, ulong seed, Vqgan vqgan, int count, Func<int, byte[]> image, int size)
     {
-        var path = Path.Combine(dir, $"tokens-{name}.bin");
+        var path = Path.Combine(dir, $"tokens-{name}-seed{seed}.bin");
         var perImage = (size / 8) * (size / 8);
         if (File.Exists(path) && new FileInfo(path).Length == (long)count * perImage * 2)
         {

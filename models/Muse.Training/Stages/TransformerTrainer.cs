@@ -59,13 +59,13 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         log.Flush();
         var clock = Stopwatch.StartNew();
         var heldCount = options.Smoke ? 8 : HeldOutCount;
-        var low = StageIo.TokenCache(dir, "train64", vqgan, data.TrainCount, i => data.TrainImage(i, 64), 64);
-        var heldLow = StageIo.TokenCache(dir, "held64", vqgan, heldCount, i => data.HeldOutImage(i, 64), 64);
+        var low = StageIo.TokenCache(dir, "train64", options.Seed, vqgan, data.TrainCount, i => data.TrainImage(i, 64), 64);
+        var heldLow = StageIo.TokenCache(dir, "held64", options.Seed, vqgan, heldCount, i => data.HeldOutImage(i, 64), 64);
         long[][]? high = null, heldHigh = null;
         if (superResolution)
         {
-            high = StageIo.TokenCache(dir, "train128", vqgan, data.TrainCount, i => data.TrainImage(i, 128), 128);
-            heldHigh = StageIo.TokenCache(dir, "held128", vqgan, heldCount, i => data.HeldOutImage(i, 128), 128);
+            high = StageIo.TokenCache(dir, "train128", options.Seed, vqgan, data.TrainCount, i => data.TrainImage(i, 128), 128);
+            heldHigh = StageIo.TokenCache(dir, "held128", options.Seed, vqgan, heldCount, i => data.HeldOutImage(i, 128), 128);
         }
 
         var captions = Enumerable.Range(0, data.TrainCount).Select(i => tokenizer.Encode(data.Train(i).Caption)).ToArray();
