@@ -31,10 +31,7 @@ var options = new TrainOptions
     FreezeText = named.ContainsKey("freeze-text"),
     InitTextFrom = named.GetValueOrDefault("init-text"),
     TransformerSize = named.TryGetValue("d-model", out var dModel)
-        ? new TransformerSize(
-            int.Parse(dModel, CultureInfo.InvariantCulture),
-            int.Parse(named.GetValueOrDefault("layers", "3"), CultureInfo.InvariantCulture),
-            int.Parse(named.GetValueOrDefault("mlp-dim", (2 * int.Parse(dModel, CultureInfo.InvariantCulture)).ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture))
+        ? TransformerSize.Parse(dModel, named.GetValueOrDefault("layers"), named.GetValueOrDefault("mlp-dim"))
         : null,
     Version = named.GetValueOrDefault("version", "1"),
     ShapeWeight = double.Parse(named.GetValueOrDefault("shape-weight", "1"), CultureInfo.InvariantCulture),

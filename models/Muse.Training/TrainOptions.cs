@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Muse.Training;
 
 /// <summary>Command-line options shared by every stage.</summary>
@@ -76,4 +78,15 @@ internal sealed record TrainOptions
 }
 
 /// <summary>Width, depth and MLP width of a masked transformer (the rest of its config comes from the stage).</summary>
-internal sealed record TransformerSize(int DModel, int NumLayers, int MlpDim);
+internal sealed record TransformerSize(int DModel, int NumLayers, int MlpDim)
+{
+    /// <summary>From --d-model, --layers (default 3) and --mlp-dim (default 2 × d-model).</summary>
+    public static TransformerSize Parse(string dModel, string? layers, string? mlpDim)
+    {
+        var d = int.Parse(dModel, CultureInfo.InvariantCulture);
+        return new TransformerSize(
+            d,
+            layers is null ? 3 : int.Parse(layers, CultureInfo.InvariantCulture),
+            mlpDim is null ? 2 * d : int.Parse(mlpDim, CultureInfo.InvariantCulture));
+    }
+}
