@@ -109,7 +109,8 @@ switch (verb)
             int.Parse(named.GetValueOrDefault("sr-steps", "8"), CultureInfo.InvariantCulture),
             double.Parse(named.GetValueOrDefault("guidance", "1.5"), CultureInfo.InvariantCulture),
             double.Parse(named.GetValueOrDefault("choice-temperature", "4.5"), CultureInfo.InvariantCulture),
-            double.Parse(named.GetValueOrDefault("temperature", "1"), CultureInfo.InvariantCulture));
+            double.Parse(named.GetValueOrDefault("temperature", "1"), CultureInfo.InvariantCulture),
+            double.Parse(named.GetValueOrDefault("sr-temperature", "0.2"), CultureInfo.InvariantCulture));
         new Evaluation(options, new SceneData(options.Seed, 0), log, decoding).Run(int.Parse(named.GetValueOrDefault("count", "64"), CultureInfo.InvariantCulture));
         return 0;
     case "parity-fixtures":

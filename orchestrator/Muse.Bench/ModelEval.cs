@@ -186,7 +186,7 @@ public static class ModelEval
         {
             Steps = options.SrSteps,
             GuidanceScale = (float)defaults.GuidanceScale,
-            SamplingTemperature = (float)defaults.SamplingTemperature,
+            SamplingTemperature = (float)(defaults.SrSamplingTemperature ?? defaults.SamplingTemperature),
             ChoiceTemperature = (float)defaults.ChoiceTemperature,
         };
         var (lowSize, highSize) = (srModel.LowResGridWidth * 8, srModel.GridWidth * 8);

@@ -14,11 +14,12 @@ namespace Muse.Cli;
 internal sealed class EditRunner
 {
     private readonly Option<ulong?> _seed = new("--seed") { Description = "Seed of all sampling noise (default: chosen by the server and reported)" };
-    private readonly Option<int?> _steps = new("--steps") { Description = "Parallel decoding steps of the base model per decode (default: the pipeline's, 12)" };
-    private readonly Option<int?> _srSteps = new("--sr-steps") { Description = "Parallel decoding steps of the super-resolution model per decode (default: the pipeline's, 8)" };
-    private readonly Option<float?> _guidance = new("--guidance") { Description = "Classifier-free guidance scale; 1 = no guidance (default: the pipeline's, 3)" };
-    private readonly Option<float?> _temperature = new("--temperature") { Description = "Sampling temperature on the replicas; 0 = greedy (default: the pipeline's, 1)" };
-    private readonly Option<float?> _choiceTemperature = new("--choice-temperature") { Description = "Gumbel temperature of confidence re-masking (default: the pipeline's, 4.5)" };
+    private readonly Option<int?> _steps = new("--steps") { Description = "Parallel decoding steps of the base model per decode (default: the pipeline's)" };
+    private readonly Option<int?> _srSteps = new("--sr-steps") { Description = "Parallel decoding steps of the super-resolution model per decode (default: the pipeline's)" };
+    private readonly Option<float?> _guidance = new("--guidance") { Description = "Classifier-free guidance scale; 1 = no guidance (default: the pipeline's)" };
+    private readonly Option<float?> _temperature = new("--temperature") { Description = "Sampling temperature of the base model; 0 = greedy (default: the pipeline's)" };
+    private readonly Option<float?> _srTemperature = new("--sr-temperature") { Description = "Sampling temperature of the super-resolution model; 0 = greedy (default: the pipeline's)" };
+    private readonly Option<float?> _choiceTemperature = new("--choice-temperature") { Description = "Gumbel temperature of confidence re-masking (default: the pipeline's)" };
     private readonly Option<string> _negative = new("--negative") { Description = "Negative prompt: what to steer away from", DefaultValueFactory = _ => "" };
     private readonly Option<string> _pipeline = new("--pipeline") { Description = "Pipeline from `muse models` (default: the server's default pipeline)", DefaultValueFactory = _ => "" };
     private readonly Option<string?> _output = new("--out", "-o") { Description = "Output PNG (default: <input>-<command>-<seed>.png in the current directory)" };
@@ -27,7 +28,7 @@ internal sealed class EditRunner
     /// <summary>Adds the shared options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _seed, _steps, _srSteps, _guidance, _temperature, _choiceTemperature, _negative, _pipeline, _output, _endpoint })
+        foreach (var option in new Option[] { _seed, _steps, _srSteps, _guidance, _temperature, _srTemperature, _choiceTemperature, _negative, _pipeline, _output, _endpoint })
         {
             command.Options.Add(option);
         }
@@ -67,6 +68,11 @@ internal sealed class EditRunner
         if (parseResult.GetValue(_temperature) is { } temperature)
         {
             request.SamplingTemperature = temperature;
+        }
+
+        if (parseResult.GetValue(_srTemperature) is { } srTemperature)
+        {
+            request.SrSamplingTemperature = srTemperature;
         }
 
         if (parseResult.GetValue(_choiceTemperature) is { } choiceTemperature)

@@ -15,9 +15,14 @@ internal static class EvalCommand
         var scenes = new Option<int>("--scenes") { Description = "Held-out scenes for the PSNR rows", DefaultValueFactory = _ => 40 };
         var edits = new Option<int>("--edits") { Description = "Held-out scenes of each editing row (inpainting, outpainting)", DefaultValueFactory = _ => 24 };
         var pipeline = new Option<string?>("--pipeline") { Description = "Pipeline to evaluate (default: the default pipeline)" };
+        var seed = new Option<ulong>("--seed")
+        {
+            Description = "Picks the held-out scenes, prompts and edits, and seeds their decoding. Report with the default; tune settings with another (a validation draw)",
+            DefaultValueFactory = _ => 1,
+        };
         var command = new Command("eval", "Evaluate a pipeline on held-out synthetic scenes: VQ PSNR, SR gain over bicubic, prompt adherence vs steps and guidance")
         {
-            prompts, scenes, edits, pipeline,
+            prompts, scenes, edits, pipeline, seed,
         };
         command.SetAction((parseResult, cancellationToken) => CommandRunner.RunAsync(
             async ct =>
@@ -28,6 +33,7 @@ internal static class EvalCommand
                     Scenes = parseResult.GetValue(scenes),
                     Edits = parseResult.GetValue(edits),
                     Pipeline = parseResult.GetValue(pipeline),
+                    Seed = parseResult.GetValue(seed),
                 };
                 var result = await ModelEval.RunAsync(options, ct);
                 Render(result);

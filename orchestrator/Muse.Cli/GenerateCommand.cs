@@ -15,17 +15,18 @@ internal static class GenerateCommand
     {
         var prompt = new Argument<string>("prompt") { Description = "What to draw, e.g. \"a large red circle on the left\"" };
         var seed = new Option<ulong?>("--seed") { Description = "Seed of all sampling noise (default: chosen by the server and reported)" };
-        var steps = new Option<int?>("--steps") { Description = "Parallel decoding steps of the base model (default: the pipeline's, 12)" };
-        var srSteps = new Option<int?>("--sr-steps") { Description = "Parallel decoding steps of the super-resolution model (default: the pipeline's, 8)" };
-        var guidance = new Option<float?>("--guidance") { Description = "Classifier-free guidance scale; 1 = no guidance (default: the pipeline's, 3)" };
+        var steps = new Option<int?>("--steps") { Description = "Parallel decoding steps of the base model (default: the pipeline's)" };
+        var srSteps = new Option<int?>("--sr-steps") { Description = "Parallel decoding steps of the super-resolution model (default: the pipeline's)" };
+        var guidance = new Option<float?>("--guidance") { Description = "Classifier-free guidance scale; 1 = no guidance (default: the pipeline's)" };
         var guidanceSchedule = new Option<string>("--guidance-schedule")
         {
             Description = "How the guidance scale varies over the steps",
             DefaultValueFactory = _ => "constant",
         };
         guidanceSchedule.AcceptOnlyFromAmong("constant", "linear");
-        var temperature = new Option<float?>("--temperature") { Description = "Sampling temperature on the replicas; 0 = greedy (default: the pipeline's, 1)" };
-        var choiceTemperature = new Option<float?>("--choice-temperature") { Description = "Gumbel temperature of confidence re-masking (default: the pipeline's, 4.5)" };
+        var temperature = new Option<float?>("--temperature") { Description = "Sampling temperature of the base model; 0 = greedy (default: the pipeline's)" };
+        var srTemperature = new Option<float?>("--sr-temperature") { Description = "Sampling temperature of the super-resolution model; 0 = greedy (default: the pipeline's)" };
+        var choiceTemperature = new Option<float?>("--choice-temperature") { Description = "Gumbel temperature of confidence re-masking (default: the pipeline's)" };
         var negative = new Option<string>("--negative") { Description = "Negative prompt: what to steer away from", DefaultValueFactory = _ => "" };
         var pipeline = new Option<string>("--pipeline") { Description = "Pipeline from `muse models` (default: the server's default pipeline)", DefaultValueFactory = _ => "" };
         var previewEvery = new Option<int>("--preview-every") { Description = "Save a preview PNG every n base steps next to the output; 0 = none", DefaultValueFactory = _ => 0 };
@@ -43,7 +44,7 @@ internal static class GenerateCommand
 
         var command = new Command("generate", "Generate an image from a text prompt")
         {
-            prompt, seed, steps, srSteps, guidance, guidanceSchedule, temperature, choiceTemperature, negative, pipeline,
+            prompt, seed, steps, srSteps, guidance, guidanceSchedule, temperature, srTemperature, choiceTemperature, negative, pipeline,
             previewEvery, output, endpoint, numImages, grid, format, quality, json,
         };
         command.SetAction((parseResult, cancellationToken) =>
@@ -64,6 +65,7 @@ internal static class GenerateCommand
             SetIfGiven(parseResult.GetValue(srSteps), v => request.SrSteps = v);
             SetIfGiven(parseResult.GetValue(guidance), v => request.GuidanceScale = v);
             SetIfGiven(parseResult.GetValue(temperature), v => request.SamplingTemperature = v);
+            SetIfGiven(parseResult.GetValue(srTemperature), v => request.SrSamplingTemperature = v);
             SetIfGiven(parseResult.GetValue(choiceTemperature), v => request.ChoiceTemperature = v);
             SetIfGiven(parseResult.GetValue(quality), v => request.Quality = v);
             var outputOptions = new OutputOptions(parseResult.GetValue(output), parseResult.GetValue(grid), parseResult.GetValue(json));

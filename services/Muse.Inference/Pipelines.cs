@@ -51,6 +51,12 @@ public sealed record PipelineDefaults
     /// <summary>Categorical sampling temperature on the replicas. Default 1.</summary>
     public double SamplingTemperature { get; init; } = 1.0;
 
+    /// <summary>
+    /// Sampling temperature of the super-resolution model; null (default) = <see cref="SamplingTemperature"/>.
+    /// SR mostly copies what the low-resolution tokens show, so sampling it cooler loses little variety.
+    /// </summary>
+    public double? SrSamplingTemperature { get; init; }
+
     /// <summary>Gumbel temperature of confidence re-masking. Default 4.5 (MaskGIT).</summary>
     public double ChoiceTemperature { get; init; } = 4.5;
 

@@ -21,6 +21,7 @@ public sealed class BadInputTests(ClusterFixture fixture)
         { "guidance negative", r => r.GuidanceScale = -1 },
         { "guidance infinite", r => r.GuidanceScale = float.PositiveInfinity },
         { "temperature NaN", r => r.SamplingTemperature = float.NaN },
+        { "sr temperature above 10", r => r.SrSamplingTemperature = 11f },
         { "choice temperature negative", r => r.ChoiceTemperature = -0.5f },
         { "unknown pipeline", r => r.Pipeline = "no-such-pipeline" },
         { "negative preview interval", r => r.PreviewEvery = -1 },

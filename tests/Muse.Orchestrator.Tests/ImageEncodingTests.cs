@@ -75,8 +75,21 @@ public sealed class ImageEncodingTests
         Assert.True(request.HasBaseSteps && request.HasSrSteps && request.HasGuidanceScale && request.HasSamplingTemperature && request.HasChoiceTemperature);
         Assert.Equal((5, 3, 2.5f, 0.5f, 4f), (request.BaseSteps, request.SrSteps, request.GuidanceScale, request.SamplingTemperature, request.ChoiceTemperature));
         Assert.Equal(GuidanceSchedule.Linear, request.GuidanceSchedule);
+        Assert.Equal(0.25f, request.SrSamplingTemperature);
         Assert.Equal("pipe", request.Pipeline);
         Assert.Equal(["base:b/2", "sr:s/1"], request.Models.Select(m => $"{m.Stage}:{m.Name}/{m.Version}"));
+    }
+
+    [Fact]
+    public void ToRequest_ImageFromBeforeSrHadItsOwnTemperature_SrSampledAtTheBaseTemperature()
+    {
+        var parameters = GenerationParameters.FromJson(Parameters(seed: 1, prompt: "p").ToJson().Replace("\"srSamplingTemperature\":0.25,", "", StringComparison.Ordinal));
+
+        var request = parameters.ToRequest();
+
+        Assert.Null(parameters.SrSamplingTemperature);
+        Assert.True(request.HasSrSamplingTemperature);
+        Assert.Equal(0.5f, request.SrSamplingTemperature);
     }
 
     private static GenerationParameters Parameters(ulong seed, string prompt) => new()
@@ -88,6 +101,7 @@ public sealed class ImageEncodingTests
         GuidanceScale = 2.5f,
         GuidanceSchedule = "constant",
         SamplingTemperature = 0.5f,
+        SrSamplingTemperature = 0.25f,
         ChoiceTemperature = 4f,
         Pipeline = "pipe",
         Models = [new ModelVersion("base", "b", "2"), new ModelVersion("sr", "s", "1")],

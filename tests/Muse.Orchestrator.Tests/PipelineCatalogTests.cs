@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Muse.Inference;
+using Muse.Orchestrator.Generation;
 using Muse.Orchestrator.Pipelines;
+using Muse.Protos.V1;
 
 namespace Muse.Orchestrator.Tests;
 
@@ -75,6 +77,39 @@ public sealed class PipelineCatalogTests : IDisposable
         Assert.Contains("'sr' model, under 'base'", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null, null, 1f, 0.2f)]  // the pipeline's SR default
+    [InlineData(0.5f, null, 0.5f, 0.2f)] // a base temperature leaves the pipeline's SR default alone
+    [InlineData(null, 0.7f, 1f, 0.7f)]  // the request's SR temperature wins
+    public void FromRequest_PipelineWithSrSamplingTemperature_EachStageGetsItsOwn(float? temperature, float? srTemperature, float expectedBase, float expectedSr)
+    {
+        var catalog = CreateSut(Pipeline(new { samplingTemperature = 1, srSamplingTemperature = 0.2 }));
+        var request = new GenerateRequest { Prompt = "a red circle" };
+        if (temperature is { } t)
+        {
+            request.SamplingTemperature = t;
+        }
+
+        if (srTemperature is { } sr)
+        {
+            request.SrSamplingTemperature = sr;
+        }
+
+        var settings = GenerateSettings.FromRequest(request, catalog);
+
+        Assert.Equal((expectedBase, expectedSr), (settings.Base.SamplingTemperature, settings.SuperResolution.SamplingTemperature));
+    }
+
+    [Fact]
+    public void FromRequest_PipelineWithoutSrSamplingTemperature_SrFollowsTheBase()
+    {
+        var catalog = CreateSut(Pipeline(new { samplingTemperature = 1 }));
+
+        var settings = GenerateSettings.FromRequest(new GenerateRequest { Prompt = "a red circle", SamplingTemperature = 0.4f }, catalog);
+
+        Assert.Equal(0.4f, settings.SuperResolution.SamplingTemperature);
+    }
+
     private PipelineCatalog CreateSut(object pipelines)
     {
         WriteManifest(new ModelManifest
@@ -94,15 +129,12 @@ public sealed class PipelineCatalogTests : IDisposable
         return PipelineCatalog.Load(path, _root);
     }
 
+    private static object Pipeline(object defaults) =>
+        new { defaultPipeline = "p", pipelines = new Dictionary<string, object> { ["p"] = new { stages = VersionOneStages(), defaults } } };
+
     private static object Pipeline(params (string Stage, string Model, string Version, double Weight)[] overrides)
     {
-        var stages = new Dictionary<string, List<object>>
-        {
-            [Stages.TextEncoder] = [new { model = "t", version = "1", weight = 1 }],
-            [Stages.ImageTokenizer] = [new { model = "v", version = "1", weight = 1 }],
-            [Stages.Base] = [new { model = "b", version = "1", weight = 1 }],
-            [Stages.SuperResolution] = [new { model = "s", version = "1", weight = 1 }],
-        };
+        var stages = VersionOneStages();
         foreach (var group in overrides.GroupBy(o => o.Stage))
         {
             stages[group.Key] = group.Select(o => (object)new { model = o.Model, version = o.Version, weight = o.Weight }).ToList();
@@ -110,6 +142,15 @@ public sealed class PipelineCatalogTests : IDisposable
 
         return new { defaultPipeline = "p", pipelines = new Dictionary<string, object> { ["p"] = new { stages } } };
     }
+
+    // Version 1 of every stage's model (the manifests CreateSut writes).
+    private static Dictionary<string, List<object>> VersionOneStages() => new()
+    {
+        [Stages.TextEncoder] = [new { model = "t", version = "1", weight = 1 }],
+        [Stages.ImageTokenizer] = [new { model = "v", version = "1", weight = 1 }],
+        [Stages.Base] = [new { model = "b", version = "1", weight = 1 }],
+        [Stages.SuperResolution] = [new { model = "s", version = "1", weight = 1 }],
+    };
 
     private static ModelManifest Transformer(string name, string version, string stage, int h, int w) => new()
     {

@@ -38,7 +38,7 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
             var tokenizer = new CaptionTokenizer(joint.T5.Config.MaxLength);
             var (text, textMask) = Embed(joint.T5, tokenizer, samples.Select(s => s.Caption)); // [B, L, D], [B, L]
             var (empty, emptyMask) = Embed(joint.T5, tokenizer, Enumerable.Repeat("", count));
-            var low = Decode(joint.Base, text, textMask, empty, emptyMask, null, decoding.BaseSteps); // [B, 64]
+            var low = Decode(joint.Base, text, textMask, empty, emptyMask, null, decoding.BaseSteps, decoding.SamplingTemperature); // [B, 64]
             var lowImages = vqgan.Decode(low.reshape(count, 8, 8)); // [B, 3, 64, 64]
             results["generatedChecker64"] = Score("generated 64 px", lowImages, 64, samples);
             WritePpm(Path.Combine(options.Out, "samples-64.ppm"), lowImages[..Math.Min(8, count)], 64);
@@ -47,7 +47,7 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
             if (Checkpoint.Exists(srDir))
             {
                 var sr = StageIo.LoadTransformer(srDir);
-                var high = Decode(sr, text, textMask, empty, emptyMask, low, decoding.SrSteps); // [B, 256]
+                var high = Decode(sr, text, textMask, empty, emptyMask, low, decoding.SrSteps, decoding.SrSamplingTemperature); // [B, 256]
                 var highImages = vqgan.Decode(high.reshape(count, 16, 16)); // [B, 3, 128, 128]
                 results["generatedChecker128"] = Score("generated 128 px", highImages, 128, samples);
                 WritePpm(Path.Combine(options.Out, "samples-128.ppm"), highImages[..Math.Min(8, count)], 128);
@@ -67,7 +67,7 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
     }
 
     /// <summary>MaskGIT decoding from all-mask tokens with guidance; returns tokens [B, N].</summary>
-    private Tensor Decode(MaskedTransformer model, Tensor text, Tensor textMask, Tensor empty, Tensor emptyMask, Tensor? lowRes, int steps)
+    private Tensor Decode(MaskedTransformer model, Tensor text, Tensor textMask, Tensor empty, Tensor emptyMask, Tensor? lowRes, int steps, double temperature)
     {
         var b = text.shape[0];
         var n = model.Config.GridHeight * model.Config.GridWidth;
@@ -78,7 +78,7 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
             var conditional = model.Forward(tokens, text, textMask, lowRes); // [B, N, K]
             var unconditional = model.Forward(tokens, empty, emptyMask, lowRes);
             var logits = unconditional + (decoding.GuidanceScale * (conditional - unconditional));
-            var probabilities = (logits / Math.Max(decoding.SamplingTemperature, 1e-6)).softmax(-1);
+            var probabilities = (logits / Math.Max(temperature, 1e-6)).softmax(-1);
             var sampled = multinomial(probabilities.reshape(b * n, -1), 1).reshape(b, n); // [B, N]
             var unknown = tokens.eq(model.MaskTokenId);
             sampled = where(unknown, sampled, tokens);
@@ -171,4 +171,4 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
 }
 
 /// <summary>Decoding settings of <c>evaluate</c>; the defaults are those of pipeline muse-tiny in pipelines.json.</summary>
-internal sealed record EvaluationDecoding(int BaseSteps = 12, int SrSteps = 8, double GuidanceScale = 1.5, double ChoiceTemperature = 4.5, double SamplingTemperature = 1.0);
+internal sealed record EvaluationDecoding(int BaseSteps = 12, int SrSteps = 8, double GuidanceScale = 1.5, double ChoiceTemperature = 4.5, double SamplingTemperature = 1.0, double SrSamplingTemperature = 0.2);

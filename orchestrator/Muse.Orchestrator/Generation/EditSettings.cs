@@ -138,6 +138,11 @@ public sealed record EditSettings(
             common.SamplingTemperature = request.SamplingTemperature;
         }
 
+        if (request.HasSrSamplingTemperature)
+        {
+            common.SrSamplingTemperature = request.SrSamplingTemperature;
+        }
+
         if (request.HasChoiceTemperature)
         {
             common.ChoiceTemperature = request.ChoiceTemperature;

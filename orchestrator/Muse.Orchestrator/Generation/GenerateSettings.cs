@@ -69,6 +69,11 @@ public sealed record GenerateSettings(
             MuseValidation.InRange(MuseValidation.Finite(request.SamplingTemperature), 0f, DecodeOptions.MaxSamplingTemperature, nameof(request.SamplingTemperature));
         }
 
+        if (request.HasSrSamplingTemperature)
+        {
+            MuseValidation.InRange(MuseValidation.Finite(request.SrSamplingTemperature), 0f, DecodeOptions.MaxSamplingTemperature, nameof(request.SrSamplingTemperature));
+        }
+
         if (request.HasChoiceTemperature)
         {
             MuseValidation.InRange(MuseValidation.Finite(request.ChoiceTemperature), 0f, DecodeOptions.MaxChoiceTemperature, nameof(request.ChoiceTemperature));
@@ -97,7 +102,13 @@ public sealed record GenerateSettings(
             request.NegativePrompt,
             request.HasSeed ? request.Seed : RandomSeed(),
             common with { Steps = request.HasBaseSteps ? request.BaseSteps : defaults.BaseSteps },
-            common with { Steps = request.HasSrSteps ? request.SrSteps : defaults.SrSteps },
+            common with
+            {
+                Steps = request.HasSrSteps ? request.SrSteps : defaults.SrSteps,
+                SamplingTemperature = request.HasSrSamplingTemperature ? request.SrSamplingTemperature
+                    : defaults.SrSamplingTemperature is { } sr ? (float)sr
+                    : common.SamplingTemperature,
+            },
             request.PreviewEvery,
             models)
         {

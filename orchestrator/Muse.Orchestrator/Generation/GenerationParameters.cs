@@ -48,8 +48,11 @@ public sealed record GenerationParameters
     /// <summary>"constant" or "linear".</summary>
     public required string GuidanceSchedule { get; init; }
 
-    /// <summary>Sampling temperature of the replicas.</summary>
+    /// <summary>Sampling temperature of the base model.</summary>
     public required float SamplingTemperature { get; init; }
+
+    /// <summary>Sampling temperature of the super-resolution model; null in images written before it had its own.</summary>
+    public float? SrSamplingTemperature { get; init; }
 
     /// <summary>Gumbel temperature of confidence re-masking.</summary>
     public required float ChoiceTemperature { get; init; }
@@ -71,6 +74,7 @@ public sealed record GenerationParameters
         GuidanceScale = settings.Base.GuidanceScale,
         GuidanceSchedule = settings.Base.GuidanceSchedule == Decoding.GuidanceSchedule.Linear ? "linear" : "constant",
         SamplingTemperature = settings.Base.SamplingTemperature,
+        SrSamplingTemperature = settings.SuperResolution.SamplingTemperature,
         ChoiceTemperature = settings.Base.ChoiceTemperature,
         Pipeline = settings.Models.Pipeline,
         Models = [.. settings.Models.Models.Select(m => new ModelVersion(m.Stage, m.Model.Name, m.Model.Version))],
@@ -136,6 +140,8 @@ public sealed record GenerationParameters
             GuidanceScale = GuidanceScale,
             GuidanceSchedule = GuidanceSchedule == "linear" ? Protos.V1.GuidanceSchedule.Linear : Protos.V1.GuidanceSchedule.Constant,
             SamplingTemperature = SamplingTemperature,
+            // Images written before the SR stage had its own temperature sampled it at the base's.
+            SrSamplingTemperature = SrSamplingTemperature ?? SamplingTemperature,
             ChoiceTemperature = ChoiceTemperature,
             Pipeline = Pipeline,
             NumImages = 1,
