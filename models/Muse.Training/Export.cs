@@ -19,31 +19,33 @@ internal static class Export
     public static IReadOnlyList<string> Run(string stage, TrainOptions options)
     {
         var dir = options.StageDir(stage);
-        var (steps, seconds, metrics) = ReadProgress(dir);
+        var (trainedSeed, steps, seconds, metrics) = ReadProgress(dir);
+        // The seed the stage was trained with (metrics.json); --seed only for stages trained before it was recorded.
+        var seed = trainedSeed ?? options.Seed;
         var written = new List<string>();
         switch (stage)
         {
             case VqganTrainer.StageName:
             {
                 var vqgan = StageIo.LoadVqgan(dir);
-                written.Add(Write(dir, "vqgan", vqgan.Config, vqgan.state_dict(), "", options.Seed, steps, seconds, metrics));
+                written.Add(Write(dir, "vqgan", vqgan.Config, vqgan.state_dict(), "", seed, steps, seconds, metrics));
                 break;
             }
 
             case TransformerTrainer.BaseStageName:
             {
                 var joint = StageIo.LoadTextBase(dir);
-                var t5Dir = Write(dir, "t5", joint.T5.Config, joint.state_dict(), "t5.", options.Seed, steps, seconds, metrics);
+                var t5Dir = Write(dir, "t5", joint.T5.Config, joint.state_dict(), "t5.", seed, steps, seconds, metrics);
                 File.Copy(Path.Combine(dir, "spiece.model"), Path.Combine(t5Dir, "spiece.model"), overwrite: true);
                 written.Add(t5Dir);
-                written.Add(Write(dir, "base", joint.Base.Config, joint.state_dict(), "base.", options.Seed, steps, seconds, metrics));
+                written.Add(Write(dir, "base", joint.Base.Config, joint.state_dict(), "base.", seed, steps, seconds, metrics));
                 break;
             }
 
             case TransformerTrainer.SrStageName:
             {
                 var sr = StageIo.LoadTransformer(dir);
-                written.Add(Write(dir, "sr", sr.Config, sr.state_dict(), "", options.Seed, steps, seconds, metrics));
+                written.Add(Write(dir, "sr", sr.Config, sr.state_dict(), "", seed, steps, seconds, metrics));
                 break;
             }
 
@@ -113,10 +115,11 @@ internal static class Export
         return written;
     }
 
-    private static (long Steps, double Seconds, Dictionary<string, double> Metrics) ReadProgress(string dir)
+    private static (ulong? Seed, long Steps, double Seconds, Dictionary<string, double> Metrics) ReadProgress(string dir)
     {
         var path = Path.Combine(dir, "metrics.json");
         var metrics = new Dictionary<string, double>();
+        ulong? seed = null;
         long steps = 0;
         double seconds = 0;
         if (File.Exists(path))
@@ -129,6 +132,9 @@ internal static class Export
                     var value = property.Value.GetDouble();
                     switch (property.Name)
                     {
+                        case "seed":
+                            seed = property.Value.GetUInt64();
+                            break;
                         case "steps":
                             steps = (long)value;
                             break;
@@ -143,7 +149,7 @@ internal static class Export
             }
         }
 
-        return (steps, seconds, metrics);
+        return (seed, steps, seconds, metrics);
     }
 
     private static string Write(

@@ -204,7 +204,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         }
 
         var final = Evaluate(model, t5, transformer, n, heldCount, superResolution ? heldHigh! : heldLow, heldLow, heldCaptions, empty, heldTextTable, emptyText);
-        var result = new TransformerTrainResult(step, priorSeconds + clock.Elapsed.TotalSeconds, final.Loss, final.Accuracy);
+        var result = new TransformerTrainResult(options.Seed, step, priorSeconds + clock.Elapsed.TotalSeconds, final.Loss, final.Accuracy);
         File.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(result, ConfigJson.Options));
         log.WriteLine($"{StageName} done: step {step}, {result.Seconds:F0} s, held-out masked CE {final.Loss:F4}, accuracy {final.Accuracy:F3}");
         log.Flush();
@@ -319,4 +319,4 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
 }
 
 /// <summary>What a transformer run reached (held-out masked cross-entropy and accuracy at mask ratio 0.5).</summary>
-internal sealed record TransformerTrainResult(long Steps, double Seconds, double HeldOutLoss, double HeldOutAccuracy);
+internal sealed record TransformerTrainResult(ulong Seed, long Steps, double Seconds, double HeldOutLoss, double HeldOutAccuracy);

@@ -168,7 +168,7 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
 
         var final = Evaluate(model, held64, held128);
         var totalSeconds = priorSeconds + clock.Elapsed.TotalSeconds;
-        var result = new VqganTrainResult(step, totalSeconds, final.P64, final.P128, CodebookUsage(model, held64, held128));
+        var result = new VqganTrainResult(options.Seed, step, totalSeconds, final.P64, final.P128, CodebookUsage(model, held64, held128));
         File.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(result, ConfigJson.Options));
         log.WriteLine($"vqgan done: step {step}, {totalSeconds:F0} s, held-out PSNR 64px {final.P64:F2} dB, 128px {final.P128:F2} dB");
         return result;
@@ -317,4 +317,4 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
 
 /// <summary>What a VQGAN run reached.</summary>
 /// <param name="CodebookUsage">Fraction of codes used by the held-out scenes (64 and 128 px).</param>
-internal sealed record VqganTrainResult(long Steps, double Seconds, double HeldOutPsnr64, double HeldOutPsnr128, double CodebookUsage);
+internal sealed record VqganTrainResult(ulong Seed, long Steps, double Seconds, double HeldOutPsnr64, double HeldOutPsnr128, double CodebookUsage);
