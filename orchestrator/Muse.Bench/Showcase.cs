@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text;
+using Muse.Imaging;
 using Muse.Protos.V1;
 using Muse.Scenes;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
-using SixLabors.ImageSharp.Processing;
 
 namespace Muse.Bench;
 
@@ -52,7 +52,7 @@ public static class Showcase
 
         // The sample grid: held-out prompts (captions never trained on), seed = options.Seed + i.
         var prompts = Dataset.HeldOutSamples(options.Samples, options.Seed);
-        var samples = new List<byte[]>();
+        var samples = new List<byte[]?>();
         markdown.AppendLine(CultureInfo.InvariantCulture, $"Pipeline `{pipeline.Name}`, defaults of pipelines.json, held-out prompts; ✓ = the scene checker finds every attribute.")
             .AppendLine().AppendLine("| # | prompt | seed | checker |").AppendLine("|---|---|---|---|");
         for (var i = 0; i < prompts.Count; i++)
@@ -64,7 +64,7 @@ public static class Showcase
         }
 
         var samplesPng = Path.Combine(options.Out, "samples.png");
-        Save(Sheet(samples.Select(s => new[] { s }).ToArray(), size, columns: 4), samplesPng);
+        Save(Sheet(samples, size, columns: 4), samplesPng);
 
         // Before/after rows: two inpaintings, one outpainting, one mask-free edit. Columns: before, mask, after.
         var rows = new List<byte[]?[]>();
@@ -98,31 +98,24 @@ public static class Showcase
         Row("mask-free edit", maskFree.Prompt, SceneRenderer.Render(maskFree.Original, size), null, edited, SceneDescription.Of(maskFree.Edited));
 
         var editsPng = Path.Combine(options.Out, "edits.png");
-        Save(Sheet([.. rows], size, columns: 3), editsPng);
+        Save(Sheet([.. rows.SelectMany(r => r)], size, columns: 3), editsPng);
         var text = markdown.ToString();
         await File.WriteAllTextAsync(Path.Combine(options.Out, "showcase.md"), text, ct);
         return new ShowcaseResult(samplesPng, editsPng, text);
     }
 
     // Cells of size² RGB pixels (null = empty) laid out in rows of `columns`, with gaps, on dark paper.
-    private static Image<Rgb24> Sheet(byte[]?[][] groups, int size, int columns)
+    private static Image<Rgb24> Sheet(IReadOnlyList<byte[]?> rgbCells, int size, int columns)
     {
-        var cells = groups.SelectMany(g => g).ToArray();
-        var rows = (cells.Length + columns - 1) / columns;
-        var sheet = new Image<Rgb24>((columns * (size + Gap)) + Gap, (rows * (size + Gap)) + Gap, Paper);
-        for (var k = 0; k < cells.Length; k++)
+        var cells = rgbCells.Select(rgb => rgb is null ? null : Image.LoadPixelData<Rgb24>(rgb, size, size)).ToList();
+        try
         {
-            if (cells[k] is not { } rgb)
-            {
-                continue;
-            }
-
-            using var cell = Image.LoadPixelData<Rgb24>(rgb, size, size);
-            var at = new Point(Gap + (k % columns * (size + Gap)), Gap + (k / columns * (size + Gap)));
-            sheet.Mutate(c => c.DrawImage(cell, at, 1f));
+            return ImageGrid.Compose(cells, columns, Gap, Paper);
         }
-
-        return sheet;
+        finally
+        {
+            cells.ForEach(c => c?.Dispose());
+        }
     }
 
     private static void Save(Image<Rgb24> image, string path)

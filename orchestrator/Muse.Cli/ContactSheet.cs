@@ -1,3 +1,4 @@
+using Muse.Imaging;
 using Muse.Protos.V1;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
@@ -5,7 +6,6 @@ using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.Formats.Webp;
 using SixLabors.ImageSharp.PixelFormats;
-using SixLabors.ImageSharp.Processing;
 
 namespace Muse.Cli;
 
@@ -15,25 +15,23 @@ internal static class ContactSheet
     /// <summary>Lays the images out in rows of ⌈√n⌉ cells of the first image's size, in order, on black.</summary>
     public static byte[] Compose(IReadOnlyList<GeneratedImage> images, ImageFormat format, int quality)
     {
-        var columns = (int)Math.Ceiling(Math.Sqrt(images.Count));
-        var rows = (images.Count + columns - 1) / columns;
-        var (cellWidth, cellHeight) = (images[0].Width, images[0].Height);
-        using var sheet = new Image<Rgb24>(columns * cellWidth, rows * cellHeight);
-        for (var k = 0; k < images.Count; k++)
+        var cells = images.Select(i => Image.Load<Rgb24>(i.Image.Span)).ToList();
+        try
         {
-            using var image = Image.Load<Rgb24>(images[k].Image.Span);
-            var at = new Point(k % columns * cellWidth, k / columns * cellHeight);
-            sheet.Mutate(c => c.DrawImage(image, at, 1f));
+            using var sheet = ImageGrid.Compose(cells, (int)Math.Ceiling(Math.Sqrt(images.Count)), gap: 0, new Rgb24(0, 0, 0));
+            IImageEncoder encoder = format switch
+            {
+                ImageFormat.Jpeg => new JpegEncoder { Quality = quality },
+                ImageFormat.Webp => new WebpEncoder { Quality = quality, FileFormat = WebpFileFormatType.Lossy },
+                _ => new PngEncoder { ColorType = PngColorType.Rgb, BitDepth = PngBitDepth.Bit8 },
+            };
+            using var output = new MemoryStream();
+            sheet.Save(output, encoder);
+            return output.ToArray();
         }
-
-        IImageEncoder encoder = format switch
+        finally
         {
-            ImageFormat.Jpeg => new JpegEncoder { Quality = quality },
-            ImageFormat.Webp => new WebpEncoder { Quality = quality, FileFormat = WebpFileFormatType.Lossy },
-            _ => new PngEncoder { ColorType = PngColorType.Rgb, BitDepth = PngBitDepth.Bit8 },
-        };
-        using var output = new MemoryStream();
-        sheet.Save(output, encoder);
-        return output.ToArray();
+            cells.ForEach(c => c.Dispose());
+        }
     }
 }
