@@ -142,18 +142,14 @@ public sealed record OutpaintCase(SceneSpec Scene, string Prompt, OutpaintSide S
     /// <summary>The crop where it sat in the <paramref name="size"/>² scene, the cropped third filled with <paramref name="fill"/>.</summary>
     public byte[] CroppedOnCanvas(int size, (byte R, byte G, byte B) fill)
     {
-        var (rgb, width, height) = Cropped(size);
-        var margin = Margin(size);
-        var canvas = new byte[size * size * 3];
-        for (var p = 0; p < size * size; p++)
+        var canvas = SceneRenderer.Render(Scene, size);
+        var cropped = NewArea(size);
+        for (var p = 0; p < cropped.Length; p++)
         {
-            (canvas[p * 3], canvas[(p * 3) + 1], canvas[(p * 3) + 2]) = fill;
-        }
-
-        var (x0, y0) = (Side == OutpaintSide.Left ? margin : 0, Side == OutpaintSide.Top ? margin : 0);
-        for (var y = 0; y < height; y++)
-        {
-            rgb.AsSpan(y * width * 3, width * 3).CopyTo(canvas.AsSpan((((y + y0) * size) + x0) * 3));
+            if (cropped[p])
+            {
+                (canvas[p * 3], canvas[(p * 3) + 1], canvas[(p * 3) + 2]) = fill;
+            }
         }
 
         return canvas;
