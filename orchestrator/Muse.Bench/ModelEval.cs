@@ -181,15 +181,9 @@ public static class ModelEval
     {
         var (stages, models) = (pipeline.Stages, pipeline.Models);
         var srModel = models.SuperResolution;
-        var defaults = pipeline.Defaults;
-        var decode = new DecodeOptions
-        {
-            Steps = options.SrSteps,
-            GuidanceScale = (float)defaults.GuidanceScale,
-            SamplingTemperature = (float)(defaults.SrSamplingTemperature ?? defaults.SamplingTemperature),
-            ChoiceTemperature = (float)defaults.ChoiceTemperature,
-        };
-        var (lowSize, highSize) = (srModel.LowResGridWidth * 8, srModel.GridWidth * 8);
+        var (_, decode) = GenerateSettings.DecodeOptionsOf(new GenerateRequest { SrSteps = options.SrSteps }, pipeline.Defaults);
+        var factor = models.ImageTokenizer.DownsampleFactor;
+        var (lowSize, highSize) = (srModel.LowResGridWidth * factor, srModel.GridWidth * factor);
         double srTotal = 0, bicubicTotal = 0;
         for (var i = 0; i < scenes.Count; i++)
         {

@@ -87,7 +87,32 @@ public sealed record GenerateSettings(
 
         var requestId = Guid.NewGuid().ToString("N");
         var models = Pin(catalog, catalog.Choose(pipeline, requestId), request.Models);
-        var defaults = models.Defaults;
+        var (baseOptions, srOptions) = DecodeOptionsOf(request, models.Defaults);
+        return new GenerateSettings(
+            requestId,
+            request.Prompt,
+            request.NegativePrompt,
+            request.HasSeed ? request.Seed : RandomSeed(),
+            baseOptions,
+            srOptions,
+            request.PreviewEvery,
+            models)
+        {
+            NumImages = Math.Max(1, request.NumImages),
+            OutputFormat = request.OutputFormat,
+            Quality = request.Quality == 0 ? DefaultQuality : request.Quality,
+        };
+    }
+
+    /// <summary>
+    /// The decoding settings of the base and SR stages: what <paramref name="request"/> sets (already validated),
+    /// the rest from the pipeline's <paramref name="defaults"/>. The SR's sampling temperature falls back to the
+    /// pipeline's <c>srSamplingTemperature</c>, then to the base's.
+    /// </summary>
+    public static (DecodeOptions Base, DecodeOptions SuperResolution) DecodeOptionsOf(GenerateRequest request, PipelineDefaults defaults)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(defaults);
         var common = new DecodeOptions
         {
             MaskSchedule = Enum.Parse<MaskScheduleKind>(defaults.MaskSchedule, ignoreCase: true),
@@ -96,11 +121,7 @@ public sealed record GenerateSettings(
             SamplingTemperature = request.HasSamplingTemperature ? request.SamplingTemperature : (float)defaults.SamplingTemperature,
             ChoiceTemperature = request.HasChoiceTemperature ? request.ChoiceTemperature : (float)defaults.ChoiceTemperature,
         };
-        return new GenerateSettings(
-            requestId,
-            request.Prompt,
-            request.NegativePrompt,
-            request.HasSeed ? request.Seed : RandomSeed(),
+        return (
             common with { Steps = request.HasBaseSteps ? request.BaseSteps : defaults.BaseSteps },
             common with
             {
@@ -108,14 +129,7 @@ public sealed record GenerateSettings(
                 SamplingTemperature = request.HasSrSamplingTemperature ? request.SrSamplingTemperature
                     : defaults.SrSamplingTemperature is { } sr ? (float)sr
                     : common.SamplingTemperature,
-            },
-            request.PreviewEvery,
-            models)
-        {
-            NumImages = Math.Max(1, request.NumImages),
-            OutputFormat = request.OutputFormat,
-            Quality = request.Quality == 0 ? DefaultQuality : request.Quality,
-        };
+            });
     }
 
     // Pinned versions replace the weighted choice stage by stage. Only the pipeline's own candidates may be pinned:
