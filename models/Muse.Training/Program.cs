@@ -104,13 +104,17 @@ switch (verb)
 
         return 0;
     case "evaluate":
+        // Unset options keep EvaluationDecoding's defaults (those of pipeline muse-tiny).
+        var fallback = new EvaluationDecoding();
+        double Number(string key, double otherwise) =>
+            named.TryGetValue(key, out var text) ? double.Parse(text, CultureInfo.InvariantCulture) : otherwise;
         var decoding = new EvaluationDecoding(
-            int.Parse(named.GetValueOrDefault("base-steps", "12"), CultureInfo.InvariantCulture),
-            int.Parse(named.GetValueOrDefault("sr-steps", "8"), CultureInfo.InvariantCulture),
-            double.Parse(named.GetValueOrDefault("guidance", "1.5"), CultureInfo.InvariantCulture),
-            double.Parse(named.GetValueOrDefault("choice-temperature", "4.5"), CultureInfo.InvariantCulture),
-            double.Parse(named.GetValueOrDefault("temperature", "1"), CultureInfo.InvariantCulture),
-            double.Parse(named.GetValueOrDefault("sr-temperature", "0.2"), CultureInfo.InvariantCulture));
+            (int)Number("base-steps", fallback.BaseSteps),
+            (int)Number("sr-steps", fallback.SrSteps),
+            Number("guidance", fallback.GuidanceScale),
+            Number("choice-temperature", fallback.ChoiceTemperature),
+            Number("temperature", fallback.SamplingTemperature),
+            Number("sr-temperature", fallback.SrSamplingTemperature));
         new Evaluation(options, new SceneData(options.Seed, 0), log, decoding).Run(int.Parse(named.GetValueOrDefault("count", "64"), CultureInfo.InvariantCulture));
         return 0;
     case "parity-fixtures":

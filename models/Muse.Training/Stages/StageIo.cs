@@ -48,12 +48,17 @@ internal static class StageIo
     public static T5Encoder LoadT5(string dir)
     {
         var t5 = LoadTextBase(dir).T5;
-        foreach (var p in t5.parameters())
+        Freeze(t5);
+        return t5;
+    }
+
+    /// <summary>Turns off gradients of every weight of <paramref name="module"/>: AdamW then leaves them (and their moments) as they are.</summary>
+    public static void Freeze(nn.Module module)
+    {
+        foreach (var p in module.parameters())
         {
             p.requires_grad = false;
         }
-
-        return t5;
     }
 
     /// <summary>The SR transformer of <paramref name="dir"/>, in eval mode.</summary>

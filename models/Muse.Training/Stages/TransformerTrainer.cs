@@ -118,12 +118,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
 
         if (options.FreezeText && !superResolution)
         {
-            // No gradients reach the T5 weights, so AdamW leaves them (and their moments) exactly as loaded.
-            foreach (var p in t5.parameters())
-            {
-                p.requires_grad = false;
-            }
-
+            StageIo.Freeze(t5);
             log.WriteLine($"{StageName}: T5 frozen (--freeze-text)");
         }
 
