@@ -30,6 +30,10 @@ internal sealed record VqganConfig
     public double Eps { get; init; } = 1e-5;
 
     public int DownsampleFactor { get; init; } = 8;
+
+    /// <summary>Width of the patch encoder (models/README.md); null = the convolutional encoder.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? PatchDim { get; init; }
 }
 
 /// <summary>T5 v1.1 encoder architecture (<c>kind: t5</c>).</summary>

@@ -42,6 +42,7 @@ var options = new TrainOptions
             Channels = [.. channels.Split(',').Select(c => int.Parse(c, CultureInfo.InvariantCulture))],
             EmbedDim = int.Parse(named.GetValueOrDefault("embed-dim", "16"), CultureInfo.InvariantCulture),
             CodebookSize = int.Parse(named.GetValueOrDefault("codebook", "512"), CultureInfo.InvariantCulture),
+            PatchDim = named.TryGetValue("patch-dim", out var patchDim) ? int.Parse(patchDim, CultureInfo.InvariantCulture) : null,
         }
         : null,
 };

@@ -22,7 +22,7 @@ public sealed class ArchitectureConfigTests
     [Fact]
     public void ToJson_ThenParse_RoundTripsEveryKind()
     {
-        ArchitectureConfig[] configs = [TestData.TinyT5, TestData.TinyVqgan, TestData.TinyBase, TestData.TinySuperResolution];
+        ArchitectureConfig[] configs = [TestData.TinyT5, TestData.TinyVqgan, TestData.TinyVqgan with { PatchDim = 24 }, TestData.TinyBase, TestData.TinySuperResolution];
 
         foreach (var config in configs)
         {
@@ -32,6 +32,13 @@ public sealed class ArchitectureConfigTests
             Assert.StartsWith("{\n  \"kind\":", json.ReplaceLineEndings("\n"), StringComparison.Ordinal);
             Assert.Equal(config, parsed);
         }
+    }
+
+    [Fact]
+    public void VqganToJson_ConvolutionalEncoder_WritesNoPatchDim()
+    {
+        Assert.DoesNotContain("patchDim", TestData.TinyVqgan.ToJson(), StringComparison.Ordinal);
+        Assert.NotEqual(TestData.TinyVqgan, TestData.TinyVqgan with { PatchDim = 24 });
     }
 
     [Fact]

@@ -84,6 +84,39 @@ public sealed class ArchitectureGraphTests
     }
 
     [Fact]
+    public void VqganPatchEncoder_PixelsOutsideAPatchChanged_ThatPatchsTokenUnchanged()
+    {
+        var config = TestData.TinyVqgan with { PatchDim = 24 };
+        var weights = RandomWeights.Create(VqganGraphs.WeightSpecs(config), seed: 3, stream: 2);
+        var model = VqganGraphs.BuildEncoder(config, weights, includeLatent: true);
+        var (height, width) = (24, 16);
+        var image = TestData.Normal(3 * height * width, 5, 0.5);
+        var changed = (float[])image.Clone();
+        // Every pixel of token (0, 0) — rows 0..7, columns 0..7 — stays; all others change.
+        for (var i = 0; i < changed.Length; i++)
+        {
+            var (y, x) = (i / width % height, i % width);
+            if (y >= 8 || x >= 8)
+            {
+                changed[i] = -changed[i];
+            }
+        }
+
+        var a = Ort.Run(model, new Dictionary<string, TestTensor> { ["image"] = TestTensor.Of(image, 1, 3, height, width) });
+        var b = Ort.Run(model, new Dictionary<string, TestTensor> { ["image"] = TestTensor.Of(changed, 1, 3, height, width) });
+
+        var (za, zb) = (a[VqganGraphs.Latent].F, b[VqganGraphs.Latent].F);
+        var positions = (height / 8) * (width / 8);
+        for (var e = 0; e < config.EmbedDim; e++)
+        {
+            Assert.Equal(za[e * positions], zb[e * positions]);
+        }
+
+        Assert.NotEqual(za[1..positions], zb[1..positions]);
+        Assert.Equal(ArgminTokens(za, weights["quantize.embedding.weight"].Floats, config.EmbedDim, config.CodebookSize, positions), a[VqganGraphs.Tokens].L);
+    }
+
+    [Fact]
     public void VqganDecoder_TokenGrid_ReturnsImageEightTimesLarger()
     {
         var config = TestData.TinyVqgan;

@@ -127,10 +127,18 @@ public sealed record VqganConfig : ArchitectureConfig
     /// <summary>GroupNorm epsilon; default 1e-5.</summary>
     public double Eps { get; init; } = 1e-5;
 
+    /// <summary>
+    /// Width P of the patch encoder (each token from its own 8×8 pixels alone); null = the convolutional encoder.
+    /// The decoder is the same either way.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? PatchDim { get; init; }
+
     /// <inheritdoc />
     public override void Validate()
     {
         Check(Channels is { Length: 4 } && Channels.All(c => c > 0), "channels must hold 4 positive widths");
+        Check(PatchDim is null or > 0, "patchDim must be positive when set");
         Check(Groups > 0 && Channels.All(c => c % Groups == 0), "every channel width must be divisible by groups");
         Check(EmbedDim > 0 && CodebookSize > 1, "embedDim must be positive and codebookSize above 1");
         Check(Eps > 0, "eps must be positive");
@@ -139,10 +147,10 @@ public sealed record VqganConfig : ArchitectureConfig
     /// <summary>Value equality over the channel list too (arrays compare by reference by default).</summary>
     public bool Equals(VqganConfig? other) =>
         other is not null && Channels.SequenceEqual(other.Channels) && EmbedDim == other.EmbedDim
-        && CodebookSize == other.CodebookSize && Groups == other.Groups && Eps.Equals(other.Eps);
+        && CodebookSize == other.CodebookSize && Groups == other.Groups && Eps.Equals(other.Eps) && PatchDim == other.PatchDim;
 
     /// <inheritdoc />
-    public override int GetHashCode() => HashCode.Combine(Channels.Length > 0 ? Channels[^1] : 0, EmbedDim, CodebookSize, Groups, Eps);
+    public override int GetHashCode() => HashCode.Combine(Channels.Length > 0 ? Channels[^1] : 0, EmbedDim, CodebookSize, Groups, Eps, PatchDim);
 }
 
 /// <summary>

@@ -27,16 +27,25 @@ public static class VqganGraphs
     {
         var c = config.Channels;
         var specs = new List<WeightSpec>();
-        Conv(specs, "encoder.conv_in", 3, c[0], 3);
-        for (var i = 0; i < 3; i++)
+        if (config.PatchDim is { } p)
         {
-            ResBlock(specs, $"encoder.down.{i}.block", c[i], c[i + 1]);
-            Conv(specs, $"encoder.down.{i}.downsample.conv", c[i + 1], c[i + 1], 3);
+            Conv(specs, "encoder.patch_embed", 3, p, VqganConfig.DownsampleFactor);
+            Conv(specs, "encoder.patch_hidden", p, p, 1);
+            Conv(specs, "encoder.conv_out", p, config.EmbedDim, 1);
         }
+        else
+        {
+            Conv(specs, "encoder.conv_in", 3, c[0], 3);
+            for (var i = 0; i < 3; i++)
+            {
+                ResBlock(specs, $"encoder.down.{i}.block", c[i], c[i + 1]);
+                Conv(specs, $"encoder.down.{i}.downsample.conv", c[i + 1], c[i + 1], 3);
+            }
 
-        ResBlock(specs, "encoder.mid.block", c[3], c[3]);
-        Norm(specs, "encoder.norm_out", c[3]);
-        Conv(specs, "encoder.conv_out", c[3], config.EmbedDim, 1);
+            ResBlock(specs, "encoder.mid.block", c[3], c[3]);
+            Norm(specs, "encoder.norm_out", c[3]);
+            Conv(specs, "encoder.conv_out", c[3], config.EmbedDim, 1);
+        }
 
         // Codebook entries on the scale of the encoder's latents, so random images use many of them.
         specs.Add(new("quantize.embedding.weight", [config.CodebookSize, config.EmbedDim], WeightInit.Normal(0.5)));
@@ -63,15 +72,26 @@ public static class VqganGraphs
         var g = new GraphBuilder("vqgan_encoder", weights);
         var image = g.Input(Image, DataType.Float, "batch", 3, "height", "width");
 
-        var h = g.Conv2d(image, "encoder.conv_in", 1, 1);                                    // [B, c0, H, W]
-        for (var i = 0; i < 3; i++)
+        string h;
+        if (config.PatchDim is not null)
         {
-            h = g.ResBlock(h, $"encoder.down.{i}.block", c[i], c[i + 1], config.Groups, config.Eps);
-            h = g.Conv2d(h, $"encoder.down.{i}.downsample.conv", 2, 1);                    // [B, c_{i+1}, H/2^(i+1), W/2^(i+1)]
+            // Patch encoder: each token from its own 8×8 pixels alone.
+            h = g.Silu(g.Conv2d(image, "encoder.patch_embed", VqganConfig.DownsampleFactor, 0));   // [B, P, H/8, W/8]
+            h = g.Silu(g.Conv2d(h, "encoder.patch_hidden", 1, 0));                                  // [B, P, h, w]
+        }
+        else
+        {
+            h = g.Conv2d(image, "encoder.conv_in", 1, 1);                                    // [B, c0, H, W]
+            for (var i = 0; i < 3; i++)
+            {
+                h = g.ResBlock(h, $"encoder.down.{i}.block", c[i], c[i + 1], config.Groups, config.Eps);
+                h = g.Conv2d(h, $"encoder.down.{i}.downsample.conv", 2, 1);                    // [B, c_{i+1}, H/2^(i+1), W/2^(i+1)]
+            }
+
+            h = g.ResBlock(h, "encoder.mid.block", c[3], c[3], config.Groups, config.Eps);
+            h = g.Silu(g.GroupNorm(h, "encoder.norm_out", config.Groups, config.Eps));
         }
 
-        h = g.ResBlock(h, "encoder.mid.block", c[3], c[3], config.Groups, config.Eps);
-        h = g.Silu(g.GroupNorm(h, "encoder.norm_out", config.Groups, config.Eps));
         var z = g.Conv2d(h, "encoder.conv_out", 1, 0);                                       // [B, E, h, w]
 
         // argmin_k ‖z − e_k‖² = argmin_k (‖e_k‖² − 2 z·e_k): ‖z‖² is the same for every k, and leaving it out

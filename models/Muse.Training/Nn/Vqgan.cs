@@ -157,6 +157,42 @@ internal sealed class VqganEncoder : nn.Module<Tensor, Tensor>
     }
 }
 
+/// <summary>
+/// Patch encoder (<c>patchDim</c> P): image [B, 3, H, W] → latents [B, E, H/8, W/8] with
+/// <c>conv_out(silu(patch_hidden(silu(patch_embed(x)))))</c>, an 8×8 stride-8 convolution and two 1×1 ones.
+/// </summary>
+/// <remarks>
+/// A token sees its own 8×8 pixels and nothing else (no neighbours, no GroupNorm statistics of the whole image),
+/// so one patch always gets one code: the transformers' targets are a function of the scene, not of its context.
+/// </remarks>
+internal sealed class PatchEncoder : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "patch_embed")]
+    private readonly Conv2d _patchEmbed;
+    [ComponentName(Name = "patch_hidden")]
+    private readonly Conv2d _patchHidden;
+    [ComponentName(Name = "conv_out")]
+    private readonly Conv2d _convOut;
+
+    public PatchEncoder(VqganConfig config, int patchDim)
+        : base(nameof(PatchEncoder))
+    {
+        var p = config.DownsampleFactor;
+        _patchEmbed = nn.Conv2d(3, patchDim, kernel_size: p, stride: p);
+        _patchHidden = nn.Conv2d(patchDim, patchDim, kernel_size: 1);
+        _convOut = nn.Conv2d(patchDim, config.EmbedDim, kernel_size: 1);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor image)
+    {
+        using var scope = NewDisposeScope();
+        var h = nn.functional.silu(_patchEmbed.forward(image));
+        h = nn.functional.silu(_patchHidden.forward(h));
+        return _convOut.forward(h).MoveToOuterDisposeScope();
+    }
+}
+
 /// <summary>VQGAN decoder: quantized latents [B, E, h, w] → image [B, 3, 8h, 8w] (unclamped).</summary>
 internal sealed class VqganDecoder : nn.Module<Tensor, Tensor>
 {
@@ -258,7 +294,7 @@ internal sealed class Vqgan : nn.Module
         : base(nameof(Vqgan))
     {
         Config = config;
-        Encoder = new VqganEncoder(config);
+        Encoder = config.PatchDim is { } patchDim ? new PatchEncoder(config, patchDim) : new VqganEncoder(config);
         Quantize = new VectorQuantizer(config.CodebookSize, config.EmbedDim);
         Decoder = new VqganDecoder(config);
         RegisterComponents();
@@ -266,7 +302,7 @@ internal sealed class Vqgan : nn.Module
     }
 
     [ComponentName(Name = "encoder")]
-    internal readonly VqganEncoder Encoder;
+    internal readonly nn.Module<Tensor, Tensor> Encoder;
     [ComponentName(Name = "quantize")]
     internal readonly VectorQuantizer Quantize;
     [ComponentName(Name = "decoder")]
