@@ -27,15 +27,20 @@ internal static class Export
         {
             case VqganTrainer.StageName:
             {
+                // A decoder-only run's provenance counts the training of the encoder and codebook it kept.
+                var (initSteps, initSeconds) = Take(metrics, "init");
                 var vqgan = StageIo.LoadVqgan(dir);
-                written.Add(Write(dir, "vqgan", vqgan.Config, vqgan.state_dict(), "", seed, steps, seconds, metrics));
+                written.Add(Write(dir, "vqgan", vqgan.Config, vqgan.state_dict(), "", seed, steps + initSteps, seconds + initSeconds, metrics));
                 break;
             }
 
             case TransformerTrainer.BaseStageName:
             {
+                // The T5's own training (with the run it started from, --init-text); older folders lack it: the run's.
+                var (textSteps, textSeconds) = Take(metrics, "text");
                 var joint = StageIo.LoadTextBase(dir);
-                var t5Dir = Write(dir, "t5", joint.T5.Config, joint.state_dict(), "t5.", seed, steps, seconds, metrics);
+                var t5Dir = Write(dir, "t5", joint.T5.Config, joint.state_dict(), "t5.", seed,
+                    textSteps > 0 ? textSteps : steps, textSteps > 0 ? textSeconds : seconds, metrics);
                 File.Copy(Path.Combine(dir, "spiece.model"), Path.Combine(t5Dir, "spiece.model"), overwrite: true);
                 written.Add(t5Dir);
                 written.Add(Write(dir, "base", joint.Base.Config, joint.state_dict(), "base.", seed, steps, seconds, metrics));
@@ -113,6 +118,14 @@ internal static class Export
         }
 
         return written;
+    }
+
+    // Removes "{prefix}Steps" and "{prefix}Seconds" from the metrics (bookkeeping, not measurements) and returns them.
+    private static (long Steps, double Seconds) Take(Dictionary<string, double> metrics, string prefix)
+    {
+        var steps = metrics.Remove($"{prefix}Steps", out var s) ? (long)s : 0;
+        var seconds = metrics.Remove($"{prefix}Seconds", out var t) ? t : 0;
+        return (steps, seconds);
     }
 
     private static (ulong? Seed, long Steps, double Seconds, Dictionary<string, double> Metrics) ReadProgress(string dir)

@@ -30,6 +30,7 @@ var options = new TrainOptions
     EmaCodebook = named.ContainsKey("ema-codebook"),
     FreezeText = named.ContainsKey("freeze-text"),
     InitTextFrom = named.GetValueOrDefault("init-text"),
+    DecoderFrom = named.GetValueOrDefault("decoder-from"),
     TransformerSize = named.TryGetValue("d-model", out var dModel)
         ? TransformerSize.Parse(dModel, named.GetValueOrDefault("layers"), named.GetValueOrDefault("mlp-dim"))
         : null,

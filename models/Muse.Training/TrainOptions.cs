@@ -68,6 +68,13 @@ internal sealed record TrainOptions
     /// </summary>
     public string? InitTextFrom { get; init; }
 
+    /// <summary>
+    /// vqgan only: train the decoder alone, from the trained VQGAN in this stage folder (its config and weights);
+    /// the encoder and codebook stay fixed, so every image keeps its tokens and transformers trained on them stay
+    /// valid. Crops of 128 px scenes then sit on the token grid, as the encoder sees them in serving.
+    /// </summary>
+    public string? DecoderFrom { get; init; }
+
     /// <summary>Transformer size override of a new run (--d-model/--layers/--mlp-dim); null keeps the stage default.</summary>
     public TransformerSize? TransformerSize { get; init; }
 

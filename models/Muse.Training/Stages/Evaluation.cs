@@ -121,11 +121,52 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
             return known.Length == 0 ? double.NaN : known.Count(r => r == true) / (double)known.Length;
         }
 
+        WriteFailures(what, checks, samples);
         log.WriteLine(
             $"{what}: all {Share(checks, c => c.AllCorrect):F3}, count {Share(checks, c => c.ObjectCount):F3}, background {Share(checks, c => c.Background):F3}, " +
             $"relation {Share(checks, c => c.Relation):F3}, colour {Share(objects, o => o.Colour):F3}, shape {Share(objects, o => o.Shape):F3}, " +
             $"position {Share(objects, o => o.Position):F3}, size {Share(objects, o => o.Size):F3}");
         return Share(checks, c => c.AllCorrect);
+    }
+
+    // One line per image the checker failed: its caption, what was wrong and what it found; says why a score is low.
+    private void WriteFailures(string what, SceneCheckResult[] checks, SceneSample[] samples)
+    {
+        var path = Path.Combine(options.Out, $"failures-{what.Replace(' ', '-')}.txt");
+        using var writer = new StreamWriter(path);
+        for (var i = 0; i < checks.Length; i++)
+        {
+            var c = checks[i];
+            if (c.AllCorrect)
+            {
+                continue;
+            }
+
+            var wrong = new List<string>();
+            if (!c.ObjectCount)
+            {
+                wrong.Add("count");
+            }
+
+            if (c.Relation == false)
+            {
+                wrong.Add("relation");
+            }
+
+            if (c.Background == false)
+            {
+                wrong.Add("background");
+            }
+
+            foreach (var o in c.Objects.Where(o => !o.AllCorrect))
+            {
+                wrong.Add($"object({(o.Colour ? "" : "colour ")}{(o.Shape ? "" : "shape ")}{(o.Position == false ? "position " : "")}{(o.Size == false ? "size" : "")})".Replace(" )", ")", StringComparison.Ordinal));
+            }
+
+            var found = string.Join("; ", c.Analysis.Objects.Select(d =>
+                $"{d.Colour} {d.Shape} {d.Size} {d.Position} (skew {d.Skewness:F2}, square {d.Squareness:F2}, extent {d.Extent:F2}, area {d.Area})"));
+            writer.WriteLine($"{i}\t{samples[i].Caption}\t{string.Join(", ", wrong)}\t{found}");
+        }
     }
 
     /// <summary>[3, S, S] in [-1, 1] → RGB bytes, row-major (clamped and rounded as the host does).</summary>

@@ -199,7 +199,16 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         }
 
         var final = Evaluate(model, t5, transformer, n, heldCount, superResolution ? heldHigh! : heldLow, heldLow, heldCaptions, empty, heldTextTable, emptyText);
-        var result = new TransformerTrainResult(options.Seed, step, priorSeconds + clock.Elapsed.TotalSeconds, final.Loss, final.Accuracy);
+        // The T5's own training (its provenance): a T5 started from another run (--init-text) carries that run's,
+        // plus this run's unless it was frozen.
+        var seconds = priorSeconds + clock.Elapsed.TotalSeconds;
+        var (textSteps, textSeconds) = options.InitTextFrom is { } textFrom ? StageIo.TextTrainedSoFar(textFrom) : (0, 0);
+        if (!options.FreezeText)
+        {
+            (textSteps, textSeconds) = (textSteps + step, textSeconds + seconds);
+        }
+
+        var result = new TransformerTrainResult(options.Seed, step, seconds, final.Loss, final.Accuracy, superResolution ? 0 : textSteps, superResolution ? 0 : textSeconds);
         File.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(result, ConfigJson.Options));
         log.WriteLine($"{StageName} done: step {step}, {result.Seconds:F0} s, held-out masked CE {final.Loss:F4}, accuracy {final.Accuracy:F3}");
         log.Flush();
@@ -314,4 +323,6 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
 }
 
 /// <summary>What a transformer run reached (held-out masked cross-entropy and accuracy at mask ratio 0.5).</summary>
-internal sealed record TransformerTrainResult(ulong Seed, long Steps, double Seconds, double HeldOutLoss, double HeldOutAccuracy);
+/// <param name="TextSteps">text+base: the training steps behind its T5, counting the run it started from (<c>--init-text</c>).</param>
+/// <param name="TextSeconds">Their wall seconds.</param>
+internal sealed record TransformerTrainResult(ulong Seed, long Steps, double Seconds, double HeldOutLoss, double HeldOutAccuracy, long TextSteps = 0, double TextSeconds = 0);

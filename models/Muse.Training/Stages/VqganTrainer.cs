@@ -26,18 +26,22 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
     private const double EmaDecay = 0.99;
     private const double CommitmentWeight = 0.25;
 
+    /// <summary>The shipped architecture (v5 on): patch encoder, so every token is a function of its own pixels.</summary>
     public static VqganConfig DefaultConfig(bool smoke) => smoke
-        ? new VqganConfig { Channels = [8, 8, 16, 16], EmbedDim = 8, CodebookSize = 64 }
-        : new VqganConfig { Channels = [16, 24, 32, 48], EmbedDim = 16, CodebookSize = 512 };
+        ? new VqganConfig { Channels = [8, 8, 16, 16], EmbedDim = 8, CodebookSize = 64, PatchDim = 16 }
+        : new VqganConfig { Channels = [16, 24, 32, 48], EmbedDim = 16, CodebookSize = 512, PatchDim = 128 };
 
     public VqganTrainResult Run()
     {
         var dir = options.StageDir(StageName);
         Directory.CreateDirectory(dir);
         var configPath = Path.Combine(dir, "config.json");
+        var decoderOnly = options.DecoderFrom is not null;
         var config = options.Resume && File.Exists(configPath)
-            ? JsonSerializer.Deserialize<VqganConfig>(File.ReadAllText(configPath), ConfigJson.Options)!
-            : options.Vqgan ?? DefaultConfig(options.Smoke);
+            ? StageIo.ReadConfig<VqganConfig>(configPath)
+            : decoderOnly
+                ? StageIo.ReadConfig<VqganConfig>(Path.Combine(options.DecoderFrom!, "config.json"))
+                : options.Vqgan ?? DefaultConfig(options.Smoke);
         File.WriteAllText(configPath, JsonSerializer.Serialize(config, ConfigJson.Options));
         torch.manual_seed((long)(CounterRng.Hash(options.Seed, StageId, 0, 0, (ulong)RngPurpose.WeightInit) >> 1));
         var model = new Vqgan(config);
@@ -45,9 +49,18 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
         // The codebook is updated by EMA, not by the optimizer.
         var ema = options.EmaCodebook;
         var restartEvery = ema ? EmaRestartEvery : RestartEvery;
-        var optimizer = ema
-            ? optim.Adam(model.named_parameters().Where(p => p.name != "quantize.embedding.weight").Select(p => p.parameter), lr: peak)
-            : optim.Adam(model.parameters(), lr: peak);
+        if (decoderOnly)
+        {
+            Checkpoint.Load(options.DecoderFrom!, model, null);
+            StageIo.Freeze(model.Encoder);
+            StageIo.Freeze(model.Quantize);
+        }
+
+        var optimizer = decoderOnly
+            ? optim.Adam(model.Decoder.parameters(), lr: peak)
+            : ema
+                ? optim.Adam(model.named_parameters().Where(p => p.name != "quantize.embedding.weight").Select(p => p.parameter), lr: peak)
+                : optim.Adam(model.parameters(), lr: peak);
         var batch = options.Batch > 0 ? options.Batch : (options.Smoke ? 4 : 8);
         var crops = options.Crops >= 0 ? options.Crops : batch / 2;
         var k = config.CodebookSize;
@@ -86,7 +99,7 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
                     group.LearningRate = lr;
                 }
 
-                var images = Batch(step, batch, crops); // [batch + crops, 3, 64, 64]
+                var images = Batch(step, batch, crops, decoderOnly); // [batch + crops, 3, 64, 64]
                 if (ema && step == 0)
                 {
                     using var noGrad = no_grad();
@@ -128,7 +141,7 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
                 if (step % restartEvery == 0)
                 {
                     var used = usage.Count(u => u > 0);
-                    var restarted = step < options.Steps * 0.85 ? RestartDeadCodes(model, usage, output.FlatLatents.detach(), step, emaCount, emaSum) : 0;
+                    var restarted = step < options.Steps * 0.85 && !decoderOnly ? RestartDeadCodes(model, usage, output.FlatLatents.detach(), step, emaCount, emaSum) : 0;
                     log.WriteLine($"step {step}: codebook usage {100.0 * used / k:F1}% over the last {restartEvery} steps, perplexity {Perplexity(usage):F1}, restarted {restarted}");
                     Array.Clear(usage);
                 }
@@ -168,7 +181,9 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
 
         var final = Evaluate(model, held64, held128);
         var totalSeconds = priorSeconds + clock.Elapsed.TotalSeconds;
-        var result = new VqganTrainResult(options.Seed, step, totalSeconds, final.P64, final.P128, CodebookUsage(model, held64, held128));
+        // A decoder trained on a VQGAN's frozen encoder carries that VQGAN's training.
+        var (initSteps, initSeconds) = decoderOnly ? StageIo.VqganTrainedSoFar(options.DecoderFrom!) : (0, 0);
+        var result = new VqganTrainResult(options.Seed, step, totalSeconds, final.P64, final.P128, CodebookUsage(model, held64, held128), initSteps, initSeconds);
         File.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(result, ConfigJson.Options));
         log.WriteLine($"vqgan done: step {step}, {totalSeconds:F0} s, held-out PSNR 64px {final.P64:F2} dB, 128px {final.P128:F2} dB");
         return result;
@@ -249,7 +264,8 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
     }
 
     /// <summary>Batch of step <paramref name="step"/>: a pure function of (seed, step), so resuming replays the same data.</summary>
-    private Tensor Batch(long step, int whole, int crops)
+    // Crop origins are any offset in 0..64, or with onGrid multiples of 8 (the patches the encoder sees in serving).
+    private Tensor Batch(long step, int whole, int crops, bool onGrid)
     {
         var wholeImages = new List<byte[]>(whole);
         for (var j = 0; j < whole; j++)
@@ -263,7 +279,7 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
         {
             cropImages.Add(data.TrainImage(Pick(step, whole + j), 128));
             var h = CounterRng.Hash(options.Seed, StageId, (ulong)step, (ulong)(1000 + j), (ulong)RngPurpose.Data);
-            origins.Add(((int)(h % 65), (int)((h >> 20) % 65)));
+            origins.Add(onGrid ? (8 * (int)(h % 9), 8 * (int)((h >> 20) % 9)) : ((int)(h % 65), (int)((h >> 20) % 65)));
         }
 
         var a = ImageBatch.FromRgb(wholeImages, 64);
@@ -317,4 +333,6 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
 
 /// <summary>What a VQGAN run reached.</summary>
 /// <param name="CodebookUsage">Fraction of codes used by the held-out scenes (64 and 128 px).</param>
-internal sealed record VqganTrainResult(ulong Seed, long Steps, double Seconds, double HeldOutPsnr64, double HeldOutPsnr128, double CodebookUsage);
+/// <param name="InitSteps">Training steps behind the VQGAN whose encoder and codebook a decoder-only run kept; 0 otherwise.</param>
+/// <param name="InitSeconds">Their wall seconds.</param>
+internal sealed record VqganTrainResult(ulong Seed, long Steps, double Seconds, double HeldOutPsnr64, double HeldOutPsnr128, double CodebookUsage, long InitSteps = 0, double InitSeconds = 0);
