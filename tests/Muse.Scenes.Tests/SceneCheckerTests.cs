@@ -45,6 +45,31 @@ public sealed class SceneCheckerTests
     }
 
     [Fact]
+    public void CircleSquarenessLimit_LiesInTheMiddleOfTheGapBetweenBlurredCirclesAndSquares()
+    {
+        var circles = new List<double>();
+        var squares = new List<double>();
+        foreach (var (sample, size) in Dataset.TrainingSamples(13, 0, 200).SelectMany(s => new[] { (s, 64), (s, 128) }))
+        {
+            for (var passes = 0; passes <= 3; passes++)
+            {
+                var rgb = SceneRenderer.Render(sample.Spec, size);
+                var analysis = SceneChecker.Analyze(passes == 0 ? rgb : Degrade.Blur(rgb, size, passes), size);
+                foreach (var o in sample.Spec.Objects.Where(o => o.Shape != Shape.Triangle))
+                {
+                    var found = analysis.Objects.Single(d => d.Colour == o.Colour);
+                    (o.Shape == Shape.Circle ? circles : squares).Add(found.Squareness);
+                }
+            }
+        }
+
+        // Each side keeps a margin of at least a third of the gap (64 px with three blur passes sets its edges).
+        var (roundest, squarest) = (circles.Max(), squares.Min());
+        var margin = (squarest - roundest) / 3;
+        Assert.InRange(SceneChecker.CircleSquarenessLimit, roundest + margin, squarest - margin);
+    }
+
+    [Fact]
     public void Check_CaptionOnlyStates_LeavesUnstatedAttributesUnchecked()
     {
         var sample = Dataset.TrainingSamples(2, 0, 200).First(s => s.Description.Background is null && s.Description.Objects.Any(o => o.Size is null));
