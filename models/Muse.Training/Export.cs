@@ -49,6 +49,7 @@ internal static class Export
 
             case TransformerTrainer.SrStageName:
             {
+                Take(metrics, "text"); // the SR has no T5 of its own
                 var sr = StageIo.LoadTransformer(dir);
                 written.Add(Write(dir, "sr", sr.Config, sr.state_dict(), "", seed, steps, seconds, metrics));
                 break;

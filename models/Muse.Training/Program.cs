@@ -116,7 +116,10 @@ switch (verb)
             Number("guidance", fallback.GuidanceScale),
             Number("choice-temperature", fallback.ChoiceTemperature),
             Number("temperature", fallback.SamplingTemperature),
-            Number("sr-temperature", fallback.SrSamplingTemperature));
+            Number("sr-temperature", fallback.SrSamplingTemperature),
+            named.GetValueOrDefault("guidance-schedule", fallback.GuidanceSchedule),
+            named.ContainsKey("remask"),
+            named.GetValueOrDefault("split", fallback.Split));
         new Evaluation(options, new SceneData(options.Seed, 0), log, decoding).Run(int.Parse(named.GetValueOrDefault("count", "64"), CultureInfo.InvariantCulture));
         return 0;
     case "parity-fixtures":

@@ -20,12 +20,15 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
         manual_seed((long)options.Seed);
         var vqgan = StageIo.LoadVqgan(options.StageDir(VqganTrainer.StageName));
         var results = new Dictionary<string, double>();
-        var samples = Enumerable.Range(0, count).Select(i => data.HeldOut(i)).ToArray();
+        // --split train scores training captions instead: held-out far below training means the model did not generalise.
+        var train = decoding.Split == "train";
+        var samples = Enumerable.Range(0, count).Select(i => train ? data.Train(i) : data.HeldOut(i)).ToArray();
+        byte[] Image(int i, int size) => train ? data.TrainImage(i, size) : data.HeldOutImage(i, size);
 
         // Ceiling: VQGAN reconstructions of the renders.
         foreach (var size in new[] { 64, 128 })
         {
-            var images = ImageBatch.FromRgb([.. Enumerable.Range(0, count).Select(i => data.HeldOutImage(i, size))], size);
+            var images = ImageBatch.FromRgb([.. Enumerable.Range(0, count).Select(i => Image(i, size))], size);
             var reconstructions = vqgan.Decode(vqgan.Encode(images));
             results[$"reconstructionChecker{size}"] = Score($"reconstructed {size} px", reconstructions, size, samples);
             WritePpm(Path.Combine(options.Out, $"reconstructions-{size}.ppm"), cat([images[..Math.Min(6, count)], reconstructions[..Math.Min(6, count)]], 0), size);
@@ -77,7 +80,14 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
             using var scope = NewDisposeScope();
             var conditional = model.Forward(tokens, text, textMask, lowRes); // [B, N, K]
             var unconditional = model.Forward(tokens, empty, emptyMask, lowRes);
-            var logits = unconditional + (decoding.GuidanceScale * (conditional - unconditional));
+            var ratio0 = (t + 1.0) / steps;
+            var scale = decoding.GuidanceSchedule switch
+            {
+                "linear" => decoding.GuidanceScale * ratio0,
+                "linear1" => 1 + ((decoding.GuidanceScale - 1) * ratio0),
+                _ => decoding.GuidanceScale,
+            };
+            var logits = unconditional + (scale * (conditional - unconditional));
             var probabilities = (logits / Math.Max(temperature, 1e-6)).softmax(-1);
             var sampled = multinomial(probabilities.reshape(b * n, -1), 1).reshape(b, n); // [B, N]
             var unknown = tokens.eq(model.MaskTokenId);
@@ -87,7 +97,16 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
             var confidence = probabilities.log().gather(-1, sampled.unsqueeze(-1)).squeeze(-1); // [B, N]
             var gumbel = -(-rand(b, n).clamp(1e-9, 1).log()).log();
             confidence = confidence + (decoding.ChoiceTemperature * (1 - ratio) * gumbel);
-            confidence = where(unknown, confidence, full_like(confidence, double.PositiveInfinity));
+            if (decoding.Remask)
+            {
+                // Committed tokens compete again: their confidence is their probability under the current prediction.
+                var kept = probabilities.log().gather(-1, where(unknown, zeros_like(tokens), tokens).unsqueeze(-1)).squeeze(-1);
+                confidence = where(unknown, confidence, kept + (decoding.ChoiceTemperature * (1 - ratio) * gumbel));
+            }
+            else
+            {
+                confidence = where(unknown, confidence, full_like(confidence, double.PositiveInfinity));
+            }
             if (maskCount > 0)
             {
                 var lowest = confidence.argsort(-1).narrow(1, 0, maskCount); // [B, maskCount]
@@ -212,4 +231,4 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
 }
 
 /// <summary>Decoding settings of <c>evaluate</c>; the defaults are those of pipeline muse-tiny in pipelines.json.</summary>
-internal sealed record EvaluationDecoding(int BaseSteps = 12, int SrSteps = 8, double GuidanceScale = 1.5, double ChoiceTemperature = 4.5, double SamplingTemperature = 1.0, double SrSamplingTemperature = 0.2);
+internal sealed record EvaluationDecoding(int BaseSteps = 16, int SrSteps = 8, double GuidanceScale = 1.5, double ChoiceTemperature = 1.0, double SamplingTemperature = 1.0, double SrSamplingTemperature = 0.2, string GuidanceSchedule = "constant", bool Remask = false, string Split = "held-out");
