@@ -80,13 +80,10 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
             using var scope = NewDisposeScope();
             var conditional = model.Forward(tokens, text, textMask, lowRes); // [B, N, K]
             var unconditional = model.Forward(tokens, empty, emptyMask, lowRes);
-            var ratio0 = (t + 1.0) / steps;
-            var scale = decoding.GuidanceSchedule switch
-            {
-                "linear" => decoding.GuidanceScale * ratio0,
-                "linear1" => 1 + ((decoding.GuidanceScale - 1) * ratio0),
-                _ => decoding.GuidanceScale,
-            };
+            // As the serving GuidanceSchedule: LINEAR rises from 1 at the first step to s at the last.
+            var scale = decoding.GuidanceSchedule == "linear" && steps > 1
+                ? 1 + ((decoding.GuidanceScale - 1) * t / (steps - 1.0))
+                : decoding.GuidanceScale;
             var logits = unconditional + (scale * (conditional - unconditional));
             var probabilities = (logits / Math.Max(temperature, 1e-6)).softmax(-1);
             var sampled = multinomial(probabilities.reshape(b * n, -1), 1).reshape(b, n); // [B, N]
@@ -179,7 +176,8 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
 
             foreach (var o in c.Objects.Where(o => !o.AllCorrect))
             {
-                wrong.Add($"object({(o.Colour ? "" : "colour ")}{(o.Shape ? "" : "shape ")}{(o.Position == false ? "position " : "")}{(o.Size == false ? "size" : "")})".Replace(" )", ")", StringComparison.Ordinal));
+                string?[] attributes = [o.Colour ? null : "colour", o.Shape ? null : "shape", o.Position == false ? "position" : null, o.Size == false ? "size" : null];
+                wrong.Add($"object({string.Join(' ', attributes.OfType<string>())})");
             }
 
             var found = string.Join("; ", c.Analysis.Objects.Select(d =>
