@@ -19,28 +19,29 @@ internal static class Export
     public static IReadOnlyList<string> Run(string stage, TrainOptions options)
     {
         var dir = options.StageDir(stage);
-        var (trainedSeed, steps, seconds, metrics) = ReadProgress(dir);
+        var progress = StageMetrics.Read(dir);
         // The seed the stage was trained with (metrics.json); --seed only for stages trained before it was recorded.
-        var seed = trainedSeed ?? options.Seed;
+        var seed = progress.Seed ?? options.Seed;
+        var metrics = progress.Measurements;
+        var (steps, seconds) = progress.Run;
         var written = new List<string>();
         switch (stage)
         {
             case VqganTrainer.StageName:
             {
                 // A decoder-only run's provenance counts the training of the encoder and codebook it kept.
-                var (initSteps, initSeconds) = Take(metrics, "init");
+                var (vqganSteps, vqganSeconds) = progress.VqganTraining;
                 var vqgan = StageIo.LoadVqgan(dir);
-                written.Add(Write(dir, "vqgan", vqgan.Config, vqgan.state_dict(), "", seed, steps + initSteps, seconds + initSeconds, metrics));
+                written.Add(Write(dir, "vqgan", vqgan.Config, vqgan.state_dict(), "", seed, vqganSteps, vqganSeconds, metrics));
                 break;
             }
 
             case TransformerTrainer.BaseStageName:
             {
-                // The T5's own training (with the run it started from, --init-text); older folders lack it: the run's.
-                var (textSteps, textSeconds) = Take(metrics, "text");
+                // The T5's own training, counting the run it started from (--init-text).
+                var (textSteps, textSeconds) = progress.TextTraining;
                 var joint = StageIo.LoadTextBase(dir);
-                var t5Dir = Write(dir, "t5", joint.T5.Config, joint.state_dict(), "t5.", seed,
-                    textSteps > 0 ? textSteps : steps, textSteps > 0 ? textSeconds : seconds, metrics);
+                var t5Dir = Write(dir, "t5", joint.T5.Config, joint.state_dict(), "t5.", seed, textSteps, textSeconds, metrics);
                 File.Copy(Path.Combine(dir, "spiece.model"), Path.Combine(t5Dir, "spiece.model"), overwrite: true);
                 written.Add(t5Dir);
                 written.Add(Write(dir, "base", joint.Base.Config, joint.state_dict(), "base.", seed, steps, seconds, metrics));
@@ -49,7 +50,6 @@ internal static class Export
 
             case TransformerTrainer.SrStageName:
             {
-                Take(metrics, "text"); // the SR has no T5 of its own
                 var sr = StageIo.LoadTransformer(dir);
                 written.Add(Write(dir, "sr", sr.Config, sr.state_dict(), "", seed, steps, seconds, metrics));
                 break;
@@ -119,51 +119,6 @@ internal static class Export
         }
 
         return written;
-    }
-
-    // Removes "{prefix}Steps" and "{prefix}Seconds" from the metrics (bookkeeping, not measurements) and returns them.
-    private static (long Steps, double Seconds) Take(Dictionary<string, double> metrics, string prefix)
-    {
-        var steps = metrics.Remove($"{prefix}Steps", out var s) ? (long)s : 0;
-        var seconds = metrics.Remove($"{prefix}Seconds", out var t) ? t : 0;
-        return (steps, seconds);
-    }
-
-    private static (ulong? Seed, long Steps, double Seconds, Dictionary<string, double> Metrics) ReadProgress(string dir)
-    {
-        var path = Path.Combine(dir, "metrics.json");
-        var metrics = new Dictionary<string, double>();
-        ulong? seed = null;
-        long steps = 0;
-        double seconds = 0;
-        if (File.Exists(path))
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
-            foreach (var property in doc.RootElement.EnumerateObject())
-            {
-                if (property.Value.ValueKind == JsonValueKind.Number)
-                {
-                    var value = property.Value.GetDouble();
-                    switch (property.Name)
-                    {
-                        case "seed":
-                            seed = property.Value.GetUInt64();
-                            break;
-                        case "steps":
-                            steps = (long)value;
-                            break;
-                        case "seconds":
-                            seconds = value;
-                            break;
-                        default:
-                            metrics[property.Name] = value;
-                            break;
-                    }
-                }
-            }
-        }
-
-        return (seed, steps, seconds, metrics);
     }
 
     private static string Write(

@@ -24,33 +24,6 @@ internal static class StageIo
         JsonSerializer.Deserialize<T>(File.ReadAllText(path), ConfigJson.Options)
         ?? throw new InvalidDataException($"{path}: empty config.");
 
-    /// <summary>Steps and wall seconds behind a trained VQGAN folder, counting the encoder a decoder-only run kept.</summary>
-    public static (long Steps, double Seconds) VqganTrainedSoFar(string dir)
-    {
-        var m = ReadMetrics(dir);
-        return ((long)(m("steps") + m("initSteps")), m("seconds") + m("initSeconds"));
-    }
-
-    /// <summary>Steps and wall seconds behind the T5 of a text+base folder (its own record, or the run's when absent).</summary>
-    public static (long Steps, double Seconds) TextTrainedSoFar(string dir)
-    {
-        var m = ReadMetrics(dir);
-        return m("textSteps") > 0 ? ((long)m("textSteps"), m("textSeconds")) : ((long)m("steps"), m("seconds"));
-    }
-
-    // The numbers of a stage folder's metrics.json by name (0 when absent).
-    private static Func<string, double> ReadMetrics(string dir)
-    {
-        var path = Path.Combine(dir, "metrics.json");
-        if (!File.Exists(path))
-        {
-            throw new FileNotFoundException($"{dir}: no metrics.json, so the training it carries is unknown.", path);
-        }
-
-        var root = JsonDocument.Parse(File.ReadAllText(path)).RootElement.Clone();
-        return name => root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : 0;
-    }
-
     /// <summary>The trained VQGAN of <paramref name="dir"/> (config.json + checkpoint), in eval mode.</summary>
     public static Vqgan LoadVqgan(string dir)
     {

@@ -202,7 +202,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         // The T5's own training (its provenance): a T5 started from another run (--init-text) carries that run's,
         // plus this run's unless it was frozen.
         var seconds = priorSeconds + clock.Elapsed.TotalSeconds;
-        var (textSteps, textSeconds) = options.InitTextFrom is { } textFrom ? StageIo.TextTrainedSoFar(textFrom) : (0, 0);
+        var (textSteps, textSeconds) = options.InitTextFrom is { } textFrom ? StageMetrics.Require(textFrom).TextTraining : (0, 0);
         if (!options.FreezeText)
         {
             (textSteps, textSeconds) = (textSteps + step, textSeconds + seconds);

@@ -182,7 +182,7 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
         var final = Evaluate(model, held64, held128);
         var totalSeconds = priorSeconds + clock.Elapsed.TotalSeconds;
         // A decoder trained on a VQGAN's frozen encoder carries that VQGAN's training.
-        var (initSteps, initSeconds) = decoderOnly ? StageIo.VqganTrainedSoFar(options.DecoderFrom!) : (0, 0);
+        var (initSteps, initSeconds) = decoderOnly ? StageMetrics.Require(options.DecoderFrom!).VqganTraining : (0, 0);
         var result = new VqganTrainResult(options.Seed, step, totalSeconds, final.P64, final.P128, CodebookUsage(model, held64, held128), initSteps, initSeconds);
         File.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(result, ConfigJson.Options));
         log.WriteLine($"vqgan done: step {step}, {totalSeconds:F0} s, held-out PSNR 64px {final.P64:F2} dB, 128px {final.P128:F2} dB");
