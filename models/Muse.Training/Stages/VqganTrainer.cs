@@ -46,8 +46,9 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
         torch.manual_seed((long)(CounterRng.Hash(options.Seed, StageId, 0, 0, (ulong)RngPurpose.WeightInit) >> 1));
         var model = new Vqgan(config);
         var peak = options.LearningRate > 0 ? options.LearningRate : 2e-3;
-        // The codebook is updated by EMA, not by the optimizer.
-        var ema = options.EmaCodebook;
+        // The codebook is updated by EMA, not by the optimizer — except in a decoder-only run, where it stays as kept
+        // (an EMA update would move it, and with it every token).
+        var ema = options.EmaCodebook && !decoderOnly;
         var restartEvery = ema ? EmaRestartEvery : RestartEvery;
         if (decoderOnly)
         {
