@@ -1,7 +1,7 @@
-using Muse.Inference;
 using Muse.ModelBuilder.Architectures;
 using Muse.ModelBuilder.Graphs;
 using Muse.ModelBuilder.Weights;
+using Muse.Repository;
 
 namespace Muse.ModelBuilder;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Muse.Inference;
+using Muse.Repository;
 
 namespace Muse.ModelBuilder;
 

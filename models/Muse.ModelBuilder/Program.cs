@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Text.Json;
-using Muse.Inference;
 using Muse.ModelBuilder;
 using Muse.ModelBuilder.Architectures;
 using Muse.ModelBuilder.SentencePiece;
 using Muse.ModelBuilder.Weights;
+using Muse.Repository;
 
 // muse-modelbuilder random | export: see models/README.md, "Muse.ModelBuilder".
 var root = new RootCommand("Writes ONNX models of the Muse architectures into a model repository.")

@@ -1,6 +1,6 @@
-using Muse.Inference;
 using Muse.ModelBuilder.Architectures;
 using Muse.ModelBuilder.SentencePiece;
+using Muse.Repository;
 
 namespace Muse.ModelBuilder;
 

@@ -1,8 +1,8 @@
 using System.Text.Json;
-using Muse.Inference;
 using Muse.ModelBuilder;
 using Muse.ModelBuilder.Architectures;
 using Muse.ModelBuilder.Weights;
+using Muse.Repository;
 using Muse.Training.Stages;
 using static TorchSharp.torch;
 
@@ -79,10 +79,10 @@ internal static class Export
             var model = Path.GetFileName(folder);
             var (onnxStage, description) = model switch
             {
-                "vqgan" => (Muse.Inference.Stages.ImageTokenizer, "VQGAN image tokenizer trained on the synthetic scenes (64 and 128 px)."),
-                "t5" => (Muse.Inference.Stages.TextEncoder, "T5 text encoder trained jointly with muse-tiny-base on the scene captions."),
-                "base" => (Muse.Inference.Stages.Base, "Base masked transformer (8×8 tokens, 64 px) trained on the synthetic scenes."),
-                _ => (Muse.Inference.Stages.SuperResolution, "Super-resolution masked transformer (16×16 tokens, 128 px) trained on the synthetic scenes."),
+                "vqgan" => (Muse.Repository.Stages.ImageTokenizer, "VQGAN image tokenizer trained on the synthetic scenes (64 and 128 px)."),
+                "t5" => (Muse.Repository.Stages.TextEncoder, "T5 text encoder trained jointly with muse-tiny-base on the scene captions."),
+                "base" => (Muse.Repository.Stages.Base, "Base masked transformer (8×8 tokens, 64 px) trained on the synthetic scenes."),
+                _ => (Muse.Repository.Stages.SuperResolution, "Super-resolution masked transformer (16×16 tokens, 128 px) trained on the synthetic scenes."),
             };
             var tokenizerPath = Path.Combine(folder, "spiece.model");
             var result = ModelExporter.Export(new ExportRequest
@@ -110,10 +110,10 @@ internal static class Export
                 Description = "Tiny Muse trained on the synthetic scenes (Muse.Training).",
                 Stages = new()
                 {
-                    [Muse.Inference.Stages.TextEncoder] = [new PipelineStageModel($"{SetName}-t5", version)],
-                    [Muse.Inference.Stages.ImageTokenizer] = [new PipelineStageModel($"{SetName}-vqgan", version)],
-                    [Muse.Inference.Stages.Base] = [new PipelineStageModel($"{SetName}-base", version)],
-                    [Muse.Inference.Stages.SuperResolution] = [new PipelineStageModel($"{SetName}-sr", version)],
+                    [Muse.Repository.Stages.TextEncoder] = [new PipelineStageModel($"{SetName}-t5", version)],
+                    [Muse.Repository.Stages.ImageTokenizer] = [new PipelineStageModel($"{SetName}-vqgan", version)],
+                    [Muse.Repository.Stages.Base] = [new PipelineStageModel($"{SetName}-base", version)],
+                    [Muse.Repository.Stages.SuperResolution] = [new PipelineStageModel($"{SetName}-sr", version)],
                 },
             });
         }

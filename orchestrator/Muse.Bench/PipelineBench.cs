@@ -4,11 +4,12 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Muse.Cluster;
-using Muse.Inference;
+using Muse.InProcess;
 using Muse.Orchestrator.Generation;
 using Muse.Orchestrator.Pipelines;
 using Muse.Orchestrator.Replicas;
 using Muse.Protos.V1;
+using Muse.Repository;
 
 namespace Muse.Bench;
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Muse.Bench;
+using Muse.Client;
 using Spectre.Console;
 
 namespace Muse.Cli;

@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Muse.Bench;
+using Muse.Client;
+using Muse.Evaluation;
 using Spectre.Console;
 
 namespace Muse.Cli;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Muse.Client;
 using Muse.Cli;
 using Spectre.Console;
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
-using Muse.Bench;
+using Muse.Client;
+using Muse.Evaluation;
 using Spectre.Console;
 
 namespace Muse.Cli;

@@ -72,8 +72,8 @@ public sealed class MuseService(
             }));
         }
 
-        var sr = catalog.Manifest(definition.Stages[Inference.Stages.SuperResolution][0].Id);
-        var vqgan = catalog.Manifest(definition.Stages[Inference.Stages.ImageTokenizer][0].Id);
+        var sr = catalog.Manifest(definition.Stages[Repository.Stages.SuperResolution][0].Id);
+        var vqgan = catalog.Manifest(definition.Stages[Repository.Stages.ImageTokenizer][0].Id);
         info.Width = sr.GridWidth * vqgan.DownsampleFactor;
         info.Height = sr.GridHeight * vqgan.DownsampleFactor;
         info.Trained = definition.Stages.Values.SelectMany(c => c).All(c => catalog.Manifest(c.Id).Trained);

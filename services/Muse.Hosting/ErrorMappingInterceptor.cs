@@ -1,7 +1,7 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Logging;
-using Microsoft.ML.OnnxRuntime;
+using Microsoft.Extensions.Options;
 
 namespace Muse.Hosting;
 
@@ -9,11 +9,12 @@ namespace Muse.Hosting;
 /// Maps exceptions escaping a service method to gRPC statuses, once for every service of the process, and logs
 /// them. <see cref="RpcException"/> passes through; <see cref="ArgumentException"/> →
 /// <see cref="StatusCode.InvalidArgument"/> with its message; <see cref="MuseException"/> → its own status;
-/// <see cref="OperationCanceledException"/> → <see cref="StatusCode.Cancelled"/>; anything else (ONNX Runtime
-/// failures included) → <see cref="StatusCode.Internal"/> with a generic message and an error id that points at
-/// the full exception in the log: internals never reach the client.
+/// <see cref="OperationCanceledException"/> → <see cref="StatusCode.Cancelled"/>; anything else →
+/// <see cref="StatusCode.Internal"/> with a generic message (named by <see cref="ErrorMappingOptions"/>, e.g.
+/// "Inference failed" for ONNX Runtime in stage processes) and an error id that points at the full exception in
+/// the log: internals never reach the client.
 /// </summary>
-public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> logger) : Interceptor
+public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> logger, IOptions<ErrorMappingOptions> options) : Interceptor
 {
     /// <inheritdoc/>
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
@@ -93,11 +94,36 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
                 HostingLog.CallCancelled(logger, method);
                 return new RpcException(new Status(StatusCode.Cancelled, "The call was cancelled."));
             default:
-                // OnnxRuntimeException lands here too: its message names files and nodes, which stay in the log.
+                // Messages of internal failures (ONNX Runtime's name files and nodes) stay in the log.
                 var errorId = Guid.NewGuid().ToString("N")[..12];
                 HostingLog.CallFailed(logger, exception, method, errorId);
-                var what = exception is OnnxRuntimeException ? "Inference failed" : "Internal error";
+                var what = options.Value.Describe(exception);
                 return new RpcException(new Status(StatusCode.Internal, $"{what}; error id {errorId}."));
         }
+    }
+}
+
+/// <summary>
+/// How <see cref="ErrorMappingInterceptor"/> names internal failures to clients: by exception type (the nearest
+/// registered base type wins), else "Internal error". Stage processes register their runtime's exceptions.
+/// </summary>
+public sealed class ErrorMappingOptions
+{
+    /// <summary>Exception type → the words a client sees before the error id, e.g. "Inference failed".</summary>
+    public Dictionary<Type, string> InternalErrorNames { get; } = [];
+
+    /// <summary>The words for <paramref name="exception"/>.</summary>
+    public string Describe(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        for (var type = exception.GetType(); type is not null; type = type.BaseType)
+        {
+            if (InternalErrorNames.TryGetValue(type, out var name))
+            {
+                return name;
+            }
+        }
+
+        return "Internal error";
     }
 }

@@ -18,12 +18,6 @@ internal static partial class HostingLog
     [LoggerMessage(4, LogLevel.Information, "Listening on {Address}.")]
     public static partial void Listening(ILogger logger, string address);
 
-    [LoggerMessage(5, LogLevel.Information, "Serving {Count} model(s) for stage {Stages}: {Models}.")]
-    public static partial void StageModelsLoaded(ILogger logger, int count, string stages, string models);
-
-    [LoggerMessage(6, LogLevel.Information, "Released {Count} model(s).")]
-    public static partial void StageModelsReleased(ILogger logger, int count);
-
     [LoggerMessage(7, LogLevel.Warning, "Standard input closed (the launcher is gone); stopping.")]
     public static partial void StdinClosed(ILogger logger);
 }

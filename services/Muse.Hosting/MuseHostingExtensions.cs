@@ -9,7 +9,6 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Muse.Inference;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -19,7 +18,8 @@ namespace Muse.Hosting;
 
 /// <summary>
 /// The shared host of every MuseGrpc process, as chainable extension methods (the ServiceDefaults pattern).
-/// A stage's Program.cs is <c>builder.AddMuseStage(Stages.X); builder.AddX(); … app.MapMuseStage&lt;XService&gt;();</c>.
+/// Model loading is not here: stage processes add it with Muse.Inference's <c>AddMuseStage</c>, so a process that
+/// runs no model (the orchestrator) carries no ONNX Runtime.
 /// </summary>
 public static class MuseHostingExtensions
 {
@@ -59,41 +59,6 @@ public static class MuseHostingExtensions
             .AddMuseHealthChecks();
         builder.Services.AddHostedService<ListeningAnnouncer>();
         builder.Services.AddHostedService<ParentWatch>();
-        return builder;
-    }
-
-    /// <summary>
-    /// <see cref="AddMuseDefaults"/> plus the models of <paramref name="stages"/> (see <see cref="AddMuseModels"/>).
-    /// </summary>
-    /// <param name="builder">The application builder.</param>
-    /// <param name="stages">Values of <see cref="Stages"/> this process serves, e.g. <c>Stages.TextEncoder</c>.</param>
-    public static TBuilder AddMuseStage<TBuilder>(this TBuilder builder, params string[] stages)
-        where TBuilder : IHostApplicationBuilder =>
-        builder.AddMuseDefaults().AddMuseModels(stages);
-
-    /// <summary>
-    /// Loads the models of <paramref name="stages"/> at start-up (before Kestrel listens) into the singleton
-    /// <see cref="StageModels"/>, with <see cref="InferenceOptions"/> bound from <c>Muse:Inference</c>; adds the
-    /// <c>ready</c> health check. A repository without a usable model fails start-up.
-    /// </summary>
-    public static TBuilder AddMuseModels<TBuilder>(this TBuilder builder, params string[] stages)
-        where TBuilder : IHostApplicationBuilder
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        if (stages is null || stages.Length == 0)
-        {
-            throw new ArgumentException("Name at least one stage (see Muse.Inference.Stages).", nameof(stages));
-        }
-
-        var section = builder.Configuration.GetSection(InferenceOptions.Section);
-        builder.Services.AddOptions<InferenceOptions>()
-            .Bind(section)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
-        builder.Services.AddSingleton(new StageSelection([.. stages]));
-        builder.Services.AddSingleton<StageModels>();
-        builder.Services.AddHostedService<StageModelsLoader>();
-        builder.Services.AddHealthChecks().AddCheck<StageModelsHealthCheck>("models", tags: [ReadyTag]);
         return builder;
     }
 
@@ -232,16 +197,6 @@ public static class MuseHostingExtensions
         endpoints.MapGrpcHealthChecksService();
         endpoints.MapGrpcReflectionService();
         return endpoints;
-    }
-
-    /// <summary>Maps the stage's <typeparamref name="TService"/>, <c>muse.v1.StageInfo</c> and <see cref="MapMuseDefaults"/>.</summary>
-    public static IEndpointRouteBuilder MapMuseStage<TService>(this IEndpointRouteBuilder endpoints)
-        where TService : class
-    {
-        ArgumentNullException.ThrowIfNull(endpoints);
-        endpoints.MapGrpcService<TService>();
-        endpoints.MapGrpcService<StageInfoService>();
-        return endpoints.MapMuseDefaults();
     }
 
     private static bool IsHealthProbe(PathString path) =>

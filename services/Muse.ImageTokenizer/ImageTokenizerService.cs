@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Muse.Hosting;
 using Muse.Imaging;
 using Muse.Inference;
+using Muse.Protos;
 using Muse.Protos.V1;
 
 namespace Muse.ImageTokenizer;

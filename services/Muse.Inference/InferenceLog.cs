@@ -15,4 +15,10 @@ internal static partial class InferenceLog
 
     [LoggerMessage(3, LogLevel.Information, "Model {Model} ({Stage}) loaded from {Folder}.")]
     public static partial void ModelLoaded(ILogger logger, string model, string stage, string folder);
+
+    [LoggerMessage(5, LogLevel.Information, "Serving {Count} model(s) for stage {Stages}: {Models}.")]
+    public static partial void StageModelsLoaded(ILogger logger, int count, string stages, string models);
+
+    [LoggerMessage(6, LogLevel.Information, "Released {Count} model(s).")]
+    public static partial void StageModelsReleased(ILogger logger, int count);
 }

@@ -1,7 +1,9 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Tokenizers;
 using Muse.Inference;
+using Muse.Protos;
 using Muse.Protos.V1;
+using Muse.Repository;
 
 namespace Muse.TextEncoder;
 

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Muse.Hosting;
+using Muse.Inference;
 using Muse.Protos.V1;
 
 namespace Muse.TextEncoder;

@@ -1,6 +1,5 @@
 using Muse.Decoding;
 using Muse.Hosting;
-using Muse.Inference;
 using Muse.Protos.V1;
 
 namespace Muse.Transformer;

@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using Muse.Hosting;
-using Muse.Inference;
+using Muse.Protos;
 using Muse.Protos.V1;
 
 namespace Muse.Transformer;

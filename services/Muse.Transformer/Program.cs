@@ -1,5 +1,6 @@
 using Muse.Hosting;
 using Muse.Inference;
+using Muse.Repository;
 using Muse.Transformer;
 
 var builder = WebApplication.CreateBuilder(args);

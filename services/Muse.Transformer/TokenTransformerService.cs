@@ -1,5 +1,5 @@
 using Grpc.Core;
-using Muse.Inference;
+using Muse.Protos;
 using Muse.Protos.V1;
 
 namespace Muse.Transformer;

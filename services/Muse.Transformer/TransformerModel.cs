@@ -2,6 +2,7 @@ using Muse.Decoding;
 using Muse.Hosting;
 using Muse.Inference;
 using Muse.Protos.V1;
+using Muse.Repository;
 
 namespace Muse.Transformer;
 

@@ -1,4 +1,4 @@
-using Muse.Hosting;
+using Muse.Inference;
 
 namespace Muse.Transformer;
 

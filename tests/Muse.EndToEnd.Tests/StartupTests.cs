@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Muse.Cluster;
-using Muse.Inference;
+using Muse.Repository;
 
 namespace Muse.EndToEnd.Tests;
 

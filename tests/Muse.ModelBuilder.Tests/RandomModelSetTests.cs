@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Muse.Inference;
+using Muse.Repository;
 
 namespace Muse.ModelBuilder.Tests;
 

@@ -1,3 +1,4 @@
+using Muse.Imaging;
 using Muse.Orchestrator.Generation;
 using Muse.Protos.V1;
 using SixLabors.ImageSharp;

@@ -1,8 +1,8 @@
 using System.Text.Json;
-using Muse.Inference;
 using Muse.Orchestrator.Generation;
 using Muse.Orchestrator.Pipelines;
 using Muse.Protos.V1;
+using Muse.Repository;
 
 namespace Muse.Orchestrator.Tests;
 

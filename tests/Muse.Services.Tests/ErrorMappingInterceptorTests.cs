@@ -1,6 +1,7 @@
 using Google.Rpc;
 using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Muse.Hosting;
 using Muse.Testing;
 
@@ -69,6 +70,23 @@ public sealed class ErrorMappingInterceptorTests
     }
 
     [Fact]
+    public async Task UnaryServerHandler_RegisteredInternalError_IsNamedButStillHidesItsMessage()
+    {
+        // What a stage process registers for ONNX Runtime (AddMuseModels); derived types take the base's name.
+        var options = new ErrorMappingOptions();
+        options.InternalErrorNames[typeof(IOException)] = "Inference failed";
+        var sut = new ErrorMappingInterceptor(NullLogger<ErrorMappingInterceptor>.Instance, Options.Create(options));
+
+        var named = await Assert.ThrowsAsync<RpcException>(() => Call(sut, new FileNotFoundException("/secret/model.onnx")));
+        var other = await Assert.ThrowsAsync<RpcException>(() => Call(sut, new InvalidOperationException("boom")));
+
+        Assert.Equal(StatusCode.Internal, named.StatusCode);
+        Assert.StartsWith("Inference failed; error id ", named.Status.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", named.Status.Detail, StringComparison.Ordinal);
+        Assert.StartsWith("Internal error; error id ", other.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ServerStreamingServerHandler_ArgumentException_BecomesInvalidArgument()
     {
         var sut = CreateSut();
@@ -133,7 +151,8 @@ public sealed class ErrorMappingInterceptorTests
         }
     }
 
-    private static ErrorMappingInterceptor CreateSut() => new(NullLogger<ErrorMappingInterceptor>.Instance);
+    private static ErrorMappingInterceptor CreateSut() =>
+        new(NullLogger<ErrorMappingInterceptor>.Instance, Options.Create(new ErrorMappingOptions()));
 
     private static Task<string> Call(ErrorMappingInterceptor sut, Exception thrown) =>
         sut.UnaryServerHandler<string, string>("request", TestServerCallContext.Create(), (_, _) => throw thrown);

@@ -1,11 +1,12 @@
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Health.V1;
-using Muse.Inference;
-using Xunit.Abstractions;
+using Muse.Protos;
 using Muse.Protos.V1;
+using Muse.Repository;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
+using Xunit.Abstractions;
 
 namespace Muse.Services.Tests;
 

@@ -2,6 +2,7 @@ using Muse.Hosting;
 using Muse.ImageTokenizer;
 using Muse.Inference;
 using Muse.Protos.V1;
+using Muse.Repository;
 using Muse.Testing;
 using Muse.TextEncoder;
 

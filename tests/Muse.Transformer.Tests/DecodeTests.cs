@@ -1,6 +1,7 @@
 using Muse.Decoding;
-using Muse.Inference;
+using Muse.Protos;
 using Muse.Protos.V1;
+using Muse.Repository;
 
 namespace Muse.Transformer.Tests;
 

@@ -1,6 +1,6 @@
 using Google.Protobuf;
 using Grpc.Core;
-using Muse.Inference;
+using Muse.Protos;
 using Muse.Protos.V1;
 using Muse.Testing;
 

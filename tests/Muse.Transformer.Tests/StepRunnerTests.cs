@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Muse.Hosting;
 using Muse.Inference;
+using Muse.Repository;
 using Muse.Testing;
 
 namespace Muse.Transformer.Tests;
@@ -14,7 +15,7 @@ public sealed class LoadedSuperResolutionModel : IDisposable
     {
         var (manifest, folder) = ModelRepository.Find(Repo.ModelRepository, TransformerHosts.SuperResolutionModel);
         var options = new InferenceOptions { Providers = [ExecutionProvider.Cpu], IntraOpThreads = 1 };
-        _loaded = ModelRepository.Load(manifest, folder, options, NullLogger.Instance);
+        _loaded = ModelLoader.Load(manifest, folder, options, NullLogger.Instance);
         Model = TransformerModel.From(_loaded);
     }
 

@@ -1,6 +1,7 @@
 using Muse.Hosting;
 using Muse.Inference;
 using Muse.Protos.V1;
+using Muse.Repository;
 using Muse.Testing;
 using Muse.Transformer;
 

@@ -45,7 +45,7 @@ public abstract record ArchitectureConfig
     /// <summary>The config as JSON text, <c>kind</c> first.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
-    /// <summary>The config as a JSON element, for <see cref="Muse.Inference.ModelManifest.Architecture"/>.</summary>
+    /// <summary>The config as a JSON element, for <see cref="Muse.Repository.ModelManifest.Architecture"/>.</summary>
     public JsonElement ToJsonElement() => JsonSerializer.SerializeToElement(this, JsonOptions);
 
     /// <summary>Throws <see cref="InvalidDataException"/> naming the first inconsistent field.</summary>

@@ -2,9 +2,10 @@ using Google.Protobuf;
 using Muse.Decoding;
 using Muse.Hosting;
 using Muse.Imaging;
-using Muse.Inference;
 using Muse.Orchestrator.Replicas;
+using Muse.Protos;
 using Muse.Protos.V1;
+using Muse.Repository;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 

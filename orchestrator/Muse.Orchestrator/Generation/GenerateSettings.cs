@@ -1,9 +1,9 @@
 using System.Security.Cryptography;
 using Muse.Decoding;
 using Muse.Hosting;
-using Muse.Inference;
 using Muse.Orchestrator.Pipelines;
 using Muse.Protos.V1;
+using Muse.Repository;
 
 namespace Muse.Orchestrator.Generation;
 

@@ -2,9 +2,11 @@ using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Muse.Decoding;
-using Muse.Inference;
+using Muse.Imaging;
 using Muse.Orchestrator.Replicas;
+using Muse.Protos;
 using Muse.Protos.V1;
+using Muse.Repository;
 
 namespace Muse.Orchestrator.Generation;
 
@@ -60,7 +62,7 @@ public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOpti
         // 1-image request with seed ImageSeed(seed, k) byte for byte.
         var images = image.Images.Select((png, k) =>
         {
-            var encoded = ImageEncoding.Encode(png.Span, GenerationParameters.Of(settings, k), settings.OutputFormat, settings.Quality);
+            var encoded = ImageEncoding.Encode(png.Span, ParametersOf(settings, k), settings.OutputFormat, settings.Quality);
             encoded.Index = k;
             return encoded;
         }).ToList();
@@ -192,4 +194,21 @@ public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOpti
 
     internal StageTiming Timing(string stage, long started) =>
         new() { Stage = stage, Milliseconds = time.GetElapsedTime(started).TotalMilliseconds };
+
+    /// <summary>The parameters of image <paramref name="index"/> of a request.</summary>
+    private static GenerationParameters ParametersOf(GenerateSettings settings, int index) => new()
+    {
+        Prompt = settings.Prompt,
+        NegativePrompt = settings.NegativePrompt,
+        Seed = Decoding.CounterRng.ImageSeed(settings.Seed, index),
+        BaseSteps = settings.Base.Steps,
+        SrSteps = settings.SuperResolution.Steps,
+        GuidanceScale = settings.Base.GuidanceScale,
+        GuidanceSchedule = settings.Base.GuidanceSchedule == Decoding.GuidanceSchedule.Linear ? "linear" : "constant",
+        SamplingTemperature = settings.Base.SamplingTemperature,
+        SrSamplingTemperature = settings.SuperResolution.SamplingTemperature,
+        ChoiceTemperature = settings.Base.ChoiceTemperature,
+        Pipeline = settings.Models.Pipeline,
+        Models = [.. settings.Models.Models.Select(m => new ModelVersion(m.Stage, m.Model.Name, m.Model.Version))],
+    };
 }

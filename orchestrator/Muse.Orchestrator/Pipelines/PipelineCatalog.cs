@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Muse.Decoding;
-using Muse.Inference;
+using Muse.Repository;
 
 namespace Muse.Orchestrator.Pipelines;
 

@@ -1,6 +1,6 @@
 using Muse.Decoding;
-using Muse.Inference;
 using Muse.Protos.V1;
+using Muse.Repository;
 
 namespace Muse.Orchestrator.Replicas;
 

@@ -1,7 +1,8 @@
 using Grpc.Core;
 using Muse.Decoding;
-using Muse.Inference;
+using Muse.Protos;
 using Muse.Protos.V1;
+using Muse.Repository;
 
 namespace Muse.Orchestrator.Replicas;
 

@@ -2,8 +2,8 @@ using System.Runtime.CompilerServices;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Options;
-using Muse.Inference;
 using Muse.Protos.V1;
+using Muse.Repository;
 using Polly;
 using Polly.Registry;
 

@@ -1,0 +1,43 @@
+namespace Muse.Cluster;
+
+/// <summary>What <see cref="LocalCluster.StartAsync"/> starts and where it finds binaries and models.</summary>
+public sealed class LocalClusterOptions
+{
+    /// <summary>
+    /// Model repository passed to every process. Default: <see cref="Muse.Repository.ModelRepository.Locate"/>
+    /// (environment variable <c>MUSE_MODEL_REPOSITORY</c>, else the first <c>models/repository</c> above the working
+    /// directory or the application folder).
+    /// </summary>
+    public string? Repository { get; set; }
+
+    /// <summary>
+    /// Folder holding the service builds as <c>&lt;Project&gt;/&lt;pivot&gt;/&lt;Project&gt;.dll</c> (the
+    /// <c>artifacts/bin</c> layout) or <c>&lt;Project&gt;/&lt;Project&gt;.dll</c>. Default: the environment variable
+    /// <c>MUSE_BIN_ROOT</c>, else the siblings of the running application's own build folder.
+    /// </summary>
+    public string? BinRoot { get; set; }
+
+    /// <summary>Replicas started per transformer stage (base and sr). Default 1; must be at least 1.</summary>
+    public int TransformerReplicas { get; set; } = 1;
+
+    /// <summary>Loopback port of the orchestrator. Default 0: an ephemeral port chosen by the system.</summary>
+    public int OrchestratorPort { get; set; }
+
+    /// <summary>
+    /// How long one process may take to print its <c>MUSE_LISTENING</c> line, and then again to report SERVING on
+    /// <c>grpc.health.v1</c>. Default 60 seconds.
+    /// </summary>
+    public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long <see cref="LocalCluster.DisposeAsync"/> waits for each killed process to exit. Default 10 seconds.</summary>
+    public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Extra command-line arguments for every stage process, e.g. <c>--Muse:Inference:IntraOpThreads=1</c>. Default none.</summary>
+    public IList<string> StageArguments { get; } = [];
+
+    /// <summary>Extra command-line arguments for the orchestrator process. Default none.</summary>
+    public IList<string> OrchestratorArguments { get; } = [];
+
+    /// <summary>Environment variables set for every child process, on top of this process's. Default none.</summary>
+    public IDictionary<string, string> Environment { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+}

@@ -1,0 +1,265 @@
+using System.Diagnostics;
+using Muse.Decoding;
+using Muse.InProcess;
+using Muse.Orchestrator.Generation;
+using Muse.Orchestrator.Pipelines;
+using Muse.Orchestrator.Replicas;
+using Muse.Protos;
+using Muse.Protos.V1;
+using Muse.Repository;
+using Muse.Scenes;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+
+namespace Muse.Evaluation;
+
+/// <summary>What <see cref="ModelEval.RunAsync"/> measures, on held-out scenes of <see cref="Dataset"/>.</summary>
+public sealed record EvalOptions
+{
+    /// <summary>Held-out prompts per adherence point. Default 40.</summary>
+    public int Prompts { get; init; } = 40;
+
+    /// <summary>Held-out scenes for the reconstruction and super-resolution rows. Default 40.</summary>
+    public int Scenes { get; init; } = 40;
+
+    /// <summary>Base steps of the adherence-vs-steps curve. Default 1, 2, 4, 8, 12, 16.</summary>
+    public IReadOnlyList<int> StepCurve { get; init; } = [1, 2, 4, 8, 12, 16];
+
+    /// <summary>Guidance scales compared at <see cref="BaseSteps"/>. Default 0, 1, 3.</summary>
+    public IReadOnlyList<float> GuidanceScales { get; init; } = [0f, 1f, 3f];
+
+    /// <summary>Base steps of the guidance comparison. Default 12.</summary>
+    public int BaseSteps { get; init; } = 12;
+
+    /// <summary>Super-resolution steps everywhere. Default 8.</summary>
+    public int SrSteps { get; init; } = 8;
+
+    /// <summary>Pipeline to evaluate; default the catalog's default.</summary>
+    public string? Pipeline { get; init; }
+
+    /// <summary>Model repository; default located as the stages do.</summary>
+    public string? Repository { get; init; }
+
+    /// <summary>Held-out scenes of the inpainting row (<see cref="EditCase"/>). Default 24.</summary>
+    public int Edits { get; init; } = 24;
+
+    /// <summary>First seed; prompt i uses seed + i. Default 1.</summary>
+    public ulong Seed { get; init; } = 1;
+}
+
+/// <summary>
+/// An editing row: the share of edits after which the scene checker finds the whole intended scene (the new object
+/// and everything else), and the PSNR of the pixels outside the mask against the original, without blending back.
+/// </summary>
+public sealed record EditRow(int Correct, int Cases, double PsnrOutsideMask)
+{
+    /// <summary>Correct / Cases.</summary>
+    public double Success => (double)Correct / Cases;
+}
+
+/// <summary>Prompt adherence at one setting: the share of prompts whose every attribute the scene checker confirms.</summary>
+public sealed record AdherencePoint(int BaseSteps, float GuidanceScale, int Correct, int Prompts)
+{
+    /// <summary>Correct / Prompts.</summary>
+    public double Adherence => (double)Correct / Prompts;
+}
+
+/// <summary>The evaluation table.</summary>
+public sealed record EvalResult(
+    string Pipeline,
+    bool Trained,
+    double VqPsnr64,
+    double VqPsnr128,
+    double SrPsnr,
+    double BicubicPsnr,
+    IReadOnlyList<AdherencePoint> StepCurve,
+    IReadOnlyList<AdherencePoint> Guidance,
+    EditRow Inpainting,
+    EditRow Outpainting,
+    double ImagesPerSecond)
+{
+    /// <summary>PSNR gain of the SR stage over bicubic upsampling of the same low-resolution reconstruction (dB).</summary>
+    public double SrGain => SrPsnr - BicubicPsnr;
+}
+
+/// <summary>
+/// Evaluates a pipeline on the held-out split of the synthetic scenes, in one process (the stage code called
+/// directly): VQ reconstruction PSNR, SR gain over bicubic, prompt adherence by the scene checker against steps and
+/// guidance, and throughput.
+/// </summary>
+public static class ModelEval
+{
+    /// <summary>Runs every measurement.</summary>
+    public static async Task<EvalResult> RunAsync(EvalOptions options, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        using var pipeline = await LocalPipeline.StartAsync(options.Repository, options.Pipeline, ct);
+        var models = pipeline.Models;
+
+        var scenes = Dataset.HeldOutSamples(options.Scenes, options.Seed);
+        var (psnr64, psnr128) = await ReconstructionAsync(pipeline.Stages, models.ImageTokenizer, scenes, ct);
+        var (sr, bicubic) = await SuperResolutionAsync(pipeline, scenes, options, ct);
+
+        var prompts = Dataset.HeldOutSamples(options.Prompts, options.Seed + 1);
+        var generated = 0;
+        var clock = Stopwatch.StartNew();
+        async Task<AdherencePoint> AdherenceAsync(int steps, float guidance)
+        {
+            var correct = 0;
+            for (var i = 0; i < prompts.Count; i++)
+            {
+                var request = new GenerateRequest
+                {
+                    Prompt = prompts[i].Caption,
+                    Seed = options.Seed + (ulong)i,
+                    BaseSteps = steps,
+                    SrSteps = options.SrSteps,
+                    GuidanceScale = guidance,
+                };
+                var rgb = await pipeline.GenerateAsync(request, ct);
+                generated++;
+                correct += SceneChecker.Check(rgb, pipeline.Size, prompts[i].Description).AllCorrect ? 1 : 0;
+            }
+
+            return new AdherencePoint(steps, guidance, correct, prompts.Count);
+        }
+
+        var defaultGuidance = (float)pipeline.Defaults.GuidanceScale;
+        var curve = new List<AdherencePoint>();
+        foreach (var steps in options.StepCurve)
+        {
+            curve.Add(await AdherenceAsync(steps, defaultGuidance));
+        }
+
+        var guidanceRows = new List<AdherencePoint>();
+        foreach (var guidance in options.GuidanceScales)
+        {
+            guidanceRows.Add(curve.FirstOrDefault(p => p.BaseSteps == options.BaseSteps && p.GuidanceScale == guidance)
+                ?? await AdherenceAsync(options.BaseSteps, guidance));
+        }
+
+        var imagesPerSecond = generated / clock.Elapsed.TotalSeconds;
+        var inpainting = await EditingAsync(
+            pipeline, EditCase.HeldOut(options.Edits, options.Seed + 2), options,
+            (edit, seed) => pipeline.Inpaint(edit, seed, blend: false),
+            edit => (SceneRenderer.Render(edit.Original, pipeline.Size), SceneDescription.Of(edit.Edited), edit.Mask(pipeline.Size)),
+            ct);
+        var outpainting = await EditingAsync(
+            pipeline, OutpaintCase.HeldOut(options.Edits, options.Seed + 3), options,
+            (edit, seed) => pipeline.Outpaint(edit, seed, blend: false),
+            edit => (SceneRenderer.Render(edit.Scene, pipeline.Size), SceneDescription.Of(edit.Scene), edit.NewArea(pipeline.Size)),
+            ct);
+
+        var trained = models.Models.All(m => m.Model.Trained);
+        return new EvalResult(pipeline.Name, trained, psnr64, psnr128, sr, bicubic, curve, guidanceRows, inpainting, outpainting, imagesPerSecond);
+    }
+
+    // Render → PNG → Tokenize → Detokenize → PSNR against the render, at the base and the SR resolution.
+    private static async Task<(double Psnr64, double Psnr128)> ReconstructionAsync(
+        InProcessStages stages, ModelManifest imageTokenizer, IReadOnlyList<SceneSample> scenes, CancellationToken ct)
+    {
+        async Task<double> AtSizeAsync(int size)
+        {
+            var total = 0.0;
+            foreach (var scene in scenes)
+            {
+                var original = SceneRenderer.Render(scene.Spec, size);
+                var tokens = await stages.TokenizeAsync(imageTokenizer, LocalPipeline.EncodePng(original, size, size), null, ct);
+                var image = await stages.DetokenizeAsync(imageTokenizer, tokens.Tokens, null, ct);
+                total += Psnr(original, LocalPipeline.DecodeRgb(image.Images[0].Span));
+            }
+
+            return total / scenes.Count;
+        }
+
+        return (await AtSizeAsync(64), await AtSizeAsync(128));
+    }
+
+    // The SR stage alone: conditioned on the tokens of the true 64 px scene and its caption, against bicubic
+    // upsampling of that same low-resolution reconstruction; both compared with the true 128 px scene.
+    private static async Task<(double Sr, double Bicubic)> SuperResolutionAsync(
+        LocalPipeline pipeline, IReadOnlyList<SceneSample> scenes, EvalOptions options, CancellationToken ct)
+    {
+        var (stages, models) = (pipeline.Stages, pipeline.Models);
+        var srModel = models.SuperResolution;
+        var (_, decode) = GenerateSettings.DecodeOptionsOf(new GenerateRequest { SrSteps = options.SrSteps }, pipeline.Defaults);
+        var factor = models.ImageTokenizer.DownsampleFactor;
+        var (lowSize, highSize) = (srModel.LowResGridWidth * factor, srModel.GridWidth * factor);
+        double srTotal = 0, bicubicTotal = 0;
+        for (var i = 0; i < scenes.Count; i++)
+        {
+            var high = SceneRenderer.Render(scenes[i].Spec, highSize);
+            var low = await stages.TokenizeAsync(models.ImageTokenizer, LocalPipeline.EncodePng(SceneRenderer.Render(scenes[i].Spec, lowSize), lowSize, lowSize), null, ct);
+            var text = await stages.EncodeAsync(models.TextEncoder, [scenes[i].Caption, ""], null, ct);
+
+            var conditioning = new Conditioning { Model = srModel.Id, TextEmbeddings = text.Embeddings, TextMask = text.Mask, LowResTokens = low.Tokens };
+            ulong[] seeds = [options.Seed + (ulong)i];
+            conditioning.Seeds.AddRange(seeds);
+            var states = new[] { TokenState.AllMasked(srModel.GridHeight, srModel.GridWidth, srModel.MaskTokenId) };
+            await using (var replica = await stages.OpenDecodeAsync(srModel, conditioning, new HashSet<string>(), null, ct))
+            {
+                await ParallelDecoder.DecodeAsync(replica, states, decode, DecodeStage.SuperResolution, seeds, 0, null, ct);
+            }
+
+            var srImage = await stages.DetokenizeAsync(models.ImageTokenizer, TensorConvert.FromInt32(states[0].Tokens, 1, srModel.GridHeight, srModel.GridWidth), null, ct);
+            srTotal += Psnr(high, LocalPipeline.DecodeRgb(srImage.Images[0].Span));
+
+            var lowImage = await stages.DetokenizeAsync(models.ImageTokenizer, low.Tokens, null, ct);
+            using var upsampled = Image.Load<Rgb24>(lowImage.Images[0].Span);
+            upsampled.Mutate(x => x.Resize(highSize, highSize, KnownResamplers.Bicubic));
+            bicubicTotal += Psnr(high, LocalPipeline.Pixels(upsampled));
+        }
+
+        return (srTotal / scenes.Count, bicubicTotal / scenes.Count);
+    }
+
+    // One editing row: each case through the real Edit path, unblended; the checker reads the intended scene, and the
+    // PSNR counts the pixels the edit was to keep.
+    private static async Task<EditRow> EditingAsync<TCase>(
+        LocalPipeline pipeline, IReadOnlyList<TCase> cases, EvalOptions options, Func<TCase, ulong, EditRequest> request,
+        Func<TCase, (byte[] Original, SceneDescription Intended, bool[] Changed)> expect, CancellationToken ct)
+    {
+        var correct = 0;
+        double kept = 0;
+        for (var i = 0; i < cases.Count; i++)
+        {
+            var edit = request(cases[i], options.Seed + (ulong)i);
+            edit.BaseSteps = options.BaseSteps;
+            edit.SrSteps = options.SrSteps;
+            var result = await pipeline.EditAsync(edit, ct);
+            var (original, intended, changed) = expect(cases[i]);
+            correct += SceneChecker.Check(result, pipeline.Size, intended).AllCorrect ? 1 : 0;
+            kept += Psnr(original, result, p => !changed[p]);
+        }
+
+        return new EditRow(correct, cases.Count, kept / cases.Count);
+    }
+
+    /// <summary>Peak signal-to-noise ratio of two 8-bit RGB images of the same size, in dB (capped at 100 for identical
+    /// images); <paramref name="include"/> picks the pixels that count (all when null).</summary>
+    public static double Psnr(ReadOnlySpan<byte> expected, ReadOnlySpan<byte> actual, Func<int, bool>? include = null)
+    {
+        if (expected.Length != actual.Length)
+        {
+            throw new ArgumentException($"Images differ in size: {expected.Length} vs {actual.Length} bytes.", nameof(actual));
+        }
+
+        double squared = 0;
+        long counted = 0;
+        for (var i = 0; i < expected.Length; i++)
+        {
+            if (include is not null && !include(i / 3))
+            {
+                continue;
+            }
+
+            double d = expected[i] - actual[i];
+            squared += d * d;
+            counted++;
+        }
+
+        var mse = squared / Math.Max(counted, 1);
+        return mse == 0 ? 100 : 10 * Math.Log10(255.0 * 255.0 / mse);
+    }
+}

@@ -1,0 +1,65 @@
+using Muse.Evaluation;
+
+namespace Muse.Evaluation.Tests;
+
+public sealed class ModelEvalTests
+{
+    [Fact]
+    public void Psnr_IdenticalImages_IsCapped()
+    {
+        byte[] image = [1, 2, 3, 4];
+
+        Assert.Equal(100, ModelEval.Psnr(image, image));
+    }
+
+    [Fact]
+    public void Psnr_KnownError_MatchesHandComputation()
+    {
+        byte[] expected = [0, 0, 0, 0];
+        byte[] actual = [10, 0, 0, 0];   // MSE = 100 / 4 = 25
+
+        var psnr = ModelEval.Psnr(expected, actual);
+
+        Assert.Equal(10 * Math.Log10(255.0 * 255.0 / 25), psnr, 9);
+    }
+
+    [Fact]
+    public void Psnr_IncludeSelectsPixels()
+    {
+        byte[] expected = [0, 0, 0, 0, 0, 0];
+        byte[] actual = [0, 0, 0, 30, 0, 0];   // pixel 1 differs: MSE over its 3 bytes = 900 / 3
+
+        Assert.Equal(100, ModelEval.Psnr(expected, actual, p => p == 0));
+        Assert.Equal(10 * Math.Log10(255.0 * 255.0 / 300), ModelEval.Psnr(expected, actual, p => p == 1), 9);
+    }
+
+    [Fact]
+    public void Psnr_DifferentSizes_Throws()
+    {
+        Assert.Throws<ArgumentException>(() => ModelEval.Psnr(new byte[3], new byte[6]));
+    }
+
+    [Fact]
+    public async Task RunAsync_RandomFixturePipeline_ReportsEveryRequestedPoint()
+    {
+        var options = new EvalOptions
+        {
+            Prompts = 1, Scenes = 1, Edits = 1, StepCurve = [1, 2], GuidanceScales = [0f, 3f], BaseSteps = 2, SrSteps = 2, Pipeline = "muse-random",
+        };
+
+        var result = await ModelEval.RunAsync(options, CancellationToken.None);
+
+        Assert.False(result.Trained);
+        Assert.Equal([1, 2], result.StepCurve.Select(p => p.BaseSteps));
+        Assert.Equal([0f, 3f], result.Guidance.Select(p => p.GuidanceScale));
+        Assert.All(result.StepCurve.Concat(result.Guidance), p => Assert.Equal(1, p.Prompts));
+        Assert.InRange(result.VqPsnr64, 1, 100);
+        Assert.InRange(result.VqPsnr128, 1, 100);
+        Assert.True(double.IsFinite(result.SrGain));
+        Assert.True(result.ImagesPerSecond > 0);
+        Assert.Equal(1, result.Inpainting.Cases);
+        Assert.InRange(result.Inpainting.PsnrOutsideMask, 1, 100);
+        Assert.Equal(1, result.Outpainting.Cases);
+        Assert.InRange(result.Outpainting.PsnrOutsideMask, 1, 100);
+    }
+}
