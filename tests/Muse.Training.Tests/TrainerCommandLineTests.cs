@@ -110,6 +110,7 @@ public sealed class TrainerCommandLineTests
     [InlineData("train", "--patch-dim", "64")]
     [InlineData("evaluate", "--guidance-schedule", "cubic")]
     [InlineData("evaluate", "--split", "validation")]
+    [InlineData("decode-parity", "--split", "train")]
     [InlineData("names")]
     [InlineData("names", "--stage", "all")]
     [InlineData("export-weights", "--stage", "all")]
@@ -134,7 +135,7 @@ public sealed class TrainerCommandLineTests
         var exitCode = sut.Parse("--help").Invoke(new InvocationConfiguration { Output = output, Error = output });
 
         Assert.Equal(0, exitCode);
-        foreach (var verb in new[] { "train", "export-weights", "export", "parity-fixtures", "evaluate", "names" })
+        foreach (var verb in new[] { "train", "export-weights", "export", "parity-fixtures", "evaluate", "decode-parity", "names" })
         {
             Assert.Contains($"  {verb} ", output.ToString(), StringComparison.Ordinal);
         }
@@ -223,6 +224,19 @@ public sealed class TrainerCommandLineTests
     }
 
     [Fact]
+    public void DecodeParity_Defaults_RepositoryUnderOutAndPipelineDecoding()
+    {
+        var (sut, verbs) = CreateSut();
+
+        Invoke(sut, "decode-parity", "--out", "/tmp/smoke", "--guidance", "3");
+
+        var call = Assert.Single(verbs.Calls);
+        Assert.Equal(("decode-parity", 8, "/tmp/smoke/repository"), (call.Verb, call.Count, call.Paths));
+        Assert.Equal(new EvaluationDecoding { GuidanceScale = 3f }, call.Decoding);
+        Assert.Equal(new TrainOptions { Out = "/tmp/smoke" }, call.Options);
+    }
+
+    [Fact]
     public void Names_StageAndSmoke_Bound()
     {
         var (sut, verbs) = CreateSut();
@@ -269,6 +283,9 @@ public sealed class TrainerCommandLineTests
         public int ParityFixtures(string stage, TrainOptions options, string fixtures) => Record(new("parity-fixtures", stage, options, null, 0, fixtures));
 
         public int Evaluate(TrainOptions options, EvaluationDecoding decoding, int count) => Record(new("evaluate", null, options, decoding, count, null));
+
+        public int DecodeParity(TrainOptions options, EvaluationDecoding decoding, int count, string repository) =>
+            Record(new("decode-parity", null, options, decoding, count, repository));
 
         public int Names(string model, bool smoke) => Record(new("names", model, null, null, 0, smoke ? "smoke" : null));
 

@@ -24,6 +24,12 @@ internal interface ITrainerVerbs
     /// <summary><c>evaluate</c>: <paramref name="count"/> captions decoded with <paramref name="decoding"/> and scored by the scene checker.</summary>
     int Evaluate(TrainOptions options, EvaluationDecoding decoding, int count);
 
+    /// <summary>
+    /// <c>decode-parity</c>: <paramref name="count"/> captions decoded through ParallelDecoder by the trained modules and by
+    /// their ONNX export in <paramref name="repository"/>, token by token compared.
+    /// </summary>
+    int DecodeParity(TrainOptions options, EvaluationDecoding decoding, int count, string repository);
+
     /// <summary><c>names</c>: the state_dict names and shapes of <paramref name="model"/> (vqgan, t5, base or sr).</summary>
     int Names(string model, bool smoke);
 }

@@ -38,6 +38,7 @@ internal static class TrainerCommandLine
             ExportCommand(verbs),
             ParityFixturesCommand(verbs),
             EvaluateCommand(verbs),
+            DecodeParityCommand(verbs),
             NamesCommand(verbs),
         };
     }
@@ -176,41 +177,47 @@ internal static class TrainerCommandLine
     {
         var folders = new StageFolderOptions("Picks the captions (the held-out split of this data seed) and seeds the decoding: image i gets seed S + i, as `muse eval` seeds prompt i");
         var count = Number("--count", "Captions to generate and score", 64);
-        var baseSteps = Number("--base-steps", "Parallel decoding steps of the base transformer", DecodingDefaults.BaseSteps);
-        var srSteps = Number("--sr-steps", "Parallel decoding steps of the super-resolution transformer", DecodingDefaults.SrSteps);
-        var guidance = Number("--guidance", "Classifier-free guidance scale; 1 = no guidance", DecodingDefaults.GuidanceScale);
-        var guidanceSchedule = new Option<string>("--guidance-schedule")
-        {
-            Description = "How the guidance scale varies over the steps (linear: 1 at the first step to the scale at the last, as the pipeline's LINEAR)",
-            DefaultValueFactory = _ => "constant",
-        };
-        guidanceSchedule.AcceptOnlyFromAmong("constant", "linear");
-        var choiceTemperature = Number("--choice-temperature", "Gumbel temperature of confidence re-masking", DecodingDefaults.ChoiceTemperature);
-        var temperature = Number("--temperature", "Sampling temperature of the base transformer; 0 = greedy", DecodingDefaults.SamplingTemperature);
-        var srTemperature = Number("--sr-temperature", "Sampling temperature of the super-resolution transformer; 0 = greedy", DecodingDefaults.SrSamplingTemperature);
+        var decodingOptions = new DecodingOptions();
         var split = new Option<string>("--split") { Description = "Captions to score: held-out (reported) or train (tells a generalisation gap from a learning one)", DefaultValueFactory = _ => "held-out" };
         split.AcceptOnlyFromAmong("held-out", "train");
         var command = new Command(
             "evaluate",
             "Generate images for captions with the trained stages (Muse.Decoding's ParallelDecoder, as served; defaults of pipeline muse-tiny), score them and the VQGAN reconstructions with the scene checker")
         {
-            count, baseSteps, srSteps, guidance, guidanceSchedule, choiceTemperature, temperature, srTemperature, split,
+            count, split,
         };
+        decodingOptions.AddTo(command);
         folders.AddTo(command);
         command.SetAction(parse =>
         {
-            var decoding = new EvaluationDecoding
+            var decoding = decodingOptions.Bind(parse) with
             {
-                BaseSteps = parse.GetValue(baseSteps),
-                SrSteps = parse.GetValue(srSteps),
-                GuidanceScale = parse.GetValue(guidance),
-                GuidanceSchedule = parse.GetValue(guidanceSchedule) == "linear" ? GuidanceSchedule.Linear : GuidanceSchedule.Constant,
-                ChoiceTemperature = parse.GetValue(choiceTemperature),
-                SamplingTemperature = parse.GetValue(temperature),
-                SrSamplingTemperature = parse.GetValue(srTemperature),
                 Split = parse.GetValue(split) == "train" ? EvaluationSplit.Train : EvaluationSplit.HeldOut,
             };
             return verbs.Evaluate(folders.Bind(parse), decoding, parse.GetValue(count));
+        });
+        return command;
+    }
+
+    private static Command DecodeParityCommand(ITrainerVerbs verbs)
+    {
+        var folders = new StageFolderOptions("Picks the held-out captions and seeds the decoding, as in evaluate");
+        var count = Number("--count", "Held-out captions to decode", 8);
+        var repository = new Option<string?>("--repository") { Description = "Model repository holding the stages' ONNX export (default: <out>/repository, where train --smoke writes it)" };
+        var version = Version("Model version of the export (muse-tiny-base/N, muse-tiny-sr/N)");
+        var decodingOptions = new DecodingOptions();
+        var command = new Command(
+            "decode-parity",
+            "Decode held-out captions through ParallelDecoder with the trained modules (TorchSharp, as evaluate) and with their ONNX export (ONNX Runtime, as served); report token identity and the first step's logit difference (exit 1 beyond 1e-4)")
+        {
+            count, repository, version,
+        };
+        decodingOptions.AddTo(command);
+        folders.AddTo(command);
+        command.SetAction(parse =>
+        {
+            var options = folders.Bind(parse) with { Version = parse.GetRequiredValue(version) };
+            return verbs.DecodeParity(options, decodingOptions.Bind(parse), parse.GetValue(count), parse.GetValue(repository) ?? Path.Combine(options.Out, "repository"));
         });
         return command;
     }
@@ -273,6 +280,49 @@ internal static class TrainerCommandLine
             {
                 result.AddError($"{refinement.Name} needs {main.Name}.");
             }
+        }
+    }
+
+    /// <summary>The decoding settings of <see cref="EvaluationDecoding"/> (all but the split). One instance per command.</summary>
+    private sealed class DecodingOptions
+    {
+        private readonly Option<int> _baseSteps = Number("--base-steps", "Parallel decoding steps of the base transformer", DecodingDefaults.BaseSteps);
+        private readonly Option<int> _srSteps = Number("--sr-steps", "Parallel decoding steps of the super-resolution transformer", DecodingDefaults.SrSteps);
+        private readonly Option<float> _guidance = Number("--guidance", "Classifier-free guidance scale; 1 = no guidance", DecodingDefaults.GuidanceScale);
+        private readonly Option<string> _guidanceSchedule = GuidanceScheduleOption();
+        private readonly Option<float> _choiceTemperature = Number("--choice-temperature", "Gumbel temperature of confidence re-masking", DecodingDefaults.ChoiceTemperature);
+        private readonly Option<float> _temperature = Number("--temperature", "Sampling temperature of the base transformer; 0 = greedy", DecodingDefaults.SamplingTemperature);
+        private readonly Option<float> _srTemperature = Number("--sr-temperature", "Sampling temperature of the super-resolution transformer; 0 = greedy", DecodingDefaults.SrSamplingTemperature);
+
+        public void AddTo(Command command)
+        {
+            Option[] all = [_baseSteps, _srSteps, _guidance, _guidanceSchedule, _choiceTemperature, _temperature, _srTemperature];
+            foreach (var option in all)
+            {
+                command.Options.Add(option);
+            }
+        }
+
+        public EvaluationDecoding Bind(ParseResult parse) => new()
+        {
+            BaseSteps = parse.GetValue(_baseSteps),
+            SrSteps = parse.GetValue(_srSteps),
+            GuidanceScale = parse.GetValue(_guidance),
+            GuidanceSchedule = parse.GetValue(_guidanceSchedule) == "linear" ? GuidanceSchedule.Linear : GuidanceSchedule.Constant,
+            ChoiceTemperature = parse.GetValue(_choiceTemperature),
+            SamplingTemperature = parse.GetValue(_temperature),
+            SrSamplingTemperature = parse.GetValue(_srTemperature),
+        };
+
+        private static Option<string> GuidanceScheduleOption()
+        {
+            var option = new Option<string>("--guidance-schedule")
+            {
+                Description = "How the guidance scale varies over the steps (linear: 1 at the first step to the scale at the last, as the pipeline's LINEAR)",
+                DefaultValueFactory = _ => "constant",
+            };
+            option.AcceptOnlyFromAmong("constant", "linear");
+            return option;
         }
     }
 

@@ -91,6 +91,14 @@ internal sealed class TrainerVerbs(TextWriter log) : ITrainerVerbs
         return 0;
     }
 
+    public int DecodeParity(TrainOptions options, EvaluationDecoding decoding, int count, string repository)
+    {
+        torch.set_num_threads(options.Threads);
+        var results = new DecodeParity(options, new SceneData(options.Seed, 0), log, decoding).Run(repository, count);
+        // Tokens may part where a draw lands within rounding of a boundary; logits beyond the parity tolerance are a failure.
+        return results.All(r => r.MaxLogitDifference <= Stages.DecodeParity.LogitTolerance) ? 0 : 1;
+    }
+
     public int Names(string model, bool smoke)
     {
         // The contract with Muse.ModelBuilder (models/README.md).

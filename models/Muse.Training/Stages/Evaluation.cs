@@ -111,7 +111,8 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
         return tensor(tokens, [seeds.Length, config.GridHeight * config.GridWidth]);
     }
 
-    private static (Tensor Embeddings, Tensor Mask) Embed(T5Encoder t5, CaptionTokenizer tokenizer, IEnumerable<string> texts)
+    /// <summary>Text embeddings [B, L, Dt] and float mask [B, L] of <paramref name="texts"/>, as the text encoder service gives them.</summary>
+    internal static (Tensor Embeddings, Tensor Mask) Embed(T5Encoder t5, CaptionTokenizer tokenizer, IEnumerable<string> texts)
     {
         var encoded = texts.Select(tokenizer.Encode).ToArray();
         var l = tokenizer.MaxLength;

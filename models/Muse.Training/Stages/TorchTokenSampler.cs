@@ -81,61 +81,26 @@ internal sealed class TorchTokenSampler : ITokenSampler, IDisposable
             throw new ArgumentException($"The sampler was opened for {_seeds.Length} images, not {states.Count}.", nameof(states));
         }
 
-        var images = states.Count;
-        var length = states[0].Length;
-        var codebookSize = _model.Config.CodebookSize;
-        var maskTokenId = (int)_model.MaskTokenId;
         var guided = Guidance.NeedsUnconditional(guidanceScale);
+        var logits = Logits(GuidedSampling.Tokens(states), states.Count, guided); // [rows, N, K]
+        return ValueTask.FromResult(GuidedSampling.Sample(logits, states, guided, guidanceScale, samplingTemperature, _seeds, _stage, step, (int)_model.MaskTokenId));
+    }
+
+    /// <summary>
+    /// The forward pass of one step: [rows, N, K] logits of the conditional rows of every image and, when
+    /// <paramref name="guided"/>, the unconditional rows after them.
+    /// </summary>
+    /// <param name="tokens">[B, N] current tokens.</param>
+    /// <param name="images">Images B.</param>
+    /// <param name="guided">Whether to run the unconditional rows too (batch 2B).</param>
+    public float[] Logits(long[] tokens, int images, bool guided)
+    {
         var rows = guided ? _guided : _conditional;
-
-        // Preprocess: every image's tokens once per text row, as int64.
-        var tokens = new long[images * length];     // [B, N]
-        for (var image = 0; image < images; image++)
-        {
-            for (var i = 0; i < length; i++)
-            {
-                tokens[(image * length) + i] = states[image].Tokens[i];
-            }
-        }
-
-        // Run.
-        float[] logits;                             // [rows, N, K]
-        using (NewDisposeScope())
-        using (no_grad())
-        {
-            var input = tensor(tokens, [images, length]);                  // [B, N]
-            var output = _model.Forward(guided ? cat([input, input], 0) : input, rows.Text, rows.TextMask, rows.LowResTokens); // [rows, N, K]
-            logits = output.to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
-        }
-
-        var imageLogits = length * codebookSize;
-        if (logits.Length != (guided ? 2 : 1) * images * imageLogits)
-        {
-            throw new InvalidOperationException($"The transformer returned {logits.Length} logits; expected [{(guided ? 2 : 1) * images}, {length}, {codebookSize}].");
-        }
-
-        // Postprocess: guidance u + s·(c − u) and sampling, image by image with its own seed.
-        var sampled = new int[images * length];         // [B, N]
-        var confidence = new float[images * length];    // [B, N]
-        var mixed = new float[imageLogits];             // [N, K]
-        for (var image = 0; image < images; image++)
-        {
-            var conditional = logits.AsSpan(image * imageLogits, imageLogits);
-            var unconditional = guided ? logits.AsSpan((images + image) * imageLogits, imageLogits) : default;
-            Guidance.Mix(conditional, unconditional, guidanceScale, mixed);
-            Sampler.SampleInto(
-                mixed,
-                states[image].Tokens,
-                maskTokenId,
-                samplingTemperature,
-                _seeds[image],
-                _stage,
-                step,
-                sampled.AsSpan(image * length, length),
-                confidence.AsSpan(image * length, length));
-        }
-
-        return ValueTask.FromResult(new SampledTokens(images, sampled, confidence));
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var input = tensor(tokens, [images, tokens.Length / images]);     // [B, N]
+        var output = _model.Forward(guided ? cat([input, input], 0) : input, rows.Text, rows.TextMask, rows.LowResTokens); // [rows, N, K]
+        return output.to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
     }
 
     public void Dispose()
