@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Muse.Training;
 
 /// <summary>Command-line options shared by every stage.</summary>
@@ -88,12 +86,5 @@ internal sealed record TrainOptions
 internal sealed record TransformerSize(int DModel, int NumLayers, int MlpDim)
 {
     /// <summary>From --d-model, --layers (default 3) and --mlp-dim (default 2 × d-model).</summary>
-    public static TransformerSize Parse(string dModel, string? layers, string? mlpDim)
-    {
-        var d = int.Parse(dModel, CultureInfo.InvariantCulture);
-        return new TransformerSize(
-            d,
-            layers is null ? 3 : int.Parse(layers, CultureInfo.InvariantCulture),
-            mlpDim is null ? 2 * d : int.Parse(mlpDim, CultureInfo.InvariantCulture));
-    }
+    public static TransformerSize Of(int dModel, int? layers, int? mlpDim) => new(dModel, layers ?? 3, mlpDim ?? (2 * dModel));
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Muse.Decoding;
 using Muse.Scenes;
 using Muse.Training.Nn;
 using static TorchSharp.torch;
@@ -7,8 +8,10 @@ using static TorchSharp.torch;
 namespace Muse.Training.Stages;
 
 /// <summary>
-/// <c>evaluate</c>: generates images for held-out captions with the trained models (MaskGIT parallel decoding
-/// with classifier-free guidance, as the orchestrator does) and scores them with Muse.Scenes' SceneChecker.
+/// <c>evaluate</c>: generates images for held-out captions with the trained models and scores them with Muse.Scenes'
+/// SceneChecker. Decoding is the serving algorithm itself: Muse.Decoding's <see cref="ParallelDecoder"/> over a
+/// <see cref="TorchTokenSampler"/> (classifier-free guidance and counter-RNG sampling as the transformer replica does),
+/// with the pipeline's <see cref="DecodeOptions"/>.
 /// Also scores VQGAN reconstructions of the held-out renders (the ceiling of the pipeline). Results are
 /// merged into the stages' metrics.json (so exports carry them) and written to &lt;out&gt;/evaluation.json.
 /// </summary>
@@ -17,11 +20,10 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
     public Dictionary<string, double> Run(int count)
     {
         using var noGrad = no_grad();
-        manual_seed((long)options.Seed);
         var vqgan = StageIo.LoadVqgan(options.StageDir(VqganTrainer.StageName));
         var results = new Dictionary<string, double>();
         // --split train scores training captions instead: held-out far below training means the model did not generalise.
-        var train = decoding.Split == "train";
+        var train = decoding.Split == EvaluationSplit.Train;
         var samples = Enumerable.Range(0, count).Select(i => train ? data.Train(i) : data.HeldOut(i)).ToArray();
         byte[] Image(int i, int size) => train ? data.TrainImage(i, size) : data.HeldOutImage(i, size);
 
@@ -41,7 +43,9 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
             var tokenizer = new CaptionTokenizer(joint.T5.Config.MaxLength);
             var (text, textMask) = Embed(joint.T5, tokenizer, samples.Select(s => s.Caption)); // [B, L, D], [B, L]
             var (empty, emptyMask) = Embed(joint.T5, tokenizer, Enumerable.Repeat("", count));
-            var low = Decode(joint.Base, text, textMask, empty, emptyMask, null, decoding.BaseSteps, decoding.SamplingTemperature); // [B, 64]
+            // Image i gets seed S + i, as muse eval seeds its prompt i; both stages decode with the image's seed.
+            var seeds = Enumerable.Range(0, count).Select(i => options.Seed + (ulong)i).ToArray();
+            var low = Decode(joint.Base, DecodeStage.Base, decoding.Base, seeds, text, textMask, empty, emptyMask, null); // [B, 64]
             var lowImages = vqgan.Decode(low.reshape(count, 8, 8)); // [B, 3, 64, 64]
             results["generatedChecker64"] = Score("generated 64 px", lowImages, 64, samples);
             WritePpm(Path.Combine(options.Out, "samples-64.ppm"), lowImages[..Math.Min(8, count)], 64);
@@ -50,7 +54,7 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
             if (Checkpoint.Exists(srDir))
             {
                 var sr = StageIo.LoadTransformer(srDir);
-                var high = Decode(sr, text, textMask, empty, emptyMask, low, decoding.SrSteps, decoding.SrSamplingTemperature); // [B, 256]
+                var high = Decode(sr, DecodeStage.SuperResolution, decoding.SuperResolution, seeds, text, textMask, empty, emptyMask, low); // [B, 256]
                 var highImages = vqgan.Decode(high.reshape(count, 16, 16)); // [B, 3, 128, 128]
                 results["generatedChecker128"] = Score("generated 128 px", highImages, 128, samples);
                 WritePpm(Path.Combine(options.Out, "samples-128.ppm"), highImages[..Math.Min(8, count)], 128);
@@ -69,54 +73,46 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
         return results;
     }
 
-    /// <summary>MaskGIT decoding from all-mask tokens with guidance; returns tokens [B, N].</summary>
-    private Tensor Decode(MaskedTransformer model, Tensor text, Tensor textMask, Tensor empty, Tensor emptyMask, Tensor? lowRes, int steps, double temperature)
+    /// <summary>
+    /// Decodes one stage of every image from all-mask tokens through <see cref="ParallelDecoder"/> (the serving loop)
+    /// over <see cref="TorchTokenSampler"/>; image i with seed <paramref name="seeds"/>[i]. Images go in chunks, which
+    /// cannot change a token (every random number is a function of the image's seed and coordinates).
+    /// </summary>
+    /// <returns>[B, N] int64 tokens.</returns>
+    internal static Tensor Decode(
+        MaskedTransformer model, DecodeStage stage, DecodeOptions options, ulong[] seeds,
+        Tensor text, Tensor textMask, Tensor empty, Tensor emptyMask, Tensor? lowRes)
     {
-        var b = text.shape[0];
-        var n = model.Config.GridHeight * model.Config.GridWidth;
-        var tokens = full(b, n, model.MaskTokenId, ScalarType.Int64); // [B, N]
-        for (var t = 0; t < steps; t++)
+        const int Chunk = 32;
+        var config = model.Config;
+        var tokens = new long[seeds.Length * config.GridHeight * config.GridWidth];   // [B, N]
+        for (var start = 0; start < seeds.Length; start += Chunk)
         {
-            using var scope = NewDisposeScope();
-            var conditional = model.Forward(tokens, text, textMask, lowRes); // [B, N, K]
-            var unconditional = model.Forward(tokens, empty, emptyMask, lowRes);
-            // As the serving GuidanceSchedule: LINEAR rises from 1 at the first step to s at the last.
-            var scale = decoding.GuidanceSchedule == "linear" && steps > 1
-                ? 1 + ((decoding.GuidanceScale - 1) * t / (steps - 1.0))
-                : decoding.GuidanceScale;
-            var logits = unconditional + (scale * (conditional - unconditional));
-            var probabilities = (logits / Math.Max(temperature, 1e-6)).softmax(-1);
-            var sampled = multinomial(probabilities.reshape(b * n, -1), 1).reshape(b, n); // [B, N]
-            var unknown = tokens.eq(model.MaskTokenId);
-            sampled = where(unknown, sampled, tokens);
-            var ratio = (t + 1.0) / steps;
-            var maskCount = (long)Math.Floor(n * Masking.MaskSchedule(ratio));
-            var confidence = probabilities.log().gather(-1, sampled.unsqueeze(-1)).squeeze(-1); // [B, N]
-            var gumbel = -(-rand(b, n).clamp(1e-9, 1).log()).log();
-            confidence = confidence + (decoding.ChoiceTemperature * (1 - ratio) * gumbel);
-            if (decoding.Remask)
+            var end = Math.Min(seeds.Length, start + Chunk);
+            var states = Enumerable.Range(start, end - start)
+                .Select(_ => TokenState.AllMasked(config.GridHeight, config.GridWidth, (int)model.MaskTokenId))
+                .ToArray();
+            using (var sampler = new TorchTokenSampler(model, stage, seeds[start..end], text[start..end], textMask[start..end], empty[start..end], emptyMask[start..end], lowRes?[start..end]))
             {
-                // Committed tokens compete again: their confidence is their probability under the current prediction.
-                var kept = probabilities.log().gather(-1, where(unknown, zeros_like(tokens), tokens).unsqueeze(-1)).squeeze(-1);
-                confidence = where(unknown, confidence, kept + (decoding.ChoiceTemperature * (1 - ratio) * gumbel));
-            }
-            else
-            {
-                confidence = where(unknown, confidence, full_like(confidence, double.PositiveInfinity));
-            }
-            if (maskCount > 0)
-            {
-                var lowest = confidence.argsort(-1).narrow(1, 0, maskCount); // [B, maskCount]
-                sampled = sampled.scatter(1, lowest, full_like(lowest, model.MaskTokenId));
+                // The sampler answers synchronously: the task is complete when DecodeAsync returns.
+                ParallelDecoder.DecodeAsync(sampler, states, options, stage, seeds[start..end], 0, null, CancellationToken.None).GetAwaiter().GetResult();
             }
 
-            tokens = sampled.MoveToOuterDisposeScope();
+            for (var i = 0; i < states.Length; i++)
+            {
+                var offset = (start + i) * states[i].Length;
+                for (var p = 0; p < states[i].Length; p++)
+                {
+                    tokens[offset + p] = states[i].Tokens[p];
+                }
+            }
         }
 
-        return tokens;
+        return tensor(tokens, [seeds.Length, config.GridHeight * config.GridWidth]);
     }
 
-    private static (Tensor Embeddings, Tensor Mask) Embed(T5Encoder t5, CaptionTokenizer tokenizer, IEnumerable<string> texts)
+    /// <summary>Text embeddings [B, L, Dt] and float mask [B, L] of <paramref name="texts"/>, as the text encoder service gives them.</summary>
+    internal static (Tensor Embeddings, Tensor Mask) Embed(T5Encoder t5, CaptionTokenizer tokenizer, IEnumerable<string> texts)
     {
         var encoded = texts.Select(tokenizer.Encode).ToArray();
         var l = tokenizer.MaxLength;
@@ -227,6 +223,3 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
         File.WriteAllText(path, root.ToJsonString(ConfigJson.Options));
     }
 }
-
-/// <summary>Decoding settings of <c>evaluate</c>; the defaults are those of pipeline muse-tiny in pipelines.json.</summary>
-internal sealed record EvaluationDecoding(int BaseSteps = 16, int SrSteps = 8, double GuidanceScale = 1.5, double ChoiceTemperature = 1.0, double SamplingTemperature = 1.0, double SrSamplingTemperature = 0.2, string GuidanceSchedule = "constant", bool Remask = false, string Split = "held-out");
