@@ -69,13 +69,13 @@ public sealed record GenerationParameters
         Prompt = settings.Prompt,
         NegativePrompt = settings.NegativePrompt,
         Seed = Decoding.CounterRng.ImageSeed(settings.Seed, index),
-        BaseSteps = settings.Base.Steps,
-        SrSteps = settings.SuperResolution.Steps,
-        GuidanceScale = settings.Base.GuidanceScale,
-        GuidanceSchedule = settings.Base.GuidanceSchedule == Decoding.GuidanceSchedule.Linear ? "linear" : "constant",
-        SamplingTemperature = settings.Base.SamplingTemperature,
-        SrSamplingTemperature = settings.SuperResolution.SamplingTemperature,
-        ChoiceTemperature = settings.Base.ChoiceTemperature,
+        BaseSteps = settings.Decoding.Base.Steps,
+        SrSteps = settings.Decoding.SuperResolution.Steps,
+        GuidanceScale = settings.Decoding.Base.GuidanceScale,
+        GuidanceSchedule = settings.Decoding.Base.GuidanceSchedule == Decoding.GuidanceSchedule.Linear ? "linear" : "constant",
+        SamplingTemperature = settings.Decoding.Base.SamplingTemperature,
+        SrSamplingTemperature = settings.Decoding.SuperResolution.SamplingTemperature,
+        ChoiceTemperature = settings.Decoding.Base.ChoiceTemperature,
         Pipeline = settings.Models.Pipeline,
         Models = [.. settings.Models.Models.Select(m => new ModelVersion(m.Stage, m.Model.Name, m.Model.Version))],
     };
@@ -135,15 +135,18 @@ public sealed record GenerationParameters
             Prompt = Prompt,
             NegativePrompt = NegativePrompt,
             Seed = Seed,
-            BaseSteps = BaseSteps,
-            SrSteps = SrSteps,
-            GuidanceScale = GuidanceScale,
-            GuidanceSchedule = GuidanceSchedule == "linear" ? Protos.V1.GuidanceSchedule.Linear : Protos.V1.GuidanceSchedule.Constant,
-            SamplingTemperature = SamplingTemperature,
-            // Images written before the SR stage had its own temperature sampled it at the base's.
-            SrSamplingTemperature = SrSamplingTemperature ?? SamplingTemperature,
-            ChoiceTemperature = ChoiceTemperature,
             Pipeline = Pipeline,
+            Decoding = new DecodingOptions
+            {
+                BaseSteps = BaseSteps,
+                SrSteps = SrSteps,
+                GuidanceScale = GuidanceScale,
+                GuidanceSchedule = GuidanceSchedule == "linear" ? Protos.V1.GuidanceSchedule.Linear : Protos.V1.GuidanceSchedule.Constant,
+                SamplingTemperature = SamplingTemperature,
+                // Images written before the SR stage had its own temperature sampled it at the base's.
+                SrSamplingTemperature = SrSamplingTemperature ?? SamplingTemperature,
+                ChoiceTemperature = ChoiceTemperature,
+            },
             NumImages = 1,
         };
         request.Models.AddRange(Models.Select(m => new StageModel { Stage = m.Stage, Name = m.Name, Version = m.Version }));
