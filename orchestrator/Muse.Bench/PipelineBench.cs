@@ -82,7 +82,7 @@ public static class PipelineBench
         var inProcess = new List<Result>();
         for (var i = 0; i <= options.Requests; i++)
         {
-            var request = new GenerateRequest { Prompt = options.Prompt, Seed = (ulong)(1000 + i), BaseSteps = options.BaseSteps, SrSteps = options.SrSteps };
+            var request = new GenerateRequest { Prompt = options.Prompt, Seed = (ulong)(1000 + i), Decoding = new DecodingOptions { BaseSteps = options.BaseSteps, SrSteps = options.SrSteps } };
 
             var started = Stopwatch.GetTimestamp();
             Result? result = null;

@@ -4,12 +4,22 @@ using Muse.Protos.V1;
 namespace Muse.Client;
 
 /// <summary>Where a command writes its images and how it reports.</summary>
-/// <param name="Path">Output file; null = muse-&lt;seed&gt;.&lt;format&gt;. Several images get -0, -1, … before the extension.</param>
+/// <param name="Path">Output file; null = <see cref="DefaultName"/>. Several images get -0, -1, … before the extension.</param>
 /// <param name="Grid">One contact sheet instead of one file per image.</param>
 /// <param name="Json">Summary as JSON on stdout.</param>
-internal sealed record OutputOptions(string? Path, bool Grid, bool Json);
+internal sealed record OutputOptions(string? Path, bool Grid, bool Json)
+{
+    /// <summary>The format the images were asked in: the default file's extension, and the contact sheet's. Default PNG.</summary>
+    public ImageFormat Format { get; init; } = ImageFormat.Png;
 
-/// <summary>A finished Generate call and the files written from it.</summary>
+    /// <summary>JPEG/WebP quality of a contact sheet, 1 to 100; 0 (default) = 90.</summary>
+    public int Quality { get; init; }
+
+    /// <summary>The output file when <see cref="Path"/> is null, from the seed; null (default) = muse-&lt;seed&gt;.&lt;format&gt;.</summary>
+    public Func<ulong, string>? DefaultName { get; init; }
+}
+
+/// <summary>A finished Generate or Edit call and the files written from it.</summary>
 internal sealed record GenerationRun(
     Accepted Accepted, Result Result, IReadOnlyList<GeneratedImage> Images, IReadOnlyList<string> Paths, IReadOnlyDictionary<string, int> StepsByStage);
 
@@ -38,7 +48,7 @@ internal static class RunSummary
                 ["seed"] = i.Seed,
                 ["width"] = i.Width,
                 ["height"] = i.Height,
-                ["format"] = GenerateCommand.Extension(i.Format),
+                ["format"] = ImageCall.Extension(i.Format),
             }).ToList(),
             ["output"] = run.Paths,
         };

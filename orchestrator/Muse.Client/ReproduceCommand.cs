@@ -58,7 +58,7 @@ public static class ReproduceCommand
 
         var run = await GenerateCommand.RunAndWriteAsync(request, new OutputOptions(output, Grid: false, Json: json), endpoint, cancellationToken);
         var identical = original.AsSpan().SequenceEqual(run.Images[0].Image.Span);
-        GenerateCommand.Report(run, json, new Dictionary<string, string>(StringComparer.Ordinal)
+        ImageCall.Report(run, json, new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["reproduces"] = Path.GetFullPath(imagePath),
             ["identical"] = identical ? "yes" : "no",

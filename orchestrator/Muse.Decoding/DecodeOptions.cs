@@ -9,7 +9,7 @@ public sealed record DecodeOptions
     /// <summary>The largest guidance scale accepted.</summary>
     public const float MaxGuidanceScale = 50f;
 
-    /// <summary>The largest sampling temperature accepted (as in <c>muse.v1.GenerateRequest</c>).</summary>
+    /// <summary>The largest sampling temperature accepted (as in <c>muse.v1.DecodingOptions</c>).</summary>
     public const float MaxSamplingTemperature = 10f;
 
     /// <summary>The largest choice temperature accepted.</summary>

@@ -113,9 +113,7 @@ public static class ModelEval
                 {
                     Prompt = prompts[i].Caption,
                     Seed = options.Seed + (ulong)i,
-                    BaseSteps = steps,
-                    SrSteps = options.SrSteps,
-                    GuidanceScale = guidance,
+                    Decoding = new DecodingOptions { BaseSteps = steps, SrSteps = options.SrSteps, GuidanceScale = guidance },
                 };
                 var rgb = await pipeline.GenerateAsync(request, ct);
                 generated++;
@@ -183,7 +181,7 @@ public static class ModelEval
     {
         var (stages, models) = (pipeline.Stages, pipeline.Models);
         var srModel = models.SuperResolution;
-        var (_, decode) = GenerateSettings.DecodeOptionsOf(new GenerateRequest { SrSteps = options.SrSteps }, pipeline.Defaults);
+        var decode = DecodingSettings.FromRequest(new DecodingOptions { SrSteps = options.SrSteps }, pipeline.Defaults).SuperResolution;
         var factor = models.ImageTokenizer.DownsampleFactor;
         var (lowSize, highSize) = (srModel.LowResGridWidth * factor, srModel.GridWidth * factor);
         double srTotal = 0, bicubicTotal = 0;
@@ -225,8 +223,7 @@ public static class ModelEval
         for (var i = 0; i < cases.Count; i++)
         {
             var edit = request(cases[i], options.Seed + (ulong)i);
-            edit.BaseSteps = options.BaseSteps;
-            edit.SrSteps = options.SrSteps;
+            edit.Decoding = new DecodingOptions { BaseSteps = options.BaseSteps, SrSteps = options.SrSteps };
             var result = await pipeline.EditAsync(edit, ct);
             var (original, intended, changed) = expect(cases[i]);
             correct += SceneChecker.Check(result, pipeline.Size, intended).AllCorrect ? 1 : 0;

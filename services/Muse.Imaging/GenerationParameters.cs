@@ -118,15 +118,18 @@ public sealed record GenerationParameters
             Prompt = Prompt,
             NegativePrompt = NegativePrompt,
             Seed = Seed,
-            BaseSteps = BaseSteps,
-            SrSteps = SrSteps,
-            GuidanceScale = GuidanceScale,
-            GuidanceSchedule = GuidanceSchedule == "linear" ? Protos.V1.GuidanceSchedule.Linear : Protos.V1.GuidanceSchedule.Constant,
-            SamplingTemperature = SamplingTemperature,
-            // Images written before the SR stage had its own temperature sampled it at the base's.
-            SrSamplingTemperature = SrSamplingTemperature ?? SamplingTemperature,
-            ChoiceTemperature = ChoiceTemperature,
             Pipeline = Pipeline,
+            Decoding = new DecodingOptions
+            {
+                BaseSteps = BaseSteps,
+                SrSteps = SrSteps,
+                GuidanceScale = GuidanceScale,
+                GuidanceSchedule = GuidanceSchedule == "linear" ? Protos.V1.GuidanceSchedule.Linear : Protos.V1.GuidanceSchedule.Constant,
+                SamplingTemperature = SamplingTemperature,
+                // Images written before the SR stage had its own temperature sampled it at the base's.
+                SrSamplingTemperature = SrSamplingTemperature ?? SamplingTemperature,
+                ChoiceTemperature = ChoiceTemperature,
+            },
             NumImages = 1,
         };
         request.Models.AddRange(Models.Select(m => new StageModel { Stage = m.Stage, Name = m.Name, Version = m.Version }));

@@ -87,8 +87,7 @@ public sealed class EditBadInputTests(ClusterFixture fixture)
         foreach (var (name, bytes) in UploadSamples.Mutations(EditSamples.ScenePng(Size, Size), 12, salt: 77))
         {
             var request = EditSamples.Inpaint(bytes, mask, seed: 1);
-            request.BaseSteps = 1;
-            request.SrSteps = 1;
+            request.Decoding = new DecodingOptions { BaseSteps = 1, SrSteps = 1 };
             try
             {
                 await fixture.EditAsync(request);
@@ -141,8 +140,7 @@ public sealed class EditBadInputTests(ClusterFixture fixture)
 
     private static EditRequest Fast(EditRequest request)
     {
-        request.BaseSteps = 1;
-        request.SrSteps = 1;
+        request.Decoding = new DecodingOptions { BaseSteps = 1, SrSteps = 1 };
         return request;
     }
 

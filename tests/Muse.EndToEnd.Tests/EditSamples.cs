@@ -107,8 +107,7 @@ internal static class EditSamples
     // Few steps: the tests check the editing contract, not picture quality (the shipped models are random).
     private static EditRequest Steps(EditRequest request)
     {
-        request.BaseSteps = 2;
-        request.SrSteps = 2;
+        request.Decoding = new DecodingOptions { BaseSteps = 2, SrSteps = 2 };
         return request;
     }
 }

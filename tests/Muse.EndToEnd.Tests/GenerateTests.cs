@@ -113,7 +113,7 @@ public sealed class GenerateTests(ClusterFixture fixture)
         var negative = Request(seed: 9, baseSteps: 6, srSteps: 2);
         negative.NegativePrompt = "a blue square";
         var linear = Request(seed: 9, baseSteps: 6, srSteps: 2);
-        linear.GuidanceSchedule = GuidanceSchedule.Linear;
+        linear.Decoding.GuidanceSchedule = GuidanceSchedule.Linear;
 
         Assert.NotEqual(plain, Png(await fixture.GenerateAsync(negative)));
         Assert.NotEqual(plain, Png(await fixture.GenerateAsync(linear)));
@@ -133,8 +133,7 @@ public sealed class GenerateTests(ClusterFixture fixture)
     {
         Prompt = Prompt,
         Seed = seed,
-        BaseSteps = baseSteps,
-        SrSteps = srSteps,
+        Decoding = new DecodingOptions { BaseSteps = baseSteps, SrSteps = srSteps },
     };
 
     internal static byte[] Png(List<GenerateEvent> events) => events[^1].Result.Image.ToByteArray();

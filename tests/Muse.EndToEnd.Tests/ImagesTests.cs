@@ -73,8 +73,8 @@ public sealed class ImagesTests(ClusterFixture fixture)
     {
         var request = GenerateTests.Request(seed: 12, baseSteps: 3, srSteps: 2);
         request.NumImages = 2;
-        request.GuidanceSchedule = Protos.V1.GuidanceSchedule.Linear;
-        request.ChoiceTemperature = 2.25f;
+        request.Decoding.GuidanceSchedule = Protos.V1.GuidanceSchedule.Linear;
+        request.Decoding.ChoiceTemperature = 2.25f;
         var result = (await fixture.GenerateAsync(request))[^1].Result;
         var folder = Directory.CreateTempSubdirectory("muse-reproduce-").FullName;
         try

@@ -73,10 +73,11 @@ public sealed class ImageEncodingTests
         var request = parameters.ToRequest();
 
         Assert.Equal(("p", "n", 77ul, 1), (request.Prompt, request.NegativePrompt, request.Seed, request.NumImages));
-        Assert.True(request.HasBaseSteps && request.HasSrSteps && request.HasGuidanceScale && request.HasSamplingTemperature && request.HasChoiceTemperature);
-        Assert.Equal((5, 3, 2.5f, 0.5f, 4f), (request.BaseSteps, request.SrSteps, request.GuidanceScale, request.SamplingTemperature, request.ChoiceTemperature));
-        Assert.Equal(GuidanceSchedule.Linear, request.GuidanceSchedule);
-        Assert.Equal(0.25f, request.SrSamplingTemperature);
+        var decoding = request.Decoding;
+        Assert.True(decoding.HasBaseSteps && decoding.HasSrSteps && decoding.HasGuidanceScale && decoding.HasSamplingTemperature && decoding.HasChoiceTemperature);
+        Assert.Equal((5, 3, 2.5f, 0.5f, 4f), (decoding.BaseSteps, decoding.SrSteps, decoding.GuidanceScale, decoding.SamplingTemperature, decoding.ChoiceTemperature));
+        Assert.Equal(GuidanceSchedule.Linear, decoding.GuidanceSchedule);
+        Assert.Equal(0.25f, decoding.SrSamplingTemperature);
         Assert.Equal("pipe", request.Pipeline);
         Assert.Equal(["base:b/2", "sr:s/1"], request.Models.Select(m => $"{m.Stage}:{m.Name}/{m.Version}"));
     }
@@ -89,8 +90,8 @@ public sealed class ImageEncodingTests
         var request = parameters.ToRequest();
 
         Assert.Null(parameters.SrSamplingTemperature);
-        Assert.True(request.HasSrSamplingTemperature);
-        Assert.Equal(0.5f, request.SrSamplingTemperature);
+        Assert.True(request.Decoding.HasSrSamplingTemperature);
+        Assert.Equal(0.5f, request.Decoding.SrSamplingTemperature);
     }
 
     private static GenerationParameters Parameters(ulong seed, string prompt) => new()

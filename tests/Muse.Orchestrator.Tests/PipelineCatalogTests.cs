@@ -84,20 +84,20 @@ public sealed class PipelineCatalogTests : IDisposable
     public void FromRequest_PipelineWithSrSamplingTemperature_EachStageGetsItsOwn(float? temperature, float? srTemperature, float expectedBase, float expectedSr)
     {
         var catalog = CreateSut(Pipeline(new { samplingTemperature = 1, srSamplingTemperature = 0.2 }));
-        var request = new GenerateRequest { Prompt = "a red circle" };
+        var request = new GenerateRequest { Prompt = "a red circle", Decoding = new DecodingOptions() };
         if (temperature is { } t)
         {
-            request.SamplingTemperature = t;
+            request.Decoding.SamplingTemperature = t;
         }
 
         if (srTemperature is { } sr)
         {
-            request.SrSamplingTemperature = sr;
+            request.Decoding.SrSamplingTemperature = sr;
         }
 
         var settings = GenerateSettings.FromRequest(request, catalog);
 
-        Assert.Equal((expectedBase, expectedSr), (settings.Base.SamplingTemperature, settings.SuperResolution.SamplingTemperature));
+        Assert.Equal((expectedBase, expectedSr), (settings.Decoding.Base.SamplingTemperature, settings.Decoding.SuperResolution.SamplingTemperature));
     }
 
     [Fact]
@@ -105,9 +105,28 @@ public sealed class PipelineCatalogTests : IDisposable
     {
         var catalog = CreateSut(Pipeline(new { samplingTemperature = 1 }));
 
-        var settings = GenerateSettings.FromRequest(new GenerateRequest { Prompt = "a red circle", SamplingTemperature = 0.4f }, catalog);
+        var settings = GenerateSettings.FromRequest(new GenerateRequest { Prompt = "a red circle", Decoding = new DecodingOptions { SamplingTemperature = 0.4f } }, catalog);
 
-        Assert.Equal(0.4f, settings.SuperResolution.SamplingTemperature);
+        Assert.Equal(0.4f, settings.Decoding.SuperResolution.SamplingTemperature);
+    }
+
+    [Theory]
+    [InlineData(0, 0f)]
+    [InlineData(65, 0f)]
+    [InlineData(4, float.NaN)]
+    public void FromRequest_SameBadDecodingInGenerateAndEdit_SameInvalidArgument(int baseSteps, float guidanceScale)
+    {
+        var catalog = CreateSut(Pipeline(new { samplingTemperature = 1 }));
+        var decoding = new DecodingOptions { BaseSteps = baseSteps, GuidanceScale = guidanceScale };
+        var generate = new GenerateRequest { Prompt = "a red circle", Decoding = decoding };
+        var edit = new EditRequest { Image = Google.Protobuf.ByteString.CopyFrom(1, 2, 3), Prompt = "a red circle", Decoding = decoding, MaskFree = new MaskFreeEdit() };
+
+        var generateError = Assert.Throws<Grpc.Core.RpcException>(() => GenerateSettings.FromRequest(generate, catalog));
+        var editError = Assert.Throws<Grpc.Core.RpcException>(() => EditSettings.FromRequest(edit, catalog));
+
+        Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, generateError.StatusCode);
+        Assert.StartsWith("decoding.", generateError.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal((generateError.StatusCode, generateError.Status.Detail), (editError.StatusCode, editError.Status.Detail));
     }
 
     private PipelineCatalog CreateSut(object pipelines)

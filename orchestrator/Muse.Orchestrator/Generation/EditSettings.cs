@@ -21,9 +21,9 @@ public enum EditMode
 public sealed record OutpaintMargins(int Left, int Right, int Top, int Bottom);
 
 /// <summary>
-/// A validated Edit request: the decoding settings it shares with Generate (validated by the same code, so the
-/// same fields fail the same way) plus the edit's own. The image bytes are still untrusted here; the
-/// <see cref="Editor"/> passes them through the upload guard.
+/// A validated Edit request: the fields it shares with Generate (prompts, seed, pipeline, <see cref="DecodingSettings"/>,
+/// previews; validated by the same code, so the same fields fail the same way) plus the edit's own. The image bytes
+/// are still untrusted here; the <see cref="Editor"/> passes them through the upload guard.
 /// </summary>
 public sealed record EditSettings(
     GenerateSettings Common,
@@ -59,7 +59,8 @@ public sealed record EditSettings(
     {
         ArgumentNullException.ThrowIfNull(request);
         MuseValidation.NotEmpty(request.Image);
-        var common = GenerateSettings.FromRequest(CommonRequest(request), catalog);
+        var common = GenerateSettings.FromRequestFields(
+            request.Prompt, request.NegativePrompt, request.HasSeed ? request.Seed : null, request.Pipeline, request.Decoding, request.PreviewEvery, [], catalog);
         var blend = !request.HasBlend || request.Blend;
         var none = new OutpaintMargins(0, 0, 0, 0);
         switch (request.ModeCase)
@@ -100,54 +101,5 @@ public sealed record EditSettings(
                 MuseValidation.ThrowInvalidArgument("mode", "must be one of inpaint, outpaint or mask_free.");
                 throw new InvalidOperationException(); // Unreachable.
         }
-    }
-
-    // The fields an edit shares with Generate, validated by GenerateSettings so both calls accept the same values.
-    private static GenerateRequest CommonRequest(EditRequest request)
-    {
-        var common = new GenerateRequest
-        {
-            Prompt = request.Prompt,
-            NegativePrompt = request.NegativePrompt,
-            GuidanceSchedule = request.GuidanceSchedule,
-            Pipeline = request.Pipeline,
-            PreviewEvery = request.PreviewEvery,
-        };
-        if (request.HasSeed)
-        {
-            common.Seed = request.Seed;
-        }
-
-        if (request.HasBaseSteps)
-        {
-            common.BaseSteps = request.BaseSteps;
-        }
-
-        if (request.HasSrSteps)
-        {
-            common.SrSteps = request.SrSteps;
-        }
-
-        if (request.HasGuidanceScale)
-        {
-            common.GuidanceScale = request.GuidanceScale;
-        }
-
-        if (request.HasSamplingTemperature)
-        {
-            common.SamplingTemperature = request.SamplingTemperature;
-        }
-
-        if (request.HasSrSamplingTemperature)
-        {
-            common.SrSamplingTemperature = request.SrSamplingTemperature;
-        }
-
-        if (request.HasChoiceTemperature)
-        {
-            common.ChoiceTemperature = request.ChoiceTemperature;
-        }
-
-        return common;
     }
 }

@@ -184,7 +184,7 @@ public sealed class Editor(Generator generator, IStageGateway stages, ImageUploa
             var states = new[] { TokenState.ForEditing(model.GridHeight, model.GridWidth, model.MaskTokenId, tokens, editMask) };
             ulong[] seeds = [seed];
             await generator.DecodeAsync(model, DecodeStage.Base, Generator.Conditioning(model, text, seeds, lowResTokens: null), states,
-                settings.Base, seeds, deadline, async progress =>
+                settings.Decoding.Base, seeds, deadline, async progress =>
                 {
                     var preview = Generator.WantsPreview(settings.PreviewEvery, progress)
                         ? await generator.PreviewAsync(Models.ImageTokenizer, states[0], deadline, ct)
@@ -203,7 +203,7 @@ public sealed class Editor(Generator generator, IStageGateway stages, ImageUploa
             var states = new[] { TokenState.ForEditing(model.GridHeight, model.GridWidth, model.MaskTokenId, tokens, editMask) };
             ulong[] seeds = [seed];
             await generator.DecodeAsync(model, DecodeStage.SuperResolution, Generator.Conditioning(model, text, seeds, lowRes), states,
-                settings.SuperResolution, seeds, deadline,
+                settings.Decoding.SuperResolution, seeds, deadline,
                 progress => emit(WithRound(Generator.ProgressEvent(Stages.SuperResolution, progress, ByteString.Empty), round, rounds)), ct);
             Add(Stages.SuperResolution, started);
             return states[0].Tokens;

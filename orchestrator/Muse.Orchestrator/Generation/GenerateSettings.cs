@@ -13,8 +13,7 @@ public sealed record GenerateSettings(
     string Prompt,
     string NegativePrompt,
     ulong Seed,
-    DecodeOptions Base,
-    DecodeOptions SuperResolution,
+    DecodingSettings Decoding,
     int PreviewEvery,
     PipelineChoice Models)
 {
@@ -42,61 +41,11 @@ public sealed record GenerateSettings(
     /// <summary>Validates <paramref name="request"/> (INVALID_ARGUMENT naming the field) and fills in the pipeline's defaults.</summary>
     public static GenerateSettings FromRequest(GenerateRequest request, PipelineCatalog catalog)
     {
-        MuseValidation.MaxLength(MuseValidation.NotEmpty(request.Prompt.Trim()), MaxPromptLength, nameof(request.Prompt));
-        MuseValidation.MaxLength(request.NegativePrompt, MaxPromptLength);
-        var pipeline = request.Pipeline.Length == 0 ? catalog.DefaultPipeline : request.Pipeline;
-        MuseValidation.Require(
-            catalog.Contains(pipeline),
-            $"names no known pipeline ('{pipeline}'); known: {string.Join(", ", catalog.File.Pipelines.Keys)}.",
-            nameof(request.Pipeline));
-        if (request.HasBaseSteps)
-        {
-            MuseValidation.InRange(request.BaseSteps, 1, MaskSchedule.MaxSteps);
-        }
-
-        if (request.HasSrSteps)
-        {
-            MuseValidation.InRange(request.SrSteps, 1, MaskSchedule.MaxSteps);
-        }
-
-        if (request.HasGuidanceScale)
-        {
-            MuseValidation.InRange(MuseValidation.Finite(request.GuidanceScale), 0f, DecodeOptions.MaxGuidanceScale, nameof(request.GuidanceScale));
-        }
-
-        if (request.HasSamplingTemperature)
-        {
-            MuseValidation.InRange(MuseValidation.Finite(request.SamplingTemperature), 0f, DecodeOptions.MaxSamplingTemperature, nameof(request.SamplingTemperature));
-        }
-
-        if (request.HasSrSamplingTemperature)
-        {
-            MuseValidation.InRange(MuseValidation.Finite(request.SrSamplingTemperature), 0f, DecodeOptions.MaxSamplingTemperature, nameof(request.SrSamplingTemperature));
-        }
-
-        if (request.HasChoiceTemperature)
-        {
-            MuseValidation.InRange(MuseValidation.Finite(request.ChoiceTemperature), 0f, DecodeOptions.MaxChoiceTemperature, nameof(request.ChoiceTemperature));
-        }
-
-        MuseValidation.Require(Enum.IsDefined(request.GuidanceSchedule), "is not a known guidance schedule.", nameof(request.GuidanceSchedule));
-        MuseValidation.InRange(request.PreviewEvery, 0, MaskSchedule.MaxSteps);
+        ArgumentNullException.ThrowIfNull(request);
         MuseValidation.InRange(request.NumImages, 0, MaxImages);
         MuseValidation.Require(Enum.IsDefined(request.OutputFormat), "is not a known image format.", nameof(request.OutputFormat));
         MuseValidation.InRange(request.Quality, 0, 100);
-
-        var requestId = Guid.NewGuid().ToString("N");
-        var models = Pin(catalog, catalog.Choose(pipeline, requestId), request.Models);
-        var (baseOptions, srOptions) = DecodeOptionsOf(request, models.Defaults);
-        return new GenerateSettings(
-            requestId,
-            request.Prompt,
-            request.NegativePrompt,
-            request.HasSeed ? request.Seed : RandomSeed(),
-            baseOptions,
-            srOptions,
-            request.PreviewEvery,
-            models)
+        return FromRequestFields(request.Prompt, request.NegativePrompt, request.HasSeed ? request.Seed : null, request.Pipeline, request.Decoding, request.PreviewEvery, request.Models, catalog) with
         {
             NumImages = Math.Max(1, request.NumImages),
             OutputFormat = request.OutputFormat,
@@ -105,31 +54,39 @@ public sealed record GenerateSettings(
     }
 
     /// <summary>
-    /// The decoding settings of the base and SR stages: what <paramref name="request"/> sets (already validated),
-    /// the rest from the pipeline's <paramref name="defaults"/>. The SR's sampling temperature falls back to the
-    /// pipeline's <c>srSamplingTemperature</c>, then to the base's.
+    /// Validates the fields every image request has (Generate's and Edit's; INVALID_ARGUMENT naming the field) and
+    /// fills in the pipeline's defaults. The parameters are the requests' fields of the same names, so an error
+    /// names the field either request calls it by.
     /// </summary>
-    public static (DecodeOptions Base, DecodeOptions SuperResolution) DecodeOptionsOf(GenerateRequest request, PipelineDefaults defaults)
+    internal static GenerateSettings FromRequestFields(
+        string prompt,
+        string negativePrompt,
+        ulong? seed,
+        string pipeline,
+        DecodingOptions? decoding,
+        int previewEvery,
+        IReadOnlyList<StageModel> models,
+        PipelineCatalog catalog)
     {
-        ArgumentNullException.ThrowIfNull(request);
-        ArgumentNullException.ThrowIfNull(defaults);
-        var common = new DecodeOptions
-        {
-            MaskSchedule = Enum.Parse<MaskScheduleKind>(defaults.MaskSchedule, ignoreCase: true),
-            GuidanceScale = request.HasGuidanceScale ? request.GuidanceScale : (float)defaults.GuidanceScale,
-            GuidanceSchedule = request.GuidanceSchedule == Protos.V1.GuidanceSchedule.Linear ? Decoding.GuidanceSchedule.Linear : Decoding.GuidanceSchedule.Constant,
-            SamplingTemperature = request.HasSamplingTemperature ? request.SamplingTemperature : (float)defaults.SamplingTemperature,
-            ChoiceTemperature = request.HasChoiceTemperature ? request.ChoiceTemperature : (float)defaults.ChoiceTemperature,
-        };
-        return (
-            common with { Steps = request.HasBaseSteps ? request.BaseSteps : defaults.BaseSteps },
-            common with
-            {
-                Steps = request.HasSrSteps ? request.SrSteps : defaults.SrSteps,
-                SamplingTemperature = request.HasSrSamplingTemperature ? request.SrSamplingTemperature
-                    : defaults.SrSamplingTemperature is { } sr ? (float)sr
-                    : common.SamplingTemperature,
-            });
+        MuseValidation.MaxLength(MuseValidation.NotEmpty(prompt.Trim(), nameof(prompt)), MaxPromptLength, nameof(prompt));
+        MuseValidation.MaxLength(negativePrompt, MaxPromptLength);
+        pipeline = pipeline.Length == 0 ? catalog.DefaultPipeline : pipeline;
+        MuseValidation.Require(
+            catalog.Contains(pipeline),
+            $"names no known pipeline ('{pipeline}'); known: {string.Join(", ", catalog.File.Pipelines.Keys)}.",
+            nameof(pipeline));
+        var decodingSettings = DecodingSettings.FromRequest(decoding, catalog.File.Pipelines[pipeline].Defaults);
+        MuseValidation.InRange(previewEvery, 0, MaskSchedule.MaxSteps);
+
+        var requestId = Guid.NewGuid().ToString("N");
+        return new GenerateSettings(
+            requestId,
+            prompt,
+            negativePrompt,
+            seed ?? RandomSeed(),
+            decodingSettings,
+            previewEvery,
+            Pin(catalog, catalog.Choose(pipeline, requestId), models));
     }
 
     // Pinned versions replace the weighted choice stage by stage. Only the pipeline's own candidates may be pinned:

@@ -35,7 +35,7 @@ public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOpti
         var baseModel = models.Base;
         var baseStates = seeds.Select(_ => TokenState.AllMasked(baseModel.GridHeight, baseModel.GridWidth, baseModel.MaskTokenId)).ToArray();
         var baseConditioning = Conditioning(baseModel, text, seeds, lowResTokens: null);
-        await DecodeAsync(baseModel, DecodeStage.Base, baseConditioning, baseStates, settings.Base, seeds, deadline, async progress =>
+        await DecodeAsync(baseModel, DecodeStage.Base, baseConditioning, baseStates, settings.Decoding.Base, seeds, deadline, async progress =>
         {
             var preview = WantsPreview(settings.PreviewEvery, progress)
                 ? await PreviewAsync(models.ImageTokenizer, baseStates[0], deadline, ct)
@@ -50,7 +50,7 @@ public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOpti
         var lowRes = TensorConvert.FromInt32(Concat(baseStates), batch, baseModel.GridHeight, baseModel.GridWidth);   // [batch, h, w]
         var srStates = seeds.Select(_ => TokenState.AllMasked(srModel.GridHeight, srModel.GridWidth, srModel.MaskTokenId)).ToArray();
         var srConditioning = Conditioning(srModel, text, seeds, lowRes);
-        await DecodeAsync(srModel, DecodeStage.SuperResolution, srConditioning, srStates, settings.SuperResolution, seeds, deadline,
+        await DecodeAsync(srModel, DecodeStage.SuperResolution, srConditioning, srStates, settings.Decoding.SuperResolution, seeds, deadline,
             progress => emit(ProgressEvent(Stages.SuperResolution, progress, ByteString.Empty)), ct);
         timings.Add(Timing(Stages.SuperResolution, stageStarted));
 
@@ -201,13 +201,13 @@ public sealed class Generator(IStageGateway stages, IOptions<StageResilienceOpti
         Prompt = settings.Prompt,
         NegativePrompt = settings.NegativePrompt,
         Seed = Decoding.CounterRng.ImageSeed(settings.Seed, index),
-        BaseSteps = settings.Base.Steps,
-        SrSteps = settings.SuperResolution.Steps,
-        GuidanceScale = settings.Base.GuidanceScale,
-        GuidanceSchedule = settings.Base.GuidanceSchedule == Decoding.GuidanceSchedule.Linear ? "linear" : "constant",
-        SamplingTemperature = settings.Base.SamplingTemperature,
-        SrSamplingTemperature = settings.SuperResolution.SamplingTemperature,
-        ChoiceTemperature = settings.Base.ChoiceTemperature,
+        BaseSteps = settings.Decoding.Base.Steps,
+        SrSteps = settings.Decoding.SuperResolution.Steps,
+        GuidanceScale = settings.Decoding.Base.GuidanceScale,
+        GuidanceSchedule = settings.Decoding.Base.GuidanceSchedule == Decoding.GuidanceSchedule.Linear ? "linear" : "constant",
+        SamplingTemperature = settings.Decoding.Base.SamplingTemperature,
+        SrSamplingTemperature = settings.Decoding.SuperResolution.SamplingTemperature,
+        ChoiceTemperature = settings.Decoding.Base.ChoiceTemperature,
         Pipeline = settings.Models.Pipeline,
         Models = [.. settings.Models.Models.Select(m => new ModelVersion(m.Stage, m.Model.Name, m.Model.Version))],
     };

@@ -146,7 +146,7 @@ describe('muse.v1.Muse from grpc-js', () => {
 
   test('Generate streams accepted, base then sr progress, and a decodable PNG result', async () => {
     const models = await listModels(client);
-    const request = { prompt: 'a large red circle on the left', seed: SEED, base_steps: BASE_STEPS, sr_steps: SR_STEPS };
+    const request = { prompt: 'a large red circle on the left', seed: SEED, decoding: { base_steps: BASE_STEPS, sr_steps: SR_STEPS } };
 
     const events = await generate(client, request);
 
@@ -184,7 +184,7 @@ describe('muse.v1.Muse from grpc-js', () => {
   });
 
   test('Generate with the same seed and models returns the same image', async () => {
-    const request = { prompt: 'a blue triangle in the center', seed: SEED, base_steps: 2, sr_steps: 1 };
+    const request = { prompt: 'a blue triangle in the center', seed: SEED, decoding: { base_steps: 2, sr_steps: 1 } };
 
     const [a, b] = [await generate(client, request), await generate(client, request)];
 
@@ -193,18 +193,18 @@ describe('muse.v1.Muse from grpc-js', () => {
   });
 
   const badRequests = [
-    ['empty prompt', { prompt: '' }],
-    ['blank prompt', { prompt: '   ' }],
-    ['zero base steps', { prompt: 'a red square', base_steps: 0 }],
-    ['too many sr steps', { prompt: 'a red square', sr_steps: 65 }],
-    ['negative guidance scale', { prompt: 'a red square', guidance_scale: -1 }],
-    ['negative sampling temperature', { prompt: 'a red square', sampling_temperature: -0.5 }],
+    ['empty prompt', { prompt: '' }, 'prompt'],
+    ['blank prompt', { prompt: '   ' }, 'prompt'],
+    ['zero base steps', { prompt: 'a red square', decoding: { base_steps: 0 } }, 'decoding.base_steps'],
+    ['too many sr steps', { prompt: 'a red square', decoding: { sr_steps: 65 } }, 'decoding.sr_steps'],
+    ['negative guidance scale', { prompt: 'a red square', decoding: { guidance_scale: -1 } }, 'decoding.guidance_scale'],
+    ['negative sampling temperature', { prompt: 'a red square', decoding: { sampling_temperature: -0.5 } }, 'decoding.sampling_temperature'],
   ];
-  for (const [name, request] of badRequests) {
+  for (const [name, request, field] of badRequests) {
     test(`Generate with ${name} fails with INVALID_ARGUMENT`, async () => {
       await assert.rejects(generate(client, request), (error) => {
         assert.equal(error.code, grpc.status.INVALID_ARGUMENT, `${error.code}: ${error.details}`);
-        assert.ok(error.details.length > 0, 'the error says what is wrong');
+        assert.ok(error.details.startsWith(`${field} `), `the error names the field ${field}: ${error.details}`);
         return true;
       });
     });
