@@ -76,7 +76,7 @@ public static class PipelineBench
         var client = new Protos.V1.Muse.MuseClient(channel);
         using var stages = await InProcessStages.StartAsync(repository, options.IntraOpThreads, ct);
         var catalog = PipelineCatalog.Load(Path.Combine(Path.GetDirectoryName(repository)!, "pipelines.json"), repository);
-        var generator = new Generator(stages, Options.Create(new StageResilienceOptions()), TimeProvider.System, NullLogger<Generator>.Instance);
+        var generator = new Generator(new StageRunner(stages, Options.Create(new StageResilienceOptions()), TimeProvider.System, NullLogger<StageRunner>.Instance), stages, TimeProvider.System);
 
         var split = new List<(Result Result, double ClientMs)>();
         var inProcess = new List<Result>();

@@ -195,7 +195,7 @@ public static class ModelEval
             ulong[] seeds = [options.Seed + (ulong)i];
             conditioning.Seeds.AddRange(seeds);
             var states = new[] { TokenState.AllMasked(srModel.GridHeight, srModel.GridWidth, srModel.MaskTokenId) };
-            await using (var replica = await stages.OpenDecodeAsync(srModel, conditioning, new HashSet<string>(), null, ct))
+            await using (var replica = await stages.OpenSamplerAsync(srModel, conditioning, new HashSet<string>(), null, ct))
             {
                 await ParallelDecoder.DecodeAsync(replica, states, decode, DecodeStage.SuperResolution, seeds, 0, null, ct);
             }

@@ -25,7 +25,7 @@ public sealed class InProcessStages : IStageGateway, IDisposable
     private readonly IHost[] _hosts;
     private readonly TextEncoderService _textEncoder;
     private readonly ImageTokenizerService _imageTokenizer;
-    private readonly TransformerModels _transformers;
+    private readonly ServedModels<TransformerModel> _transformers;
     private readonly StepRunner _stepRunner;
 
     private InProcessStages(IHost textEncoder, IHost imageTokenizer, IHost transformer)
@@ -33,7 +33,7 @@ public sealed class InProcessStages : IStageGateway, IDisposable
         _hosts = [textEncoder, imageTokenizer, transformer];
         _textEncoder = ActivatorUtilities.CreateInstance<TextEncoderService>(textEncoder.Services);
         _imageTokenizer = ActivatorUtilities.CreateInstance<ImageTokenizerService>(imageTokenizer.Services);
-        _transformers = transformer.Services.GetRequiredService<TransformerModels>();
+        _transformers = transformer.Services.GetRequiredService<ServedModels<TransformerModel>>();
         _stepRunner = transformer.Services.GetRequiredService<StepRunner>();
     }
 
@@ -79,9 +79,9 @@ public sealed class InProcessStages : IStageGateway, IDisposable
             new TokenizeRequest { Model = model.Id, Image = Google.Protobuf.ByteString.CopyFrom(image.Span) }, new InProcessCallContext(ct));
 
     /// <inheritdoc/>
-    public Task<IReplicaDecoder> OpenDecodeAsync(
+    public Task<IReplicaSampler> OpenSamplerAsync(
         ModelManifest model, Conditioning conditioning, IReadOnlySet<string> excluded, DateTime? deadline, CancellationToken ct) =>
-        Task.FromResult<IReplicaDecoder>(new InProcessDecoder(DecodeSession.Open(conditioning, _transformers.Get(model.Id)), _stepRunner));
+        Task.FromResult<IReplicaSampler>(new InProcessSampler(DecodeSession.Open(conditioning, _transformers.Get(model.Id)), _stepRunner));
 
     /// <inheritdoc/>
     public void Dispose()
@@ -93,7 +93,7 @@ public sealed class InProcessStages : IStageGateway, IDisposable
         }
     }
 
-    private sealed class InProcessDecoder(DecodeSession session, StepRunner runner) : IReplicaDecoder
+    private sealed class InProcessSampler(DecodeSession session, StepRunner runner) : IReplicaSampler
     {
         public string Endpoint => "in-process";
 

@@ -28,9 +28,10 @@ public sealed class LocalPipeline : IDisposable
         Catalog = catalog;
         Name = name;
         Models = catalog.Choose(name, "local");
-        _generator = new Generator(stages, Options.Create(new StageResilienceOptions()), TimeProvider.System, NullLogger<Generator>.Instance);
+        var runner = new StageRunner(stages, Options.Create(new StageResilienceOptions()), TimeProvider.System, NullLogger<StageRunner>.Instance);
+        _generator = new Generator(runner, stages, TimeProvider.System);
         var guard = new ImageUploadGuard(new ImageUploadLimits(), NullLogger<ImageUploadGuard>.Instance);
-        _editor = new Editor(_generator, stages, guard, TimeProvider.System);
+        _editor = new Editor(runner, stages, guard, TimeProvider.System);
     }
 
     /// <summary>The stages, for calls below the Generator.</summary>

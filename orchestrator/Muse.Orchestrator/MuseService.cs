@@ -37,7 +37,7 @@ public sealed class MuseService(
         OrchestratorLog.RequestAccepted(logger, settings.RequestId, settings.Models.Pipeline, settings.Seed);
 
         var accepted = new Accepted { RequestId = settings.RequestId, Pipeline = settings.Models.Pipeline, Seed = settings.Seed };
-        accepted.Models.AddRange(Generator.StageModels(settings.Models));
+        accepted.Models.AddRange(StageRunner.Reported(settings.Models));
         await responseStream.WriteAsync(new GenerateEvent { Accepted = accepted }, ct);
         var queued = time.GetTimestamp();
         await ticket.WaitAsync(

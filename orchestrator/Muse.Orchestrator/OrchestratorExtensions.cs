@@ -30,6 +30,7 @@ public static class OrchestratorExtensions
                 services.GetRequiredService<ILogger<PipelineCatalog>>(), path, string.Join(", ", catalog.File.Pipelines.Keys), catalog.DefaultPipeline);
             return catalog;
         });
+        builder.Services.AddSingleton<StageRunner>();
         builder.Services.AddSingleton<Generator>();
         // Editing reads untrusted images and masks through the same guard as the image-tokenizer stage.
         builder.Services.AddOptions<UploadOptions>()

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Muse.Imaging;
+using Muse.Inference;
 
 namespace Muse.ImageTokenizer;
 
@@ -7,7 +8,7 @@ namespace Muse.ImageTokenizer;
 public static class ImageTokenizerExtensions
 {
     /// <summary>
-    /// Adds <see cref="ImageTokenizerOptions"/> (section <c>Muse:ImageTokenizer</c>) and the
+    /// Adds the served <see cref="VqganModel"/>s, <see cref="ImageTokenizerOptions"/> (section <c>Muse:ImageTokenizer</c>) and the
     /// <see cref="ImageUploadGuard"/>. Call after <c>AddMuseStage(Stages.ImageTokenizer)</c>.
     /// </summary>
     public static TBuilder AddImageTokenizer<TBuilder>(this TBuilder builder)
@@ -18,6 +19,7 @@ public static class ImageTokenizerExtensions
             .Bind(builder.Configuration.GetSection(ImageTokenizerOptions.Section))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddServedModels((_, model) => new VqganModel(model));
         builder.Services.AddSingleton(services => new ImageUploadGuard(
             services.GetRequiredService<IOptions<ImageTokenizerOptions>>().Value, services.GetRequiredService<ILogger<ImageUploadGuard>>()));
         return builder;

@@ -11,7 +11,7 @@ namespace Muse.ImageTokenizer;
 
 /// <summary><c>muse.v1.ImageTokenizer</c>: PNG/JPEG → VQGAN tokens, tokens → PNG.</summary>
 public sealed class ImageTokenizerService(
-    StageModels models, ImageUploadGuard guard, IOptions<ImageTokenizerOptions> options)
+    ServedModels<VqganModel> models, ImageUploadGuard guard, IOptions<ImageTokenizerOptions> options)
     : Protos.V1.ImageTokenizer.ImageTokenizerBase
 {
     private readonly ImageTokenizerOptions _options = options.Value;
@@ -19,19 +19,19 @@ public sealed class ImageTokenizerService(
     public override Task<TokenizeReply> Tokenize(TokenizeRequest request, ServerCallContext context)
     {
         MuseValidation.NotEmpty(request.Image);
-        var vqgan = new VqganModel(models.Get(request.Model));
+        var vqgan = models.Get(request.Model);
 
         // Read: everything about the upload is checked before its pixels are decoded.
         var upload = request.Image.Memory;
         var header = guard.Inspect(upload, "image");
         var (gridHeight, gridWidth) = CheckImageSize(header, vqgan.DownsampleFactor);
-        using var image = guard.Decode(upload, header, "image");
+        using var image = guard.Load(upload, header, "image");
 
         // Preprocess, run.
         using var activity = MuseTelemetry.ActivitySource.StartActivity("ImageTokenizer.Tokenize");
         activity?.SetTag("muse.model", vqgan.Model.Manifest.Id);
         var pixels = PixelConvert.ToNchw(image); // [1, 3, H, W]
-        var tokens = vqgan.Encode(pixels, header.Height, header.Width, context.CancellationToken); // [1, h, w]
+        var tokens = vqgan.Tokenize(pixels, header.Height, header.Width, context.CancellationToken); // [1, h, w]
 
         return Task.FromResult(new TokenizeReply
         {
@@ -43,7 +43,7 @@ public sealed class ImageTokenizerService(
     public override Task<DetokenizeReply> Detokenize(DetokenizeRequest request, ServerCallContext context)
     {
         MuseValidation.NotNull(request.Tokens);
-        var vqgan = new VqganModel(models.Get(request.Model));
+        var vqgan = models.Get(request.Model);
         var (batch, height, width, tokens) = ReadTokens(request.Tokens, vqgan.CodebookSize);
 
         using var activity = MuseTelemetry.ActivitySource.StartActivity("ImageTokenizer.Detokenize");
@@ -57,13 +57,13 @@ public sealed class ImageTokenizerService(
             Model = StageInfoService.MapRef(vqgan.Model.Manifest),
         };
 
-        // Decode in chunks of rows so one run's activations stay bounded (MaxTokensPerRun).
+        // Detokenize in chunks of rows so one run's activations stay bounded (MaxTokensPerRun).
         var perRun = Math.Max(1, _options.MaxTokensPerRun / (height * width));
         for (var start = 0; start < batch; start += perRun)
         {
             var count = Math.Min(perRun, batch - start);
             var chunk = tokens.AsSpan(start * height * width, count * height * width); // [count, h, w]
-            var pixels = vqgan.Decode(chunk, count, height, width, context.CancellationToken); // [count, 3, f·h, f·w]
+            var pixels = vqgan.Detokenize(chunk, count, height, width, context.CancellationToken); // [count, 3, f·h, f·w]
             for (var row = 0; row < count; row++)
             {
                 reply.Images.Add(ByteString.CopyFrom(PixelConvert.ToPng(pixels, row, f * height, f * width)));

@@ -5,8 +5,9 @@ using Muse.Inference;
 namespace Muse.ImageTokenizer;
 
 /// <summary>
-/// The VQGAN graphs of one loaded image-tokenizer model: pixels in [-1, 1] ⇄ codebook ids. A thin, stateless view
-/// over <see cref="LoadedModel"/> (which StageModels owns); cheap to create per call, safe to share.
+/// The VQGAN graphs of one loaded image-tokenizer model: pixels in [-1, 1] ⇄ codebook ids (tokenize with the
+/// encoder graph, detokenize with the decoder graph). Built once per model at start-up
+/// (<see cref="ServedModels{TModel}"/>); stateless, safe to share.
 /// </summary>
 public sealed class VqganModel
 {
@@ -24,11 +25,10 @@ public sealed class VqganModel
         Model = model;
         _encoder = model.Graph("encoder");
         _decoder = model.Graph("decoder");
-        var manifest = model.Manifest;
-        _encoderInput = PickName(manifest.Inputs, ["encoder.image", "image"], _encoder.InputNames, "image");
-        _encoderOutput = PickName(manifest.Outputs, ["encoder.tokens", "tokens"], _encoder.OutputNames, "tokens");
-        _decoderInput = PickName(manifest.Inputs, ["decoder.tokens", "tokens"], _decoder.InputNames, "tokens");
-        _decoderOutput = PickName(manifest.Outputs, ["decoder.image", "image"], _decoder.OutputNames, "image");
+        _encoderInput = model.InputName("encoder", "image");
+        _encoderOutput = model.OutputName("encoder", "tokens");
+        _decoderInput = model.InputName("decoder", "tokens");
+        _decoderOutput = model.OutputName("decoder", "image");
     }
 
     /// <summary>The model version.</summary>
@@ -40,8 +40,8 @@ public sealed class VqganModel
     /// <summary>Pixels per token side f.</summary>
     public int DownsampleFactor => Model.Manifest.DownsampleFactor;
 
-    /// <summary>Encodes one image, pixels in [-1, 1], NCHW [1, 3, height, width], into ids [1, height/f, width/f].</summary>
-    public int[] Encode(float[] pixels, int height, int width, CancellationToken cancellationToken)
+    /// <summary>Tokenizes one image, pixels in [-1, 1], NCHW [1, 3, height, width], into ids [1, height/f, width/f].</summary>
+    public int[] Tokenize(float[] pixels, int height, int width, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(pixels);
         using var input = OrtValue.CreateTensorValueFromMemory(pixels, [1, 3, height, width]); // [1, 3, H, W]
@@ -59,9 +59,9 @@ public sealed class VqganModel
     }
 
     /// <summary>
-    /// Decodes ids [batch, h, w] into pixels [batch, 3, f·h, f·w], not yet clamped (the decoder can overshoot).
+    /// Detokenizes ids [batch, h, w] into pixels [batch, 3, f·h, f·w], not yet clamped (the decoder can overshoot).
     /// </summary>
-    public float[] Decode(ReadOnlySpan<int> tokens, int batch, int height, int width, CancellationToken cancellationToken)
+    public float[] Detokenize(ReadOnlySpan<int> tokens, int batch, int height, int width, CancellationToken cancellationToken)
     {
         var ids = new long[tokens.Length]; // [batch, h, w]
         for (var i = 0; i < ids.Length; i++)
@@ -102,25 +102,6 @@ public sealed class VqganModel
             default:
                 throw new InvalidOperationException($"Encoder tokens are {type}; expected Int64 or Int32.");
         }
-    }
-
-    /// <summary>
-    /// The graph's name for a tensor: the manifest's entry for the first role present (<c>encoder.image</c>, …) whose
-    /// name the graph has,
-    /// else the graph's only name, else <paramref name="fallback"/>.
-    /// </summary>
-    private static string PickName(
-        Dictionary<string, string> map, string[] roles, IReadOnlyList<string> graphNames, string fallback)
-    {
-        foreach (var role in roles)
-        {
-            if (map.TryGetValue(role, out var name) && graphNames.Contains(name))
-            {
-                return name;
-            }
-        }
-
-        return graphNames.Count == 1 ? graphNames[0] : fallback;
     }
 
     private static int IndexOf(IReadOnlyList<string> names, string name)

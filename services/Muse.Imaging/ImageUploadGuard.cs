@@ -123,11 +123,11 @@ public sealed class ImageUploadGuard
     }
 
     /// <summary>
-    /// Decodes an upload that passed <see cref="Inspect"/> into 8-bit RGB, alpha flattened onto white.
+    /// Loads the pixels of an upload that passed <see cref="Inspect"/> as 8-bit RGB, alpha flattened onto white.
     /// </summary>
     /// <remarks>The caller owns the returned image and must dispose it.</remarks>
     /// <exception cref="Grpc.Core.RpcException"><c>INVALID_ARGUMENT</c>: the pixel data is corrupt or disagrees with the header.</exception>
-    public Image<Rgb24> Decode(ReadOnlyMemory<byte> upload, UploadHeader header, string field)
+    public Image<Rgb24> Load(ReadOnlyMemory<byte> upload, UploadHeader header, string field)
     {
         ArgumentNullException.ThrowIfNull(header);
         Image<Rgba32> decoded;

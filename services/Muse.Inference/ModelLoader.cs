@@ -27,6 +27,20 @@ public sealed class LoadedModel : IDisposable
         ? graph
         : throw new InvalidOperationException($"{Manifest.Id} has no graph '{role}'.");
 
+    /// <summary>
+    /// The graph's name of the input that plays <paramref name="tensorRole"/> (e.g. <c>tokens</c>) in the graph of
+    /// <paramref name="graphRole"/>, from the manifest's <c>inputs</c>: key <c>tensorRole</c> for the single-graph role
+    /// <c>model</c>, <c>graphRole.tensorRole</c> otherwise (<c>encoder.image</c>). The one mapping every stage uses.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The manifest names no tensor for the role, or one the graph lacks.</exception>
+    public string InputName(string graphRole, string tensorRole) =>
+        TensorName(Manifest.Inputs, "input", graphRole, tensorRole, Graph(graphRole).InputNames);
+
+    /// <summary>Like <see cref="InputName"/>, for an output (manifest <c>outputs</c>).</summary>
+    /// <exception cref="InvalidOperationException">The manifest names no tensor for the role, or one the graph lacks.</exception>
+    public string OutputName(string graphRole, string tensorRole) =>
+        TensorName(Manifest.Outputs, "output", graphRole, tensorRole, Graph(graphRole).OutputNames);
+
     /// <summary>Absolute path of a non-graph file role, e.g. <c>tokenizer</c>.</summary>
     public string FilePath(string role) => Path.Combine(Folder, Manifest.Files[role]);
 
@@ -40,6 +54,21 @@ public sealed class LoadedModel : IDisposable
         {
             graph.Dispose();
         }
+    }
+
+    private string TensorName(
+        Dictionary<string, string> map, string kind, string graphRole, string tensorRole, IReadOnlyList<string> graphNames)
+    {
+        var key = graphRole == "model" ? tensorRole : $"{graphRole}.{tensorRole}";
+        if (!map.TryGetValue(key, out var name))
+        {
+            throw new InvalidOperationException($"Model {Manifest.Id}: the manifest names no {kind} tensor for '{key}'.");
+        }
+
+        return graphNames.Contains(name)
+            ? name
+            : throw new InvalidOperationException(
+                $"Model {Manifest.Id}: {kind} '{key}' maps to '{name}', which is not one of the graph's [{string.Join(", ", graphNames)}].");
     }
 }
 

@@ -52,6 +52,21 @@ public static class StageHostingExtensions
         return builder;
     }
 
+    /// <summary>
+    /// Registers <see cref="ServedModels{TModel}"/>: every loaded model wrapped once by <paramref name="wrap"/>, at
+    /// start-up, so that a model the stage cannot use (a manifest naming tensors its graph lacks, a broken tokenizer)
+    /// fails the process before it reports ready. Call after <see cref="AddMuseModels"/>.
+    /// </summary>
+    public static IServiceCollection AddServedModels<TModel>(this IServiceCollection services, Func<IServiceProvider, LoadedModel, TModel> wrap)
+        where TModel : class
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(wrap);
+        services.AddSingleton(provider => new ServedModels<TModel>(provider.GetRequiredService<StageModels>(), model => wrap(provider, model)));
+        services.AddHostedService<ServedModelsLoader<TModel>>();
+        return services;
+    }
+
     /// <summary>Maps the stage's <typeparamref name="TService"/>, <c>muse.v1.StageInfo</c> and <see cref="MuseHostingExtensions.MapMuseDefaults"/>.</summary>
     public static IEndpointRouteBuilder MapMuseStage<TService>(this IEndpointRouteBuilder endpoints)
         where TService : class
@@ -60,5 +75,14 @@ public static class StageHostingExtensions
         endpoints.MapGrpcService<TService>();
         endpoints.MapGrpcService<StageInfoService>();
         return endpoints.MapMuseDefaults();
+    }
+
+    private sealed class ServedModelsLoader<TModel>(ServedModels<TModel> models) : IHostedService
+        where TModel : class
+    {
+        public Task StartAsync(CancellationToken cancellationToken) =>
+            models.All.Count > 0 ? Task.CompletedTask : throw new InvalidOperationException("No model to serve.");
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

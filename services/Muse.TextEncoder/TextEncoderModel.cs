@@ -48,9 +48,9 @@ public sealed class TextEncoderModel
         }
 
         _graph = model.Graph("model");
-        _inputIdsName = model.Manifest.Inputs.GetValueOrDefault("input_ids", "input_ids");
-        _attentionMaskName = model.Manifest.Inputs.GetValueOrDefault("attention_mask", "attention_mask");
-        _hiddenStateName = model.Manifest.Outputs.GetValueOrDefault("last_hidden_state", "last_hidden_state");
+        _inputIdsName = model.InputName("model", "input_ids");
+        _attentionMaskName = model.InputName("model", "attention_mask");
+        _hiddenStateName = model.OutputName("model", "last_hidden_state");
         TextEncoderLog.TokenizerLoaded(logger, model.Manifest.Id, path, _tokenizer.Vocabulary.Count, model.Manifest.LowercaseText);
     }
 

@@ -6,7 +6,7 @@ using Muse.Protos.V1;
 namespace Muse.TextEncoder;
 
 /// <summary><c>muse.v1.TextEncoder</c>: prompts → T5 text embeddings + mask.</summary>
-public sealed class TextEncoderService(TextEncoders encoders) : Protos.V1.TextEncoder.TextEncoderBase
+public sealed class TextEncoderService(ServedModels<TextEncoderModel> encoders) : Protos.V1.TextEncoder.TextEncoderBase
 {
     /// <summary>Most texts in one request (proto contract).</summary>
     public const int MaxTexts = 64;

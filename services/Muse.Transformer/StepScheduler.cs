@@ -2,7 +2,7 @@ namespace Muse.Transformer;
 
 /// <summary>
 /// The way every decode step takes to the model. <see cref="ImmediateStepScheduler"/> runs each step at once, alone.
-/// Step-level batching (DESIGN.md, "Batching") plugs in here: a scheduler may hold steps from all open streams for
+/// Step-level batching (docs/architecture.md) plugs in here: a scheduler may hold steps from all open streams for
 /// a small window and stack the rows of those that use the same model into one ONNX Runtime run, like continuous
 /// batching. It must not change results: a step's reply may depend only on its own session and step. That holds
 /// because sampling noise is counter-based per (seed, stage, step, position) and transformer rows do not interact;

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Muse.Inference;
 using Muse.Protos;
 using Muse.Protos.V1;
 
@@ -10,7 +11,7 @@ namespace Muse.Transformer;
 /// Streams share nothing but the read-only model, so a failing stream cannot affect another.
 /// </summary>
 public sealed class TokenTransformerService(
-    TransformerModels models, IStepScheduler scheduler, ILogger<TokenTransformerService> logger)
+    ServedModels<TransformerModel> models, IStepScheduler scheduler, ILogger<TokenTransformerService> logger)
     : TokenTransformer.TokenTransformerBase
 {
     /// <inheritdoc/>

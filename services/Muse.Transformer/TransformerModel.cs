@@ -39,11 +39,11 @@ public sealed class TransformerModel
         Graph = graph;
         IsSuperResolution = manifest.Stage == Stages.SuperResolution;
         Stage = IsSuperResolution ? DecodeStage.SuperResolution : DecodeStage.Base;
-        TokensInput = Resolve(manifest.Inputs, Roles.Tokens, graph.InputNames);
-        TextEmbeddingsInput = Resolve(manifest.Inputs, Roles.TextEmbeddings, graph.InputNames);
-        TextMaskInput = Resolve(manifest.Inputs, Roles.TextMask, graph.InputNames);
-        LowResTokensInput = IsSuperResolution ? Resolve(manifest.Inputs, Roles.LowResTokens, graph.InputNames) : null;
-        LogitsOutput = Resolve(manifest.Outputs, Roles.Logits, graph.OutputNames);
+        TokensInput = loaded.InputName("model", Roles.Tokens);
+        TextEmbeddingsInput = loaded.InputName("model", Roles.TextEmbeddings);
+        TextMaskInput = loaded.InputName("model", Roles.TextMask);
+        LowResTokensInput = IsSuperResolution ? loaded.InputName("model", Roles.LowResTokens) : null;
+        LogitsOutput = loaded.OutputName("model", Roles.Logits);
         LogitsIndex = graph.OutputNames.ToList().IndexOf(LogitsOutput);
         Ref = StageInfoService.MapRef(manifest);
     }
@@ -110,18 +110,5 @@ public sealed class TransformerModel
         }
 
         return new TransformerModel(loaded, loaded.Graph("model"));
-    }
-
-    private string Resolve(Dictionary<string, string> roles, string role, IReadOnlyList<string> graphNames)
-    {
-        if (!roles.TryGetValue(role, out var name))
-        {
-            throw new InvalidOperationException($"Model {Loaded.Manifest.Id}: the manifest names no tensor for role '{role}'.");
-        }
-
-        return graphNames.Contains(name)
-            ? name
-            : throw new InvalidOperationException(
-                $"Model {Loaded.Manifest.Id}: role '{role}' maps to '{name}', which is not one of the graph's [{string.Join(", ", graphNames)}].");
     }
 }

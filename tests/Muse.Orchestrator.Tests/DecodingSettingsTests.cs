@@ -1,5 +1,5 @@
 using Grpc.Core;
-using Muse.Inference;
+using Muse.Repository;
 using Muse.Orchestrator.Generation;
 using Muse.Protos.V1;
 

@@ -19,7 +19,7 @@ public sealed class ImageUploadGuardTests(ITestOutputHelper output)
         var jpeg = UploadSamples.CmykJpeg(32, 16);
 
         var header = _guard.Inspect(jpeg, "image");
-        using var image = _guard.Decode(jpeg, header, "image");
+        using var image = _guard.Load(jpeg, header, "image");
 
         Assert.Equal((UploadFormat.Jpeg, 32, 16), (header.Format, header.Width, header.Height));
         Assert.Equal((32, 16), (image.Width, image.Height));
@@ -33,7 +33,7 @@ public sealed class ImageUploadGuardTests(ITestOutputHelper output)
         var frameEnd = jpeg.AsSpan().IndexOf([(byte)0xFF, (byte)0xC4]);
         byte[] headerOnly = [.. jpeg[..frameEnd], 0xFF, 0xD9];
 
-        var error = Assert.ThrowsAny<RpcException>(() => _guard.Decode(headerOnly, _guard.Inspect(headerOnly, "image"), "image"));
+        var error = Assert.ThrowsAny<RpcException>(() => _guard.Load(headerOnly, _guard.Inspect(headerOnly, "image"), "image"));
 
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
     }
@@ -48,7 +48,7 @@ public sealed class ImageUploadGuardTests(ITestOutputHelper output)
     {
         var png = TestImages.ScenePng(40, 24, colourType, bitDepth);
 
-        using var image = _guard.Decode(png, _guard.Inspect(png, "image"), "image");
+        using var image = _guard.Load(png, _guard.Inspect(png, "image"), "image");
 
         Assert.Equal((40, 24), (image.Width, image.Height));
     }
@@ -100,7 +100,7 @@ public sealed class ImageUploadGuardTests(ITestOutputHelper output)
     {
         try
         {
-            using var image = _guard.Decode(bytes, _guard.Inspect(bytes, "image"), "image");
+            using var image = _guard.Load(bytes, _guard.Inspect(bytes, "image"), "image");
             return image.Width > 0 && image.Height > 0 ? "OK" : "empty image";
         }
         catch (RpcException ex)

@@ -1,7 +1,7 @@
 namespace Muse.ModelBuilder.SentencePiece;
 
 /// <summary>
-/// Words of the synthetic-scene captions (shared/DESIGN.md) plus common paraphrase words: the vocabulary of
+/// Words of the synthetic-scene captions (Muse.Scenes) plus common paraphrase words: the vocabulary of
 /// the random fixture's SentencePiece model. A trained set passes its caption grammar's own vocabulary instead.
 /// </summary>
 public static class CaptionWords

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using Muse.Decoding;
 using Muse.Hosting;
-using Muse.Inference;
+using Muse.Repository;
 using Muse.Protos.V1;
 
 namespace Muse.Orchestrator.Generation;

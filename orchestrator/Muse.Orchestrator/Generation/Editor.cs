@@ -17,7 +17,7 @@ namespace Muse.Orchestrator.Generation;
 /// first, then the super-resolution grid conditioned on the new base tokens — and decoded to pixels.
 /// Untrusted image bytes pass the shared <see cref="ImageUploadGuard"/> before anything else reads them.
 /// </summary>
-public sealed class Editor(Generator generator, IStageGateway stages, ImageUploadGuard guard, TimeProvider time)
+public sealed class Editor(StageRunner runner, IStageGateway stages, ImageUploadGuard guard, TimeProvider time)
 {
     /// <summary>Runs the edit, reporting progress events through <paramref name="emit"/>.</summary>
     public async Task<Result> EditAsync(EditSettings settings, Func<GenerateEvent, Task> emit, DateTime? deadline, CancellationToken ct)
@@ -38,15 +38,15 @@ public sealed class Editor(Generator generator, IStageGateway stages, ImageUploa
         using var small = EditImages.Resized(canvas, baseSize, baseSize);
         var baseTokens = await TokenizeAsync(models.ImageTokenizer, models.Base, small, deadline, ct);
         var srTokens = await TokenizeAsync(models.ImageTokenizer, models.SuperResolution, canvas, deadline, ct);
-        timings.Add(generator.Timing("tokenize", stageStarted));
+        timings.Add(runner.Timing("tokenize", stageStarted));
 
         // 2. Text.
         stageStarted = time.GetTimestamp();
-        var text = await generator.EncodeAsync(models.TextEncoder, common, deadline, ct);
-        timings.Add(generator.Timing(Stages.TextEncoder, stageStarted));
+        var text = await runner.EncodeTextAsync(models.TextEncoder, common, deadline, ct);
+        timings.Add(runner.Timing(Stages.TextEncoder, stageStarted));
 
         // 3. The decoding loops.
-        var loops = new Loops(generator, text, common, emit, deadline, timings, time, ct);
+        var loops = new Loops(runner, text, common, emit, deadline, timings, time, ct);
         if (settings.Mode == EditMode.MaskFree)
         {
             (baseTokens, srTokens) = await MaskFreeAsync(loops, settings, baseTokens, srTokens);
@@ -73,12 +73,12 @@ public sealed class Editor(Generator generator, IStageGateway stages, ImageUploa
             png = ByteString.CopyFrom(EditImages.ToPng(generated));
         }
 
-        timings.Add(generator.Timing(Stages.ImageTokenizer, stageStarted));
-        timings.Add(generator.Timing("total", started));
+        timings.Add(runner.Timing(Stages.ImageTokenizer, stageStarted));
+        timings.Add(runner.Timing("total", started));
 
         var result = new Result { Image = png, Width = reply.Width, Height = reply.Height, Seed = common.Seed, RequestId = common.RequestId };
         result.Images.Add(new GeneratedImage { Image = png, Seed = common.Seed, Width = reply.Width, Height = reply.Height, Format = ImageFormat.Png });
-        result.Models.AddRange(Generator.StageModels(models));
+        result.Models.AddRange(StageRunner.Reported(models));
         result.Timings.AddRange(timings);
         return result;
     }
@@ -114,7 +114,7 @@ public sealed class Editor(Generator generator, IStageGateway stages, ImageUploa
 
     private Image<Rgb24> Prepare(EditSettings settings, int size, out byte[]? pixelMask)
     {
-        using var image = Decode(settings.Image, "image");
+        using var image = Load(settings.Image, "image");
         switch (settings.Mode)
         {
             case EditMode.Inpaint:
@@ -129,7 +129,7 @@ public sealed class Editor(Generator generator, IStageGateway stages, ImageUploa
                 var square = EditImages.ToSquare(image, size);
                 try
                 {
-                    using var mask = guard.Decode(settings.Mask, header, "inpaint.mask");
+                    using var mask = guard.Load(settings.Mask, header, "inpaint.mask");
                     pixelMask = EditImages.InpaintMask(mask, size);
                     return square;
                 }
@@ -153,7 +153,7 @@ public sealed class Editor(Generator generator, IStageGateway stages, ImageUploa
         }
     }
 
-    private Image<Rgb24> Decode(ReadOnlyMemory<byte> upload, string field) => guard.Decode(upload, guard.Inspect(upload, field), field);
+    private Image<Rgb24> Load(ReadOnlyMemory<byte> upload, string field) => guard.Load(upload, guard.Inspect(upload, field), field);
 
     // The grid the tokenizer returns must be the transformer's: the image was resized to fit it.
     private async Task<int[]> TokenizeAsync(ModelManifest tokenizer, ModelManifest transformer, Image<Rgb24> image, DateTime? deadline, CancellationToken ct)
@@ -172,7 +172,7 @@ public sealed class Editor(Generator generator, IStageGateway stages, ImageUploa
 
     /// <summary>The two decoding loops of one edit, sharing its text, settings and progress stream.</summary>
     private sealed class Loops(
-        Generator generator, EncodeReply text, GenerateSettings settings, Func<GenerateEvent, Task> emit, DateTime? deadline,
+        StageRunner runner, EncodeReply text, GenerateSettings settings, Func<GenerateEvent, Task> emit, DateTime? deadline,
         List<StageTiming> timings, TimeProvider time, CancellationToken ct)
     {
         private Pipelines.PipelineChoice Models => settings.Models;
@@ -183,13 +183,13 @@ public sealed class Editor(Generator generator, IStageGateway stages, ImageUploa
             var model = Models.Base;
             var states = new[] { TokenState.ForEditing(model.GridHeight, model.GridWidth, model.MaskTokenId, tokens, editMask) };
             ulong[] seeds = [seed];
-            await generator.DecodeAsync(model, DecodeStage.Base, Generator.Conditioning(model, text, seeds, lowResTokens: null), states,
+            await runner.DecodeStageAsync(model, DecodeStage.Base, StageRunner.Conditioning(model, text, seeds, lowResTokens: null), states,
                 settings.Decoding.Base, seeds, deadline, async progress =>
                 {
-                    var preview = Generator.WantsPreview(settings.PreviewEvery, progress)
-                        ? await generator.PreviewAsync(Models.ImageTokenizer, states[0], deadline, ct)
+                    var preview = StageRunner.WantsPreview(settings.PreviewEvery, progress)
+                        ? await runner.PreviewAsync(Models.ImageTokenizer, states[0], deadline, ct)
                         : ByteString.Empty;
-                    await emit(WithRound(Generator.ProgressEvent(Stages.Base, progress, preview), round, rounds));
+                    await emit(WithRound(StageRunner.ProgressEvent(Stages.Base, progress, preview), round, rounds));
                 }, ct);
             Add(Stages.Base, started);
             return states[0].Tokens;
@@ -202,9 +202,9 @@ public sealed class Editor(Generator generator, IStageGateway stages, ImageUploa
             var lowRes = TensorConvert.FromInt32(baseTokens, 1, Models.Base.GridHeight, Models.Base.GridWidth);   // [1, h, w]
             var states = new[] { TokenState.ForEditing(model.GridHeight, model.GridWidth, model.MaskTokenId, tokens, editMask) };
             ulong[] seeds = [seed];
-            await generator.DecodeAsync(model, DecodeStage.SuperResolution, Generator.Conditioning(model, text, seeds, lowRes), states,
+            await runner.DecodeStageAsync(model, DecodeStage.SuperResolution, StageRunner.Conditioning(model, text, seeds, lowRes), states,
                 settings.Decoding.SuperResolution, seeds, deadline,
-                progress => emit(WithRound(Generator.ProgressEvent(Stages.SuperResolution, progress, ByteString.Empty), round, rounds)), ct);
+                progress => emit(WithRound(StageRunner.ProgressEvent(Stages.SuperResolution, progress, ByteString.Empty), round, rounds)), ct);
             Add(Stages.SuperResolution, started);
             return states[0].Tokens;
         }
@@ -219,7 +219,7 @@ public sealed class Editor(Generator generator, IStageGateway stages, ImageUploa
         // Rounds add up: one timing per stage, however many rounds ran.
         private void Add(string stage, long started)
         {
-            var elapsed = generator.Timing(stage, started);
+            var elapsed = runner.Timing(stage, started);
             var existing = timings.Find(t => t.Stage == stage);
             if (existing is null)
             {

@@ -24,12 +24,12 @@ public interface IStageGateway
     /// exists) and sends the conditioning.
     /// </summary>
     /// <remarks>The caller owns the returned stream and must dispose it.</remarks>
-    Task<IReplicaDecoder> OpenDecodeAsync(
+    Task<IReplicaSampler> OpenSamplerAsync(
         ModelManifest model, Conditioning conditioning, IReadOnlySet<string> excluded, DateTime? deadline, CancellationToken ct);
 }
 
 /// <summary>An open decode stream on one replica.</summary>
-public interface IReplicaDecoder : ITokenSampler, IAsyncDisposable
+public interface IReplicaSampler : ITokenSampler, IAsyncDisposable
 {
     /// <summary>The replica's address (its identity for failover).</summary>
     string Endpoint { get; }

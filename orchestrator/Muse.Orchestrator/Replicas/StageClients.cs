@@ -77,11 +77,11 @@ public sealed class StageClients : IStageGateway, IDisposable
     /// and sends the conditioning. Failures of the stream surface on the first step.
     /// </summary>
     /// <remarks>The caller owns the returned stream and must dispose it.</remarks>
-    public async Task<IReplicaDecoder> OpenDecodeAsync(
+    public async Task<IReplicaSampler> OpenSamplerAsync(
         ModelManifest model, Conditioning conditioning, IReadOnlySet<string> excluded, DateTime? deadline, CancellationToken ct)
     {
         var replica = await PickAsync(model, excluded, ct);
-        return await ReplicaDecoder.OpenAsync(replica, model, conditioning, deadline, ct);
+        return await ReplicaSampler.OpenAsync(replica, model, conditioning, deadline, ct);
     }
 
     /// <inheritdoc/>

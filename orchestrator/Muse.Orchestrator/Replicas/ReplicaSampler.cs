@@ -11,12 +11,12 @@ namespace Muse.Orchestrator.Replicas;
 /// each step sends the current tokens and reads back sampled tokens and their confidence.
 /// </summary>
 /// <remarks>Owns the call; dispose it to end the stream (which also stops the replica's work on it).</remarks>
-public sealed class ReplicaDecoder : IReplicaDecoder
+public sealed class ReplicaSampler : IReplicaSampler
 {
     private readonly AsyncDuplexStreamingCall<DecodeRequest, DecodeReply> _call;
     private readonly ModelManifest _model;
 
-    private ReplicaDecoder(StageReplica replica, ModelManifest model, AsyncDuplexStreamingCall<DecodeRequest, DecodeReply> call)
+    private ReplicaSampler(StageReplica replica, ModelManifest model, AsyncDuplexStreamingCall<DecodeRequest, DecodeReply> call)
     {
         Replica = replica;
         _model = model;
@@ -33,11 +33,11 @@ public sealed class ReplicaDecoder : IReplicaDecoder
     public void MarkFailed() => Replica.Invalidate();
 
     /// <summary>Opens the stream and sends the conditioning.</summary>
-    public static async Task<ReplicaDecoder> OpenAsync(
+    public static async Task<ReplicaSampler> OpenAsync(
         StageReplica replica, ModelManifest model, Conditioning conditioning, DateTime? deadline, CancellationToken ct)
     {
         var call = new TokenTransformer.TokenTransformerClient(replica.Channel).Decode(deadline: deadline, cancellationToken: ct);
-        var stream = new ReplicaDecoder(replica, model, call);
+        var stream = new ReplicaSampler(replica, model, call);
         try
         {
             await call.RequestStream.WriteAsync(new DecodeRequest { Conditioning = conditioning }, ct);

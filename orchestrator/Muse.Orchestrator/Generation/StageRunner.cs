@@ -1,0 +1,125 @@
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Muse.Decoding;
+using Muse.Orchestrator.Replicas;
+using Muse.Protos;
+using Muse.Protos.V1;
+using Muse.Repository;
+
+namespace Muse.Orchestrator.Generation;
+
+/// <summary>
+/// The stage calls that <see cref="Generator"/> and <see cref="Editor"/> both make: text encoding, one stage's parallel
+/// decoding on a replica with failover, previews, and the events and timings they report.
+/// </summary>
+public sealed class StageRunner(IStageGateway stages, IOptions<StageResilienceOptions> resilience, TimeProvider time, ILogger<StageRunner> logger)
+{
+    /// <summary>The version chosen for each stage, as reported to clients.</summary>
+    public static IEnumerable<StageModel> Reported(Pipelines.PipelineChoice models) =>
+        models.Models.Select(m => new StageModel { Stage = m.Stage, Name = m.Model.Name, Version = m.Model.Version });
+
+    /// <summary>
+    /// Decodes one stage's token grids (MaskGIT parallel decoding, <see cref="ParallelDecoder"/>) on a replica. The
+    /// orchestrator owns the token state, so when a replica is lost mid-decode the loop resumes on another replica at
+    /// the step it had reached: the image is bit-identical.
+    /// </summary>
+    public async Task DecodeStageAsync(
+        ModelManifest model,
+        DecodeStage stage,
+        Conditioning conditioning,
+        TokenState[] states,
+        DecodeOptions options,
+        ulong[] seeds,
+        DateTime? deadline,
+        Func<StepProgress, Task> onStep,
+        CancellationToken ct)
+    {
+        var excluded = new HashSet<string>(StringComparer.Ordinal);
+        var stepsDone = 0;
+        for (var failovers = 0; ; failovers++)
+        {
+            await using var replica = await stages.OpenSamplerAsync(model, conditioning, excluded, deadline, ct);
+            try
+            {
+                await ParallelDecoder.DecodeAsync(replica, states, options, stage, seeds, startStep: stepsDone, async progress =>
+                {
+                    stepsDone = progress.Step;
+                    await onStep(progress);
+                }, ct);
+                return;
+            }
+            catch (RpcException ex) when (StageErrors.IsTransient(ex) && failovers < resilience.Value.MaxDecodeFailovers && !ct.IsCancellationRequested)
+            {
+                replica.MarkFailed();
+                excluded.Add(replica.Endpoint);
+                OrchestratorLog.DecodeFailover(logger, model.Id, replica.Endpoint, stepsDone, ex.StatusCode.ToString());
+            }
+        }
+    }
+
+    /// <summary>Encodes the prompt (row 0) and the negative prompt (row 1, the unconditional row of guidance).</summary>
+    public async Task<EncodeReply> EncodeTextAsync(ModelManifest textEncoder, GenerateSettings settings, DateTime? deadline, CancellationToken ct)
+    {
+        try
+        {
+            return await stages.EncodeAsync(textEncoder, [settings.Prompt, settings.NegativePrompt], deadline, ct);
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.InvalidArgument)
+        {
+            // The encoder speaks of its own texts[i]; the caller sent a prompt and a negative prompt.
+            var detail = ex.Status.Detail.Replace("texts[0]", "prompt", StringComparison.Ordinal)
+                .Replace("texts[1]", "negative_prompt", StringComparison.Ordinal);
+            throw new RpcException(new Status(StatusCode.InvalidArgument, detail));
+        }
+    }
+
+    /// <summary>A PNG of the current prediction of <paramref name="state"/>.</summary>
+    public async Task<ByteString> PreviewAsync(ModelManifest imageTokenizer, TokenState state, DateTime? deadline, CancellationToken ct)
+    {
+        // The prediction holds the latest sample at every position, so a preview exists from the first step on.
+        var tokens = TensorConvert.FromInt32(state.Prediction, 1, state.GridHeight, state.GridWidth);
+        var reply = await stages.DetokenizeAsync(imageTokenizer, tokens, deadline, ct);
+        return reply.Images[0];
+    }
+
+    /// <summary>True when step <paramref name="progress"/> gets a preview at the interval <paramref name="every"/> (and always the last step).</summary>
+    public static bool WantsPreview(int every, StepProgress progress) =>
+        every > 0 && (progress.Step % every == 0 || progress.Step == progress.Steps);
+
+    /// <summary>The conditioning a Decode stream opens with.</summary>
+    public static Conditioning Conditioning(ModelManifest model, EncodeReply text, ulong[] seeds, Tensor? lowResTokens)
+    {
+        var conditioning = new Conditioning
+        {
+            Model = model.Id,
+            TextEmbeddings = text.Embeddings,
+            TextMask = text.Mask,
+        };
+        conditioning.Seeds.AddRange(seeds);
+        if (lowResTokens is not null)
+        {
+            conditioning.LowResTokens = lowResTokens;
+        }
+
+        return conditioning;
+    }
+
+    /// <summary>The client-facing progress event of one step.</summary>
+    public static GenerateEvent ProgressEvent(string stage, StepProgress progress, ByteString preview) => new()
+    {
+        Progress = new Progress
+        {
+            Stage = stage,
+            Step = progress.Step,
+            Steps = progress.Steps,
+            MaskedTokens = progress.MaskedTokens,
+            TotalTokens = progress.TotalTokens,
+            PreviewPng = preview,
+        },
+    };
+
+    /// <summary>The time since <paramref name="started"/> (a <see cref="TimeProvider"/> timestamp) as a stage timing.</summary>
+    public StageTiming Timing(string stage, long started) =>
+        new() { Stage = stage, Milliseconds = time.GetElapsedTime(started).TotalMilliseconds };
+}
