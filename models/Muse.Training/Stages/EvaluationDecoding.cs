@@ -15,7 +15,7 @@ internal enum EvaluationSplit
 /// <summary>
 /// Decoding settings of <c>evaluate</c>. The defaults are those of pipeline muse-tiny in models/pipelines.json
 /// (a test pins them), and <see cref="Base"/> and <see cref="SuperResolution"/> fill in <see cref="DecodeOptions"/>
-/// as the orchestrator does (<c>GenerateSettings.DecodeOptionsOf</c>): one guidance scale, guidance schedule and
+/// as the orchestrator does (<c>DecodingSettings.FromRequest</c>): one guidance scale, guidance schedule and
 /// choice temperature for both stages, a sampling temperature of their own.
 /// </summary>
 internal sealed record EvaluationDecoding
