@@ -1,7 +1,7 @@
 using Grpc.Core;
-using Muse.Inference;
 using Muse.Orchestrator.Generation;
 using Muse.Protos.V1;
+using Muse.Repository;
 
 namespace Muse.Orchestrator.Tests;
 

@@ -1,8 +1,8 @@
 using System.Runtime.CompilerServices;
 using Muse.Decoding;
 using Muse.Hosting;
-using Muse.Inference;
 using Muse.Protos.V1;
+using Muse.Repository;
 
 namespace Muse.Orchestrator.Generation;
 
