@@ -19,12 +19,15 @@ public sealed class ClusterProcess : IAsyncDisposable
 {
     private const int TailLines = 40;
     private const string SetsidPath = "/usr/bin/setsid";
-    private static readonly TimeSpan HealthPollInterval = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>How long start-up waits between two <c>grpc.health.v1</c> checks that were not SERVING.</summary>
+    internal static readonly TimeSpan HealthPollInterval = TimeSpan.FromMilliseconds(200);
 
     private readonly Process _process;
     private readonly ILogger _logger;
     private readonly Queue<string> _tail = new();
     private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Line)> _outputWaiters = [];
     private Task _exited = Task.CompletedTask;
     private Uri? _url;
     private bool _disposed;
@@ -86,6 +89,44 @@ public sealed class ClusterProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Completes with the first line of <see cref="RecentOutput"/>, or of the output still to come, that matches
+    /// <paramref name="match"/> (stderr lines start with <c>stderr: </c>), so a caller waits for the process to say
+    /// something instead of polling its output.
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired first.</exception>
+    public Task<string> WaitForOutputAsync(Func<string, bool> match, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        var waiter = (Match: match, Line: new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously));
+        lock (_tail)
+        {
+            if (_tail.FirstOrDefault(match) is { } seen)
+            {
+                return Task.FromResult(seen);
+            }
+
+            _outputWaiters.Add(waiter);
+        }
+
+        return WaitForLineAsync();
+
+        async Task<string> WaitForLineAsync()
+        {
+            try
+            {
+                return await waiter.Line.Task.WaitAsync(cancellationToken);
+            }
+            finally
+            {
+                lock (_tail)
+                {
+                    _outputWaiters.Remove(waiter);
+                }
+            }
+        }
+    }
+
     /// <summary>Completes when the process has exited and its output has been read to the end.</summary>
     public Task WaitForExitAsync(CancellationToken cancellationToken = default) => _exited.WaitAsync(cancellationToken);
 
@@ -121,6 +162,7 @@ public sealed class ClusterProcess : IAsyncDisposable
     /// Starts <paramref name="fileName"/>, waits for its <c>MUSE_LISTENING</c> line and then for SERVING on
     /// <c>grpc.health.v1</c>. On failure the process is killed and the exception carries its last output lines.
     /// </summary>
+    /// <remarks>The two waits and the health polls between them run on <paramref name="time"/>.</remarks>
     /// <exception cref="TimeoutException">No address line, or no SERVING, within <paramref name="timeout"/> each.</exception>
     /// <exception cref="InvalidOperationException">The process exited before it was ready.</exception>
     internal static async Task<ClusterProcess> StartAsync(
@@ -131,6 +173,7 @@ public sealed class ClusterProcess : IAsyncDisposable
         IEnumerable<string> arguments,
         IEnumerable<KeyValuePair<string, string>> environment,
         TimeSpan timeout,
+        TimeProvider time,
         ILogger logger,
         CancellationToken cancellationToken)
     {
@@ -172,8 +215,8 @@ public sealed class ClusterProcess : IAsyncDisposable
             LocalClusterLog.ProcessStarted(logger, child.Name, child.ProcessId, startInfo.FileName, string.Join(' ', startInfo.ArgumentList));
             child.BeginReading();
 
-            await child.WaitListeningAsync(timeout, cancellationToken);
-            await child.WaitServingAsync(timeout, cancellationToken);
+            await child.WaitListeningAsync(timeout, time, cancellationToken);
+            await child.WaitServingAsync(timeout, time, cancellationToken);
             LocalClusterLog.ProcessReady(logger, child.Name, child.ProcessId, child.Url);
             return child;
         }
@@ -226,7 +269,12 @@ public sealed class ClusterProcess : IAsyncDisposable
                 _tail.Dequeue();
             }
 
-            _tail.Enqueue(isError ? "stderr: " + line : line);
+            var entry = isError ? "stderr: " + line : line;
+            _tail.Enqueue(entry);
+            foreach (var waiter in _outputWaiters.Where(w => w.Match(entry)))
+            {
+                waiter.Line.TrySetResult(entry);
+            }
         }
 
         LocalClusterLog.ChildOutput(_logger, Name, line);
@@ -236,11 +284,11 @@ public sealed class ClusterProcess : IAsyncDisposable
         }
     }
 
-    private async Task WaitListeningAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task WaitListeningAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
         try
         {
-            await _listening.Task.WaitAsync(timeout, cancellationToken);
+            await _listening.Task.WaitAsync(timeout, time, cancellationToken);
         }
         catch (TimeoutException)
         {
@@ -249,12 +297,12 @@ public sealed class ClusterProcess : IAsyncDisposable
         }
     }
 
-    private async Task WaitServingAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task WaitServingAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
         using var channel = GrpcChannel.ForAddress(Url);
         var health = new Health.HealthClient(channel);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
+        using var timer = new CancellationTokenSource(timeout, time);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
         var lastStatus = "no answer";
         try
         {
@@ -280,7 +328,7 @@ public sealed class ClusterProcess : IAsyncDisposable
                     lastStatus = $"{e.StatusCode}: {e.Status.Detail}";
                 }
 
-                await Task.Delay(HealthPollInterval, deadline.Token);
+                await Task.Delay(HealthPollInterval, time, deadline.Token);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or RpcException)

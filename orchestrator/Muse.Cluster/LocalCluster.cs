@@ -85,6 +85,7 @@ public sealed class LocalCluster : IAsyncDisposable
                 orchestratorArguments.Prepend(binaries[ServiceBinaries.Orchestrator]),
                 options.Environment,
                 options.StartTimeout,
+                TimeProvider.System,
                 logger,
                 cancellationToken);
             return new LocalCluster(repository, stages, orchestrator, options.StopTimeout, logger);
@@ -215,6 +216,7 @@ public sealed class LocalCluster : IAsyncDisposable
                     [binaries[launch.Project], .. launch.Arguments, .. options.StageArguments],
                     options.Environment,
                     options.StartTimeout,
+                    TimeProvider.System,
                     logger,
                     startup.Token);
             }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Threading.Channels;
 using Grpc.Health.V1;
 using Grpc.HealthCheck;
 using Microsoft.AspNetCore.Builder;
@@ -7,16 +8,20 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Muse.Cluster.Tests;
 
 /// <summary>
 /// Real child processes (<c>/bin/sh</c> scripts that print the address line of a real in-process
 /// <c>grpc.health.v1</c> server), so start-up, failure reports and process-tree kills are exercised for real.
+/// Start-up timeouts run on a <see cref="FakeTimeProvider"/> the test advances once the launcher waits.
 /// </summary>
 public sealed class ClusterProcessTests : IAsyncLifetime
 {
+    // The start-up timeout, and the bound on every real wait here (a hang guard, not a speed assertion).
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
     private readonly HealthServiceImpl _health = new();
     private readonly DirectoryInfo _scratch = Directory.CreateTempSubdirectory("muse-child-");
@@ -86,10 +91,14 @@ public sealed class ClusterProcessTests : IAsyncLifetime
     public async Task StartAsync_NoListeningLine_TimesOutAndKillsTheProcess()
     {
         var pidFile = Path.Combine(_scratch.FullName, "child.pid");
+        var time = new ObservedTimeProvider();
+        var output = new OutputLogger();
+        var start = StartAsync($"echo $$ > {pidFile}; echo warming up; exec sleep 600", time, output);
+        await output.WaitForLineAsync("warming up");
 
-        var error = await Assert.ThrowsAsync<TimeoutException>(
-            () => StartAsync($"echo $$ > {pidFile}; echo warming up; exec sleep 600", TimeSpan.FromSeconds(2)));
+        time.Advance(Timeout);
 
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => start.WaitAsync(Timeout));
         Assert.Contains(ListeningLine.Marker, error.Message, StringComparison.Ordinal);
         Assert.Contains("warming up", error.Message, StringComparison.Ordinal);
         var pid = int.Parse(await File.ReadAllTextAsync(pidFile), System.Globalization.CultureInfo.InvariantCulture);
@@ -100,10 +109,14 @@ public sealed class ClusterProcessTests : IAsyncLifetime
     public async Task StartAsync_NeverServing_TimesOutWithLastHealthStatus()
     {
         _health.SetStatus("", HealthCheckResponse.Types.ServingStatus.NotServing);
+        var time = new ObservedTimeProvider();
+        var start = StartAsync($"echo MUSE_LISTENING {_address}; exec sleep 600", time);
+        // The pause after the first NOT_SERVING answer: the launcher has read that answer and waits for the next poll.
+        await time.WaitForTimerAsync(ClusterProcess.HealthPollInterval);
 
-        var error = await Assert.ThrowsAsync<TimeoutException>(
-            () => StartAsync($"echo MUSE_LISTENING {_address}; exec sleep 600", TimeSpan.FromSeconds(2)));
+        time.Advance(Timeout);
 
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => start.WaitAsync(Timeout));
         Assert.Contains("NotServing", error.Message, StringComparison.Ordinal);
     }
 
@@ -111,21 +124,22 @@ public sealed class ClusterProcessTests : IAsyncLifetime
     public async Task StartAsync_Cancelled_ThrowsCancellationAndKillsTheProcess()
     {
         var pidFile = Path.Combine(_scratch.FullName, "child.pid");
+        var output = new OutputLogger();
         using var cancellation = new CancellationTokenSource();
-        var start = StartAsync($"echo $$ > {pidFile}; exec sleep 600", Timeout, cancellation.Token);
-        while (!File.Exists(pidFile) || (await File.ReadAllTextAsync(pidFile)).Length == 0)
-        {
-            await Task.Delay(20);
-        }
+        var start = StartAsync($"echo $$ > {pidFile}; echo pid written; exec sleep 600", TimeProvider.System, output, cancellation.Token);
+        await output.WaitForLineAsync("pid written");
 
         await cancellation.CancelAsync();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => start);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => start.WaitAsync(Timeout));
         var pid = int.Parse(await File.ReadAllTextAsync(pidFile), System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(await GoneAsync(pid), $"child {pid} still runs");
     }
 
-    private static Task<ClusterProcess> StartAsync(string script, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+    private static Task<ClusterProcess> StartAsync(string script) => StartAsync(script, TimeProvider.System);
+
+    private static Task<ClusterProcess> StartAsync(
+        string script, TimeProvider time, ILogger? logger = null, CancellationToken cancellationToken = default) =>
         ClusterProcess.StartAsync(
             "base",
             0,
@@ -133,14 +147,16 @@ public sealed class ClusterProcessTests : IAsyncLifetime
             "/bin/sh",
             ["-c", script],
             [],
-            timeout ?? Timeout,
-            NullLogger.Instance,
+            Timeout,
+            time,
+            logger ?? NullLogger.Instance,
             cancellationToken);
 
     /// <summary>True once <paramref name="pid"/> has no process, or only a zombie waiting for its reaper.</summary>
     private static async Task<bool> GoneAsync(int pid)
     {
-        // SIGKILL is delivered asynchronously; allow the kernel a moment, but never wait long.
+        // Real time: a killed grandchild is no child of ours, so nothing signals its end (its zombie may even outlive
+        // it). Poll /proc for SIGKILL to land, bounded at 5 s.
         for (var attempt = 0; attempt < 100; attempt++)
         {
             var stat = $"/proc/{pid}/stat";
@@ -162,9 +178,54 @@ public sealed class ClusterProcessTests : IAsyncLifetime
                 return true;
             }
 
+#pragma warning disable RS0030 // Real time, bounded: see above.
             await Task.Delay(50);
+#pragma warning restore RS0030
         }
 
         return false;
+    }
+
+    /// <summary>A fake clock that also reports each timer the code under test starts, so a test advances it only once the code waits.</summary>
+    private sealed class ObservedTimeProvider : FakeTimeProvider
+    {
+        private readonly Channel<TimeSpan> _started = Channel.CreateUnbounded<TimeSpan>();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = base.CreateTimer(callback, state, dueTime, period);
+            _started.Writer.TryWrite(dueTime);
+            return timer;
+        }
+
+        public async Task WaitForTimerAsync(TimeSpan dueTime)
+        {
+            using var bound = new CancellationTokenSource(Timeout);
+            while (await _started.Reader.ReadAsync(bound.Token) != dueTime)
+            {
+            }
+        }
+    }
+
+    /// <summary>Receives the launcher's log, which carries every line the child prints, so a test can wait for one.</summary>
+    private sealed class OutputLogger : ILogger
+    {
+        private readonly Channel<string> _messages = Channel.CreateUnbounded<string>();
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            _messages.Writer.TryWrite(formatter(state, exception));
+
+        public async Task WaitForLineAsync(string line)
+        {
+            using var bound = new CancellationTokenSource(Timeout);
+            while (!(await _messages.Reader.ReadAsync(bound.Token)).EndsWith("] " + line, StringComparison.Ordinal))
+            {
+            }
+        }
     }
 }

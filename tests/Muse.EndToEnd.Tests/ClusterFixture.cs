@@ -57,6 +57,25 @@ public class ClusterFixture : IAsyncLifetime
 
         return events;
     }
+
+    /// <summary>
+    /// The first line of <paramref name="process"/>'s output (already written or still to come) that matches
+    /// <paramref name="match"/>; a <see cref="TimeoutException"/> with its recent output if none comes within
+    /// <paramref name="bound"/> (a hang guard, not a speed assertion).
+    /// </summary>
+    public static async Task<string> OutputLineAsync(ClusterProcess process, Func<string, bool> match, string what, TimeSpan bound)
+    {
+        using var giveUp = new CancellationTokenSource(bound);
+        try
+        {
+            return await process.WaitForOutputAsync(match, giveUp.Token);
+        }
+        catch (OperationCanceledException) when (giveUp.IsCancellationRequested)
+        {
+            throw new TimeoutException(
+                $"{process.Name} wrote no {what} within {bound.TotalSeconds:0} s:\n" + string.Join('\n', process.RecentOutput));
+        }
+    }
 }
 
 [CollectionDefinition(Name)]

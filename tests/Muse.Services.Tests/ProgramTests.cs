@@ -33,7 +33,9 @@ public sealed class ProgramTests
         finally
         {
             process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
+            // Bounded: a killed child that never exits must not hang the run.
+            using var giveUp = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            await process.WaitForExitAsync(giveUp.Token);
         }
     }
 

@@ -32,6 +32,7 @@ if [[ -z "${MUSE_ENDPOINT:-}" ]]; then
   log=$(mktemp "${TMPDIR:-/tmp}/muse-up.XXXXXX")
   dotnet "$root/artifacts/bin/Muse.Cli/debug/muse.dll" up --port 0 >"$log" 2>&1 &
   up_pid=$!
+  # Real time, bounded at start_seconds: a separate process's log file announces nothing, so look once a second.
   for ((i = 0; i < start_seconds; i++)); do
     grep -q '^MUSE_LISTENING ' "$log" && break
     if ! kill -0 "$up_pid" 2>/dev/null; then
