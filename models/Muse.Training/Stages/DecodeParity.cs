@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
 using Muse.Decoding;
 using Muse.Inference;
+using Muse.Repository;
 using Muse.Training.Nn;
 using static TorchSharp.torch;
 
