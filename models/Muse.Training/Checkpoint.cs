@@ -45,6 +45,28 @@ internal static class Checkpoint
         File.Move(temp, path, overwrite: true);
     }
 
+    /// <summary>
+    /// Writes a checkpoint of <paramref name="module"/>'s weights alone (step 0, no optimizer state): enough for every
+    /// verb that reads a trained stage (<see cref="Load"/> without an optimizer), not for <c>--resume</c>.
+    /// </summary>
+    public static void SaveWeights(string dir, torch.nn.Module module)
+    {
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, FileName);
+        var temp = path + ".tmp";
+        using (var writer = new BinaryWriter(File.Create(temp)))
+        {
+            writer.Write(Magic);
+            writer.Write(0L);
+            writer.Write(0.0);
+            writer.Write("{}");
+            writer.Write(0);
+            module.save(writer);
+        }
+
+        File.Move(temp, path, overwrite: true);
+    }
+
     /// <summary>True when a checkpoint exists in <paramref name="dir"/>.</summary>
     public static bool Exists(string dir) => File.Exists(Path.Combine(dir, FileName));
 

@@ -236,6 +236,39 @@ public sealed class TrainerCommandLineTests
         Assert.Equal(new TrainOptions { Out = "/tmp/smoke" }, call.Options);
     }
 
+    [Theory]
+    [InlineData("evaluate", 64)]
+    [InlineData("decode-parity", 8)]
+    public void CaptionSeed_MuseEvalsDraw_BoundApartFromTheDecodingSeed(string verb, int count)
+    {
+        var (sut, verbs) = CreateSut();
+
+        Invoke(sut, verb, "--out", "/tmp/shipped5", "--seed", "1", "--caption-seed", "2");
+
+        var call = Assert.Single(verbs.Calls);
+        Assert.Equal((verb, count, 1UL, (ulong?)2UL), (call.Verb, call.Count, call.Options!.Seed, call.Decoding!.CaptionSeed));
+    }
+
+    [Fact]
+    public void Evaluate_NoCaptionSeed_CaptionsOfTheDecodingSeed()
+    {
+        var (sut, verbs) = CreateSut();
+
+        Invoke(sut, "evaluate", "--seed", "7");
+
+        Assert.Null(Assert.Single(verbs.Calls).Decoding!.CaptionSeed);
+    }
+
+    [Fact]
+    public void Import_VersionAndRepository_Bound()
+    {
+        var (sut, verbs) = CreateSut();
+
+        Invoke(sut, "import", "--version", "5", "--out", "/tmp/shipped5");
+
+        Assert.Equal(new VerbCall("import", null, new TrainOptions { Out = "/tmp/shipped5", Version = "5" }, null, 0, "models/repository"), Assert.Single(verbs.Calls));
+    }
+
     [Fact]
     public void Names_StageAndSmoke_Bound()
     {
@@ -286,6 +319,8 @@ public sealed class TrainerCommandLineTests
 
         public int DecodeParity(TrainOptions options, EvaluationDecoding decoding, int count, string repository) =>
             Record(new("decode-parity", null, options, decoding, count, repository));
+
+        public int Import(TrainOptions options, string repository) => Record(new("import", null, options, null, 0, repository));
 
         public int Names(string model, bool smoke) => Record(new("names", model, null, null, 0, smoke ? "smoke" : null));
 

@@ -30,6 +30,12 @@ internal interface ITrainerVerbs
     /// </summary>
     int DecodeParity(TrainOptions options, EvaluationDecoding decoding, int count, string repository);
 
+    /// <summary>
+    /// <c>import</c>: the stage folders (configs and weights-only checkpoints) of model version <c>options.Version</c>
+    /// in <paramref name="repository"/>, read back out of its ONNX graphs, into <c>options.Out</c>.
+    /// </summary>
+    int Import(TrainOptions options, string repository);
+
     /// <summary><c>names</c>: the state_dict names and shapes of <paramref name="model"/> (vqgan, t5, base or sr).</summary>
     int Names(string model, bool smoke);
 }

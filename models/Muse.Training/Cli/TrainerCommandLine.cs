@@ -39,6 +39,7 @@ internal static class TrainerCommandLine
             ParityFixturesCommand(verbs),
             EvaluateCommand(verbs),
             DecodeParityCommand(verbs),
+            ImportCommand(verbs),
             NamesCommand(verbs),
         };
     }
@@ -180,11 +181,12 @@ internal static class TrainerCommandLine
         var decodingOptions = new DecodingOptions();
         var split = new Option<string>("--split") { Description = "Captions to score: held-out (reported) or train (tells a generalisation gap from a learning one)", DefaultValueFactory = _ => "held-out" };
         split.AcceptOnlyFromAmong("held-out", "train");
+        var captionSeed = CaptionSeed();
         var command = new Command(
             "evaluate",
             "Generate images for captions with the trained stages (Muse.Decoding's ParallelDecoder, as served; defaults of pipeline muse-tiny), score them and the VQGAN reconstructions with the scene checker")
         {
-            count, split,
+            count, split, captionSeed,
         };
         decodingOptions.AddTo(command);
         folders.AddTo(command);
@@ -193,6 +195,7 @@ internal static class TrainerCommandLine
             var decoding = decodingOptions.Bind(parse) with
             {
                 Split = parse.GetValue(split) == "train" ? EvaluationSplit.Train : EvaluationSplit.HeldOut,
+                CaptionSeed = parse.GetValue(captionSeed),
             };
             return verbs.Evaluate(folders.Bind(parse), decoding, parse.GetValue(count));
         });
@@ -206,19 +209,37 @@ internal static class TrainerCommandLine
         var repository = new Option<string?>("--repository") { Description = "Model repository holding the stages' ONNX export (default: <out>/repository, where train --smoke writes it)" };
         var version = Version("Model version of the export (muse-tiny-base/N, muse-tiny-sr/N)");
         var decodingOptions = new DecodingOptions();
+        var captionSeed = CaptionSeed();
         var command = new Command(
             "decode-parity",
             "Decode held-out captions through ParallelDecoder with the trained modules (TorchSharp, as evaluate) and with their ONNX export (ONNX Runtime, as served); report token identity and the first step's logit difference (exit 1 beyond 1e-4)")
         {
-            count, repository, version,
+            count, repository, version, captionSeed,
         };
         decodingOptions.AddTo(command);
         folders.AddTo(command);
         command.SetAction(parse =>
         {
             var options = folders.Bind(parse) with { Version = parse.GetRequiredValue(version) };
-            return verbs.DecodeParity(options, decodingOptions.Bind(parse), parse.GetValue(count), parse.GetValue(repository) ?? Path.Combine(options.Out, "repository"));
+            var decoding = decodingOptions.Bind(parse) with { CaptionSeed = parse.GetValue(captionSeed) };
+            return verbs.DecodeParity(options, decoding, parse.GetValue(count), parse.GetValue(repository) ?? Path.Combine(options.Out, "repository"));
         });
+        return command;
+    }
+
+    private static Command ImportCommand(ITrainerVerbs verbs)
+    {
+        var folders = new StageFolderOptions("Unused (import draws nothing)");
+        var version = Version("Model version N to read: muse-tiny-<model>/N");
+        var repository = new Option<string>("--repository") { Description = "Model repository to read from", DefaultValueFactory = _ => "models/repository" };
+        var command = new Command(
+            "import",
+            "Rebuild the stage folders (vqgan, text+base, sr: configs, spiece.model, weights-only checkpoints) of a shipped model version from its ONNX graphs and manifests, so evaluate and decode-parity run on the served weights")
+        {
+            version, repository,
+        };
+        folders.AddTo(command);
+        command.SetAction(parse => verbs.Import(folders.Bind(parse) with { Version = parse.GetRequiredValue(version) }, parse.GetRequiredValue(repository)));
         return command;
     }
 
@@ -243,6 +264,11 @@ internal static class TrainerCommandLine
         option.AcceptOnlyFromAmong(allowed);
         return option;
     }
+
+    private static Option<ulong?> CaptionSeed() => new("--caption-seed")
+    {
+        Description = "Data seed of the captions (default: --seed); `muse eval --seed S` = --seed S --caption-seed S+1 (its prompts and their seeds)",
+    };
 
     private static Option<string> Version(string description) =>
         new("--version") { Description = description, DefaultValueFactory = _ => Defaults.Version };

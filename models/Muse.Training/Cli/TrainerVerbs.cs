@@ -87,16 +87,26 @@ internal sealed class TrainerVerbs(TextWriter log) : ITrainerVerbs
     public int Evaluate(TrainOptions options, EvaluationDecoding decoding, int count)
     {
         torch.set_num_threads(options.Threads);
-        new Evaluation(options, new SceneData(options.Seed, 0), log, decoding).Run(count);
+        new Evaluation(options, new SceneData(decoding.CaptionSeed ?? options.Seed, 0), log, decoding).Run(count);
         return 0;
     }
 
     public int DecodeParity(TrainOptions options, EvaluationDecoding decoding, int count, string repository)
     {
         torch.set_num_threads(options.Threads);
-        var results = new DecodeParity(options, new SceneData(options.Seed, 0), log, decoding).Run(repository, count);
+        var results = new DecodeParity(options, new SceneData(decoding.CaptionSeed ?? options.Seed, 0), log, decoding).Run(repository, count);
         // Tokens may part where a draw lands within rounding of a boundary; logits beyond the parity tolerance are a failure.
         return results.All(r => r.MaxLogitDifference <= Stages.DecodeParity.LogitTolerance) ? 0 : 1;
+    }
+
+    public int Import(TrainOptions options, string repository)
+    {
+        foreach (var written in Training.Import.Run(options, repository))
+        {
+            log.WriteLine($"wrote {written}");
+        }
+
+        return 0;
     }
 
     public int Names(string model, bool smoke)

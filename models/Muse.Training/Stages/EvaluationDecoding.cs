@@ -47,6 +47,13 @@ internal sealed record EvaluationDecoding
     /// <summary>Which captions are scored. Default held-out.</summary>
     public EvaluationSplit Split { get; init; } = EvaluationSplit.HeldOut;
 
+    /// <summary>
+    /// Data seed of the captions (caption i is <c>SceneSampler.SampleHeldOut(seed, i)</c>, or <c>Sample</c> with
+    /// <see cref="Split"/> train); null = the decoding seed. <c>muse eval --seed S</c> draws its prompts with S + 1 and
+    /// seeds prompt i with S + i, so <c>--seed S --caption-seed S+1</c> scores exactly its prompts with its seeds.
+    /// </summary>
+    public ulong? CaptionSeed { get; init; }
+
     /// <summary>The base stage's options for <see cref="ParallelDecoder"/>.</summary>
     public DecodeOptions Base => new()
     {

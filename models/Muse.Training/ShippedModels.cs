@@ -1,0 +1,62 @@
+using System.Text.Json;
+using Muse.ModelBuilder;
+using Muse.ModelBuilder.Weights;
+using Muse.Training.Stages;
+
+namespace Muse.Training;
+
+/// <summary>
+/// One stage folder of the trainer rebuilt from a shipped model version: its config files (trainer records, as the
+/// stage writes them) and its state_dict, every entry named as the stage's module names it (the text+base module holds
+/// the T5 under <c>t5.</c> and the base under <c>base.</c>).
+/// </summary>
+internal sealed record ShippedStage(string Stage, IReadOnlyDictionary<string, object> Configs, IReadOnlyDictionary<string, WeightTensor> StateDict, byte[]? Tokenizer);
+
+/// <summary>
+/// Reads the trained weights of a repository version <c>muse-tiny-*/N</c> back out of its ONNX graphs
+/// (<see cref="OnnxWeights"/>) and the architecture sizes out of its manifests, as the trainer's stage folders hold
+/// them. The inverse of <see cref="Export"/>; no TorchSharp, so it is tested on the host.
+/// </summary>
+internal static class ShippedModels
+{
+    /// <summary>The three stage folders (vqgan, text+base, sr) of version <paramref name="version"/> in <paramref name="repository"/>.</summary>
+    public static IReadOnlyList<ShippedStage> Read(string repository, string version)
+    {
+        string Dir(string model) => Path.Combine(repository, $"{Export.SetName}-{model}", version);
+        var (_, vqganArchitecture, vqgan) = OnnxWeights.ReadModel(Dir("vqgan"));
+        var (_, t5Architecture, t5) = OnnxWeights.ReadModel(Dir("t5"));
+        var (_, baseArchitecture, baseWeights) = OnnxWeights.ReadModel(Dir("base"));
+        var (_, srArchitecture, sr) = OnnxWeights.ReadModel(Dir("sr"));
+
+        var textBase = new Dictionary<string, WeightTensor>(StringComparer.Ordinal);
+        foreach (var (name, value) in t5)
+        {
+            textBase[$"t5.{name}"] = value;
+        }
+
+        foreach (var (name, value) in baseWeights)
+        {
+            textBase[$"base.{name}"] = value;
+        }
+
+        return
+        [
+            new(VqganTrainer.StageName, new Dictionary<string, object> { ["config.json"] = Config<VqganConfig>(vqganArchitecture) }, vqgan, null),
+            new(
+                TransformerTrainer.BaseStageName,
+                new Dictionary<string, object>
+                {
+                    ["t5.config.json"] = Config<T5Config>(t5Architecture),
+                    ["config.json"] = Config<TransformerConfig>(baseArchitecture) with { Role = "base" },
+                },
+                textBase,
+                File.ReadAllBytes(Path.Combine(Dir("t5"), ModelExporter.TokenizerFileName))),
+            new(TransformerTrainer.SrStageName, new Dictionary<string, object> { ["config.json"] = Config<TransformerConfig>(srArchitecture) with { Role = "sr" } }, sr, null),
+        ];
+    }
+
+    // The builder's architecture JSON (models/README.md) is the trainer's config JSON (Export writes one from the other).
+    private static T Config<T>(ModelBuilder.Architectures.ArchitectureConfig architecture) =>
+        JsonSerializer.Deserialize<T>(architecture.ToJson(), ConfigJson.Options)
+        ?? throw new InvalidDataException($"Empty {typeof(T).Name}.");
+}

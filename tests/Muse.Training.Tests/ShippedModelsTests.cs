@@ -1,0 +1,117 @@
+using Muse.ModelBuilder.Architectures;
+using Muse.ModelBuilder.Graphs;
+using Muse.ModelBuilder.Weights;
+using Muse.Training.Stages;
+using T5ConfigOfBuilder = Muse.ModelBuilder.Architectures.T5Config;
+using TransformerConfigOfBuilder = Muse.ModelBuilder.Architectures.TransformerConfig;
+using VqganConfigOfBuilder = Muse.ModelBuilder.Architectures.VqganConfig;
+
+namespace Muse.Training.Tests;
+
+/// <summary>
+/// The shipped muse-tiny v5 models (models/repository) read back into the trainer's stage folders, as <c>import</c>
+/// does before <c>evaluate</c> and <c>decode-parity</c> run on them. Reads the real shipped files; no libtorch.
+/// </summary>
+public sealed class ShippedModelsTests
+{
+    private const string Version = "5";
+
+    private static readonly string Repository = Path.Combine(RepositoryRoot(), "models", "repository");
+
+    [Fact]
+    public void Read_ShippedV5_StageFoldersWithTheTrainersNamesAndTheManifestsSizes()
+    {
+        var stages = ShippedModels.Read(Repository, Version).ToDictionary(s => s.Stage);
+
+        Assert.Equal([VqganTrainer.StageName, TransformerTrainer.BaseStageName, TransformerTrainer.SrStageName], stages.Keys);
+        var vqgan = Assert.IsType<VqganConfig>(stages[VqganTrainer.StageName].Configs["config.json"]);
+        Assert.Equal([16, 24, 32, 48], vqgan.Channels);
+        Assert.Equal((16, 512, 128), (vqgan.EmbedDim, vqgan.CodebookSize, vqgan.PatchDim));
+        var textBase = stages[TransformerTrainer.BaseStageName];
+        var t5 = Assert.IsType<T5Config>(textBase.Configs["t5.config.json"]);
+        var baseConfig = Assert.IsType<TransformerConfig>(textBase.Configs["config.json"]);
+        Assert.Equal((64, 2, 32), (t5.DModel, t5.NumLayers, t5.MaxLength));
+        Assert.Equal(("base", 128, 4, 256, false), (baseConfig.Role, baseConfig.DModel, baseConfig.NumLayers, baseConfig.MlpDim, baseConfig.IsSuperResolution));
+        var sr = Assert.IsType<TransformerConfig>(stages[TransformerTrainer.SrStageName].Configs["config.json"]);
+        Assert.Equal(("sr", 64, 3, 8, true), (sr.Role, sr.DModel, sr.NumLayers, sr.LowResGridHeight, sr.AlignedLowRes));
+        // The text+base module holds the T5 under "t5." and the base under "base.": each the full weight set of its architecture.
+        var t5Names = Names("t5", textBase.StateDict);
+        var baseNames = Names("base", textBase.StateDict);
+        Assert.Equal(textBase.StateDict.Count, t5Names.Count + baseNames.Count);
+        Assert.Equal(Specs(Path.Combine("muse-tiny-t5", Version)), t5Names);
+        Assert.Equal(Specs(Path.Combine("muse-tiny-base", Version)), baseNames);
+        Assert.Equal(Specs(Path.Combine("muse-tiny-sr", Version)), Shapes(stages[TransformerTrainer.SrStageName].StateDict));
+        Assert.Equal(Specs(Path.Combine("muse-tiny-vqgan", Version)), Shapes(stages[VqganTrainer.StageName].StateDict));
+        Assert.NotEmpty(textBase.Tokenizer!);
+    }
+
+    [Theory]
+    [InlineData("muse-tiny-t5", true)]
+    [InlineData("muse-tiny-vqgan", false)]
+    [InlineData("muse-tiny-base", true)]
+    [InlineData("muse-tiny-sr", true)]
+    public void ReadModel_RebuiltByTheBuilder_GivesBackTheShippedInitializers(string model, bool hasSquareLinear)
+    {
+        // Read, build the graphs again from what was read, read those: the same weights only if every layout the
+        // builder applies (Linear [in, out], GroupNorm [C, 1, 1]) was undone, square Linear weights included.
+        var dir = Path.Combine(Repository, model, Version);
+        var (_, config, weights) = OnnxWeights.ReadModel(dir);
+        var rebuilt = Directory.CreateTempSubdirectory("shipped-weights-");
+        try
+        {
+            var paths = config switch
+            {
+                VqganConfigOfBuilder v => new[]
+                {
+                    Write(VqganGraphs.BuildEncoder(v, weights), rebuilt.FullName, "encoder.onnx"),
+                    Write(VqganGraphs.BuildDecoder(v, weights), rebuilt.FullName, "decoder.onnx"),
+                },
+                T5ConfigOfBuilder t => [Write(T5EncoderGraph.Build(t, weights), rebuilt.FullName, "model.onnx")],
+                TransformerConfigOfBuilder m => [Write(MaskedTransformerGraph.Build(m, weights), rebuilt.FullName, "model.onnx")],
+                _ => throw new InvalidOperationException(config.GetType().Name),
+            };
+
+            var again = OnnxWeights.Read(paths, WeightSpec.For(config));
+
+            Assert.Equal(weights.Keys.Order(StringComparer.Ordinal), again.Keys.Order(StringComparer.Ordinal));
+            Assert.All(weights, w => Assert.Equal(w.Value.Floats, again[w.Key].Floats));
+            // A square Linear weight: its shape alone cannot tell whether it was transposed back.
+            Assert.Equal(hasSquareLinear, weights.Values.Any(w => w.Shape is [var rows, var columns] && rows == columns));
+        }
+        finally
+        {
+            rebuilt.Delete(recursive: true);
+        }
+    }
+
+    private static string Write(Onnx.ModelProto model, string dir, string name)
+    {
+        var path = Path.Combine(dir, name);
+        OnnxFileWriter.Write(model, path);
+        return path;
+    }
+
+    private static Dictionary<string, string> Names(string prefix, IReadOnlyDictionary<string, WeightTensor> stateDict) =>
+        Shapes(stateDict.Where(e => e.Key.StartsWith(prefix + ".", StringComparison.Ordinal)).ToDictionary(e => e.Key[(prefix.Length + 1)..], e => e.Value));
+
+    private static Dictionary<string, string> Shapes(IReadOnlyDictionary<string, WeightTensor> weights) =>
+        weights.ToDictionary(e => e.Key, e => e.Value.ShapeText);
+
+    // The names and PyTorch shapes the builder's architecture expects (models/README.md): what the trainer's modules name.
+    private static Dictionary<string, string> Specs(string model)
+    {
+        var config = OnnxWeights.ReadModel(Path.Combine(Repository, model)).Config;
+        return WeightSpec.For(config).ToDictionary(s => s.Name, s => $"[{string.Join(", ", s.Shape)}]");
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "models", "pipelines.json")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new InvalidOperationException("models/pipelines.json not found above the test binaries.");
+    }
+}
