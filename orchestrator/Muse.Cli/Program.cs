@@ -23,6 +23,7 @@ var root = new RootCommand("Muse text-to-image over gRPC: generate images with a
     EvalCommand.Create(),
     ShowcaseCommand.Create(),
     ReproduceCommand.Create(),
+    LoadCommand.Create(),
 };
 
 // Ctrl-C cancels the command's token; the grace period lets a local cluster stop in order before the process ends.

@@ -1,0 +1,100 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+
+namespace Muse.Client;
+
+/// <summary>
+/// <c>muse load</c>: a bounded load run against a Muse service (<see cref="LoadRun"/>): <c>--clients N</c> concurrent
+/// clients share <c>--requests M</c> Generate calls with distinct seeds; prints images/s, latency quantiles and
+/// failures by status. Exits non-zero when a request was lost (failed after its retries).
+/// </summary>
+public static class LoadCommand
+{
+    // Held-out-style scene prompts of the shipped tiny models; any text works for other pipelines.
+    private static readonly string[] DefaultPrompts =
+    [
+        "a big red circle on the left",
+        "a small blue square at the top against a white background",
+        "a green triangle to the right of a yellow circle",
+        "a large orange square in the middle against a gray background",
+    ];
+
+    public static Command Create()
+    {
+        var endpoint = CommonOptions.Endpoint();
+        var clients = new Option<int>("--clients") { Description = "Concurrent clients", DefaultValueFactory = _ => 8 };
+        var requests = new Option<int>("--requests") { Description = "Requests in all, shared by the clients", DefaultValueFactory = _ => 32 };
+        var prompts = new Option<string[]>("--prompt") { Description = "Prompt (repeat for several, used in turn; default: four scene prompts)", AllowMultipleArgumentsPerToken = false };
+        var attempts = new Option<int>("--attempts") { Description = "Tries per request on a retryable status (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, DEADLINE_EXCEEDED)", DefaultValueFactory = _ => 4 };
+        var timeout = new Option<double>("--timeout") { Description = "Deadline of one try, in seconds", DefaultValueFactory = _ => 120 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of the table" };
+        var image = new ImageRequestOptions();
+        var command = new Command("load", "Load a Muse service with concurrent clients and report images/s, latency and failures")
+        {
+            endpoint, clients, requests, prompts, attempts, timeout, json,
+        };
+        image.AddTo(command);
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(clients) < 1 || result.GetValue(requests) < 1 || result.GetValue(attempts) < 1)
+            {
+                result.AddError("--clients, --requests and --attempts must be at least 1.");
+            }
+
+            if (result.GetValue(timeout) <= 0)
+            {
+                result.AddError("--timeout must be positive.");
+            }
+        });
+        command.SetAction((parseResult, cancellationToken) => CommandRunner.RunAsync(
+            async ct =>
+            {
+                var given = parseResult.GetValue(prompts);
+                var plan = new LoadPlan(
+                    parseResult.GetValue(clients),
+                    parseResult.GetValue(requests),
+                    given is { Length: > 0 } ? given : DefaultPrompts,
+                    FirstSeed: image.Seed(parseResult) ?? 1000,
+                    Decoding: image.Decoding(parseResult),
+                    Pipeline: image.Pipeline(parseResult),
+                    NegativePrompt: image.NegativePrompt(parseResult),
+                    Attempts: parseResult.GetValue(attempts),
+                    RequestTimeout: TimeSpan.FromSeconds(parseResult.GetValue(timeout)));
+                await using var connection = await MuseConnection.OpenAsync(parseResult.GetValue(endpoint), ct);
+                var report = await LoadRun.RunAsync(connection.Client, plan, TimeProvider.System, ct);
+                if (parseResult.GetValue(json))
+                {
+                    Console.WriteLine(JsonSerializer.Serialize(report.Summary()));
+                }
+                else
+                {
+                    AnsiConsole.Write(Render(report));
+                }
+
+                return report.Failed == 0 ? 0 : CommandRunner.Failed;
+            },
+            cancellationToken));
+        return command;
+    }
+
+    internal static Table Render(LoadReport report)
+    {
+        string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
+        var table = new Table().Border(TableBorder.Rounded)
+            .AddColumns("clients", "requests", "ok", "lost", "retried", "images/s", "p50 ms", "p95 ms", "p99 ms", "failures");
+        table.AddRow(
+            report.Plan.Clients.ToString(CultureInfo.InvariantCulture),
+            report.Plan.Requests.ToString(CultureInfo.InvariantCulture),
+            report.Succeeded.ToString(CultureInfo.InvariantCulture),
+            report.Failed.ToString(CultureInfo.InvariantCulture),
+            report.Retried.ToString(CultureInfo.InvariantCulture),
+            F(report.ImagesPerSecond, "0.00"),
+            F(report.LatencyQuantile(0.50), "0"),
+            F(report.LatencyQuantile(0.95), "0"),
+            F(report.LatencyQuantile(0.99), "0"),
+            Markup.Escape(report.FailuresByStatus.Count == 0 ? "none" : string.Join(", ", report.FailuresByStatus.Select(f => $"{f.Key} {f.Value}"))));
+        return table;
+    }
+}
