@@ -8,7 +8,8 @@ namespace Muse.Client;
 /// <summary>
 /// <c>muse load</c>: a bounded load run against a Muse service (<see cref="LoadRun"/>): <c>--clients N</c> concurrent
 /// clients share <c>--requests M</c> Generate calls with distinct seeds; prints images/s, latency quantiles and
-/// failures by status. Exits non-zero when a request was lost (failed after its retries).
+/// failures by status, one row per client count (<c>--clients 1,2,4,8</c> sweeps them in turn, the concurrency
+/// table). Exits non-zero when a request was lost (failed after its retries).
 /// </summary>
 public static class LoadCommand
 {
@@ -24,8 +25,14 @@ public static class LoadCommand
     public static Command Create()
     {
         var endpoint = CommonOptions.Endpoint();
-        var clients = new Option<int>("--clients") { Description = "Concurrent clients", DefaultValueFactory = _ => 8 };
-        var requests = new Option<int>("--requests") { Description = "Requests in all, shared by the clients", DefaultValueFactory = _ => 32 };
+        var clients = new Option<int[]>("--clients")
+        {
+            Description = "Concurrent clients; a comma-separated list runs each count in turn (e.g. 1,2,4,8,16)",
+            DefaultValueFactory = _ => [8],
+            CustomParser = result => [.. result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                .Select(v => int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0)],
+        };
+        var requests = new Option<int>("--requests") { Description = "Requests per client count, shared by the clients", DefaultValueFactory = _ => 32 };
         var prompts = new Option<string[]>("--prompt") { Description = "Prompt (repeat for several, used in turn; default: four scene prompts)", AllowMultipleArgumentsPerToken = false };
         var attempts = new Option<int>("--attempts") { Description = "Tries per request on a retryable status (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, DEADLINE_EXCEEDED)", DefaultValueFactory = _ => 4 };
         var timeout = new Option<double>("--timeout") { Description = "Deadline of one try, in seconds", DefaultValueFactory = _ => 120 };
@@ -38,9 +45,9 @@ public static class LoadCommand
         image.AddTo(command);
         command.Validators.Add(result =>
         {
-            if (result.GetValue(clients) < 1 || result.GetValue(requests) < 1 || result.GetValue(attempts) < 1)
+            if (result.GetValue(clients) is not { Length: > 0 } counts || counts.Any(c => c < 1) || result.GetValue(requests) < 1 || result.GetValue(attempts) < 1)
             {
-                result.AddError("--clients, --requests and --attempts must be at least 1.");
+                result.AddError("--clients (each count), --requests and --attempts must be at least 1.");
             }
 
             if (result.GetValue(timeout) <= 0)
@@ -53,7 +60,7 @@ public static class LoadCommand
             {
                 var given = parseResult.GetValue(prompts);
                 var plan = new LoadPlan(
-                    parseResult.GetValue(clients),
+                    1,
                     parseResult.GetValue(requests),
                     given is { Length: > 0 } ? given : DefaultPrompts,
                     FirstSeed: image.Seed(parseResult) ?? 1000,
@@ -63,38 +70,49 @@ public static class LoadCommand
                     Attempts: parseResult.GetValue(attempts),
                     RequestTimeout: TimeSpan.FromSeconds(parseResult.GetValue(timeout)));
                 await using var connection = await MuseConnection.OpenAsync(parseResult.GetValue(endpoint), ct);
-                var report = await LoadRun.RunAsync(connection.Client, plan, TimeProvider.System, ct);
+                var reports = new List<LoadReport>();
+                foreach (var count in parseResult.GetValue(clients)!)
+                {
+                    reports.Add(await LoadRun.RunAsync(connection.Client, plan with { Clients = count }, TimeProvider.System, ct));
+                }
+
                 if (parseResult.GetValue(json))
                 {
-                    Console.WriteLine(JsonSerializer.Serialize(report.Summary()));
+                    Console.WriteLine(reports.Count == 1
+                        ? JsonSerializer.Serialize(reports[0].Summary())
+                        : JsonSerializer.Serialize(reports.Select(r => r.Summary())));
                 }
                 else
                 {
-                    AnsiConsole.Write(Render(report));
+                    AnsiConsole.Write(Render(reports));
                 }
 
-                return report.Failed == 0 ? 0 : CommandRunner.Failed;
+                return reports.All(r => r.Failed == 0) ? 0 : CommandRunner.Failed;
             },
             cancellationToken));
         return command;
     }
 
-    internal static Table Render(LoadReport report)
+    internal static Table Render(IEnumerable<LoadReport> reports)
     {
         string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
         var table = new Table().Border(TableBorder.Rounded)
             .AddColumns("clients", "requests", "ok", "lost", "retried", "images/s", "p50 ms", "p95 ms", "p99 ms", "failures");
-        table.AddRow(
-            report.Plan.Clients.ToString(CultureInfo.InvariantCulture),
-            report.Plan.Requests.ToString(CultureInfo.InvariantCulture),
-            report.Succeeded.ToString(CultureInfo.InvariantCulture),
-            report.Failed.ToString(CultureInfo.InvariantCulture),
-            report.Retried.ToString(CultureInfo.InvariantCulture),
-            F(report.ImagesPerSecond, "0.00"),
-            F(report.LatencyQuantile(0.50), "0"),
-            F(report.LatencyQuantile(0.95), "0"),
-            F(report.LatencyQuantile(0.99), "0"),
-            Markup.Escape(report.FailuresByStatus.Count == 0 ? "none" : string.Join(", ", report.FailuresByStatus.Select(f => $"{f.Key} {f.Value}"))));
+        foreach (var report in reports)
+        {
+            table.AddRow(
+                report.Plan.Clients.ToString(CultureInfo.InvariantCulture),
+                report.Plan.Requests.ToString(CultureInfo.InvariantCulture),
+                report.Succeeded.ToString(CultureInfo.InvariantCulture),
+                report.Failed.ToString(CultureInfo.InvariantCulture),
+                report.Retried.ToString(CultureInfo.InvariantCulture),
+                F(report.ImagesPerSecond, "0.00"),
+                F(report.LatencyQuantile(0.50), "0"),
+                F(report.LatencyQuantile(0.95), "0"),
+                F(report.LatencyQuantile(0.99), "0"),
+                Markup.Escape(report.FailuresByStatus.Count == 0 ? "none" : string.Join(", ", report.FailuresByStatus.Select(f => $"{f.Key} {f.Value}"))));
+        }
+
         return table;
     }
 }
