@@ -4,24 +4,31 @@ using Muse.Decoding;
 namespace Muse.Transformer;
 
 /// <summary>
-/// One decode step of one stream: a single ONNX Runtime run over the conditional rows of all B images and, when the
-/// guidance scale needs them, the unconditional rows (batch 2B); then per image classifier-free guidance and
-/// counter-based sampling. Stateless and thread-safe (sessions run concurrently).
+/// Decode steps in three parts, so that one stream's step and many streams' steps take the same code:
+/// <see cref="Prepare"/> lays out a step's graph rows (the conditional rows of its B images and, when the guidance
+/// scale needs them, the unconditional rows: 2B); <see cref="RunGraph"/> makes one ONNX Runtime run over the rows
+/// of one or more steps of the same model, stacked; <see cref="Postprocess"/> applies classifier-free guidance and
+/// counter-based sampling to one step's own logits, image by image with its own seed. Stateless and thread-safe
+/// (sessions run concurrently).
 /// </summary>
 public sealed class StepRunner(ILogger<StepRunner> logger)
 {
-    /// <summary>Runs <paramref name="step"/>; <paramref name="cancellationToken"/> terminates the native run.</summary>
+    /// <summary>Runs <paramref name="step"/> alone; <paramref name="cancellationToken"/> terminates the native run.</summary>
     public StepResult Run(DecodeSession session, DecodeStepInput step, CancellationToken cancellationToken)
     {
-        var model = session.Model;
+        var rows = Prepare(session, step);
+        using var logits = RunGraph(session.Model, [rows], cancellationToken);
+        return Postprocess(rows, logits.Of(0));
+    }
+
+    /// <summary>Preprocess: every image's tokens once per text row, widened to int64 for the graph.</summary>
+    public static StepRows Prepare(DecodeSession session, DecodeStepInput step)
+    {
+        var length = session.Model.Length;
         var images = session.BatchSize;
-        var length = model.Length;
-        var codebookSize = model.CodebookSize;
-        var guided = Guidance.NeedsUnconditional(step.GuidanceScale);
-        var conditioning = session.Rows(guided);
+        var conditioning = session.Rows(Guidance.NeedsUnconditional(step.GuidanceScale));
         var rows = conditioning.Rows;
 
-        // Preprocess: every image's tokens once per text row, widened to int64 for the graph.
         var tokens = new long[rows * length];   // [rows, N]
         for (var row = 0; row < rows; row++)
         {
@@ -33,61 +40,62 @@ public sealed class StepRunner(ILogger<StepRunner> logger)
             }
         }
 
+        return new StepRows(session, step, tokens, conditioning);
+    }
+
+    /// <summary>
+    /// Runs the graph of <paramref name="model"/> once over the rows of all <paramref name="steps"/>, stacked in
+    /// order (each step's rows stay contiguous). Rows do not interact, so a step's logits do not depend on its
+    /// neighbours; <paramref name="cancellationToken"/> terminates the native run for all of them.
+    /// </summary>
+    /// <remarks>The caller owns the returned logits and must dispose them.</remarks>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired.</exception>
+    /// <exception cref="OnnxRuntimeException">The run failed.</exception>
+    public static StepLogits RunGraph(TransformerModel model, IReadOnlyList<StepRows> steps, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(steps.Count);
+        var length = model.Length;
         var textLength = model.Manifest.TextMaxLength;
+        var rows = 0;
+        foreach (var step in steps)
+        {
+            if (step.Session.Model != model)
+            {
+                throw new ArgumentException($"A step of {step.Session.Model.Id} cannot run on {model.Id}.", nameof(steps));
+            }
+
+            rows += step.Rows;
+        }
+
+        // A single step's arrays are used as they are; several are stacked row-wise into new ones.
+        var tokens = Stack(steps, s => s.Tokens);                                   // [rows, N]
+        var textEmbeddings = Stack(steps, s => s.Conditioning.TextEmbeddings);      // [rows, L, Dt]
+        var textMask = Stack(steps, s => s.Conditioning.TextMask);                  // [rows, L]
         var inputs = new Dictionary<string, OrtValue>();
         try
         {
             // The OrtValues pin the managed arrays until disposed; the arrays outlive the run.
             inputs[model.TokensInput] = OrtValue.CreateTensorValueFromMemory(tokens, [rows, length]);
             inputs[model.TextEmbeddingsInput] = OrtValue.CreateTensorValueFromMemory(
-                conditioning.TextEmbeddings, [rows, textLength, model.Manifest.TextEmbeddingDim]);
-            inputs[model.TextMaskInput] = OrtValue.CreateTensorValueFromMemory(conditioning.TextMask, [rows, textLength]);
+                textEmbeddings, [rows, textLength, model.Manifest.TextEmbeddingDim]);
+            inputs[model.TextMaskInput] = OrtValue.CreateTensorValueFromMemory(textMask, [rows, textLength]);
             if (model.LowResTokensInput is not null)
             {
-                inputs[model.LowResTokensInput] = OrtValue.CreateTensorValueFromMemory(conditioning.LowResTokens!, [rows, model.LowResLength]);
+                var lowResTokens = Stack(steps, s => s.Conditioning.LowResTokens!);   // [rows, M]
+                inputs[model.LowResTokensInput] = OrtValue.CreateTensorValueFromMemory(lowResTokens, [rows, model.LowResLength]);
             }
 
             // Run.
-            using var outputs = model.Graph.Run(inputs, cancellationToken);
-            var logits = outputs[model.LogitsIndex].GetTensorDataAsSpan<float>();   // [rows, N, K]
-            var imageLogits = length * codebookSize;
-            if (logits.Length != rows * imageLogits)
+            var outputs = model.Graph.Run(inputs, cancellationToken);
+            try
             {
-                throw new InvalidOperationException(
-                    $"Model {model.Id} returned {logits.Length} logits; expected [{rows}, {length}, {codebookSize}].");
+                return new StepLogits(model, steps, rows, outputs);
             }
-
-            // Postprocess: guidance u + s·(c − u) and sampling, image by image with its own seed.
-            var sampled = new int[images * length];         // [B, N]
-            var confidence = new float[images * length];    // [B, N]
-            var mixed = new float[imageLogits];             // [N, K]
-            for (var image = 0; image < images; image++)
+            catch
             {
-                var conditional = logits.Slice(image * imageLogits, imageLogits);
-                var unconditional = guided ? logits.Slice((images + image) * imageLogits, imageLogits) : default;
-                Guidance.Mix(conditional, unconditional, step.GuidanceScale, mixed);
-                try
-                {
-                    Sampler.SampleInto(
-                        mixed,
-                        step.Tokens.AsSpan(image * length, length),
-                        model.MaskTokenId,
-                        step.SamplingTemperature,
-                        session.Seeds[image],
-                        model.Stage,
-                        step.Step,
-                        sampled.AsSpan(image * length, length),
-                        confidence.AsSpan(image * length, length));
-                }
-                catch (ArgumentException ex)
-                {
-                    // Inputs are validated, so non-finite logits are the model's fault: Internal, not InvalidArgument.
-                    throw new InvalidOperationException($"Model {model.Id} produced logits that cannot be sampled.", ex);
-                }
+                outputs.Dispose();
+                throw;
             }
-
-            TransformerLog.StepDecoded(logger, model.Id, step.Step, step.Steps, rows, step.GuidanceScale, step.SamplingTemperature);
-            return new StepResult(sampled, confidence, rows);
         }
         finally
         {
@@ -96,5 +104,130 @@ public sealed class StepRunner(ILogger<StepRunner> logger)
                 value.Dispose();
             }
         }
+    }
+
+    /// <summary>
+    /// Postprocess one step: guidance u + s·(c − u) and sampling, image by image with its own seed, from
+    /// <paramref name="logits"/> = this step's rows only, [rows, N, K].
+    /// </summary>
+    public StepResult Postprocess(StepRows rows, ReadOnlySpan<float> logits)
+    {
+        var (session, step) = (rows.Session, rows.Step);
+        var model = session.Model;
+        var images = session.BatchSize;
+        var length = model.Length;
+        var imageLogits = length * model.CodebookSize;
+        var guided = rows.Rows > images;
+
+        var sampled = new int[images * length];         // [B, N]
+        var confidence = new float[images * length];    // [B, N]
+        var mixed = new float[imageLogits];             // [N, K]
+        for (var image = 0; image < images; image++)
+        {
+            var conditional = logits.Slice(image * imageLogits, imageLogits);
+            var unconditional = guided ? logits.Slice((images + image) * imageLogits, imageLogits) : default;
+            Guidance.Mix(conditional, unconditional, step.GuidanceScale, mixed);
+            try
+            {
+                Sampler.SampleInto(
+                    mixed,
+                    step.Tokens.AsSpan(image * length, length),
+                    model.MaskTokenId,
+                    step.SamplingTemperature,
+                    session.Seeds[image],
+                    model.Stage,
+                    step.Step,
+                    sampled.AsSpan(image * length, length),
+                    confidence.AsSpan(image * length, length));
+            }
+            catch (ArgumentException ex)
+            {
+                // Inputs are validated, so non-finite logits are the model's fault: Internal, not InvalidArgument.
+                throw new InvalidOperationException($"Model {model.Id} produced logits that cannot be sampled.", ex);
+            }
+        }
+
+        TransformerLog.StepDecoded(logger, model.Id, step.Step, step.Steps, rows.Rows, step.GuidanceScale, step.SamplingTemperature);
+        return new StepResult(sampled, confidence, rows.Rows);
+    }
+
+    private static T[] Stack<T>(IReadOnlyList<StepRows> steps, Func<StepRows, T[]> array)
+    {
+        if (steps.Count == 1)
+        {
+            return array(steps[0]);
+        }
+
+        var stacked = new T[steps.Sum(s => array(s).Length)];
+        var offset = 0;
+        foreach (var step in steps)
+        {
+            var part = array(step);
+            part.CopyTo(stacked, offset);
+            offset += part.Length;
+        }
+
+        return stacked;
+    }
+}
+
+/// <summary>One step's graph rows, laid out by <see cref="StepRunner.Prepare"/> on the stream's own thread.</summary>
+/// <param name="Session">The stream.</param>
+/// <param name="Step">The validated step.</param>
+/// <param name="Tokens">[rows, N] int64: image i's tokens in row i and, with guidance, in row B + i.</param>
+/// <param name="Conditioning">The session's text (and low-res) rows for this layout, shared and read-only.</param>
+public sealed record StepRows(DecodeSession Session, DecodeStepInput Step, long[] Tokens, ConditioningRows Conditioning)
+{
+    /// <summary>Graph rows: B, or 2B with guidance.</summary>
+    public int Rows => Conditioning.Rows;
+}
+
+/// <summary>
+/// The logits of one graph run over the stacked rows of one or more steps; <see cref="Of"/> is one step's part.
+/// Owns the run's outputs: a span from <see cref="Of"/> is valid only until this is disposed.
+/// </summary>
+public sealed class StepLogits : IDisposable
+{
+    private readonly IDisposableReadOnlyCollection<OrtValue> _outputs;
+    private readonly OrtValue _logits;
+    private readonly int[] _offsets;    // [steps + 1] first logit of each step, then the total
+    private bool _disposed;
+
+    internal StepLogits(TransformerModel model, IReadOnlyList<StepRows> steps, int rows, IDisposableReadOnlyCollection<OrtValue> outputs)
+    {
+        var rowLogits = model.Length * model.CodebookSize;
+        _outputs = outputs;
+        _logits = outputs[model.LogitsIndex];
+        var count = _logits.GetTensorDataAsSpan<float>().Length;   // [rows, N, K]
+        if (count != rows * rowLogits)
+        {
+            throw new InvalidOperationException(
+                $"Model {model.Id} returned {count} logits; expected [{rows}, {model.Length}, {model.CodebookSize}].");
+        }
+
+        _offsets = new int[steps.Count + 1];
+        for (var i = 0; i < steps.Count; i++)
+        {
+            _offsets[i + 1] = _offsets[i] + (steps[i].Rows * rowLogits);
+        }
+    }
+
+    /// <summary>[rows, N, K] the logits of the <paramref name="step"/>-th step of the run.</summary>
+    public ReadOnlySpan<float> Of(int step)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return _logits.GetTensorDataAsSpan<float>()[_offsets[step].._offsets[step + 1]];
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _outputs.Dispose();
     }
 }

@@ -57,6 +57,13 @@ public sealed class TokenTransformerService(
             // surfaces as IOException, sometimes before the call's token is marked cancelled.
             TransformerLog.StreamCancelled(logger, session?.Model.Id ?? "(no model yet)", stepCount);
         }
+        finally
+        {
+            if (session is not null)
+            {
+                scheduler.StreamEnded(session);
+            }
+        }
     }
 
     private static DecodeReply MapReply(DecodeSession session, DecodeStepInput step, StepResult result)

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Muse.Hosting;
 using Muse.Inference;
 
@@ -8,8 +10,9 @@ public static class TransformerExtensions
 {
     /// <summary>
     /// Registers what <see cref="TokenTransformerService"/> needs on top of <c>AddMuseStage</c>: the served
-    /// <see cref="TransformerModel"/>s (<see cref="ServedModels{TModel}"/>), the <see cref="StepRunner"/> and the <see cref="IStepScheduler"/>
-    /// (today <see cref="ImmediateStepScheduler"/>: no cross-stream batching).
+    /// <see cref="TransformerModel"/>s (<see cref="ServedModels{TModel}"/>), the <see cref="StepRunner"/>,
+    /// <see cref="BatchingOptions"/> (section <c>Muse:Transformer:Batching</c>) and the <see cref="IStepScheduler"/>:
+    /// <see cref="BatchingStepScheduler"/> when batching is enabled (the default), else <see cref="ImmediateStepScheduler"/>.
     /// </summary>
     public static TBuilder AddTokenTransformer<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder
@@ -23,7 +26,15 @@ public static class TransformerExtensions
             return model;
         });
         builder.Services.AddSingleton<StepRunner>();
-        builder.Services.AddSingleton<IStepScheduler, ImmediateStepScheduler>();
+        builder.Services.AddOptions<BatchingOptions>()
+            .Bind(builder.Configuration.GetSection(BatchingOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<IStepScheduler>(services =>
+            services.GetRequiredService<IOptions<BatchingOptions>>().Value.Enabled
+                ? ActivatorUtilities.CreateInstance<BatchingStepScheduler>(services)
+                : ActivatorUtilities.CreateInstance<ImmediateStepScheduler>(services));
         return builder;
     }
 }

@@ -16,4 +16,7 @@ internal static partial class TransformerLog
 
     [LoggerMessage(5, LogLevel.Information, "Transformer {Model} serves the {Stage} stage: grid {GridHeight}x{GridWidth}, codebook {CodebookSize}.")]
     public static partial void ModelReady(ILogger logger, string model, string stage, int gridHeight, int gridWidth, int codebookSize);
+
+    [LoggerMessage(6, LogLevel.Debug, "{Model}: one run of {Rows} row(s) for {Streams} stream(s).")]
+    public static partial void BatchRunning(ILogger logger, string model, int rows, int streams);
 }

@@ -53,6 +53,28 @@ public sealed class StepRunnerTests(LoadedSuperResolutionModel loaded) : IClassF
     }
 
     [Fact]
+    public void RunGraph_StepsOfSeveralStreamsStacked_GiveEachStepTheLogitsOfItsOwnRun()
+    {
+        var model = Describe();
+        var guided = OpenSession(batch: 2);
+        var unguided = DecodeSession.Open(Requests.Conditioning(model, [9], textSeed: 12, lowResSeed: 6), loaded.Model);
+        StepRows[] steps =
+        [
+            StepRunner.Prepare(guided, guided.ReadStep(Requests.Step(model, Requests.AllMasked(model, 2), step: 0, guidanceScale: 3f).Step)),
+            StepRunner.Prepare(unguided, unguided.ReadStep(Requests.Step(model, Requests.PartlyMasked(model, 1), step: 5, guidanceScale: 1f).Step)),
+        ];
+
+        using var stacked = StepRunner.RunGraph(loaded.Model, steps, CancellationToken.None);
+
+        for (var i = 0; i < steps.Length; i++)
+        {
+            using var alone = StepRunner.RunGraph(loaded.Model, [steps[i]], CancellationToken.None);
+            Assert.Equal(steps[i].Rows * loaded.Model.Length * loaded.Model.CodebookSize, stacked.Of(i).Length);
+            Assert.True(alone.Of(0).SequenceEqual(stacked.Of(i)), $"Step {i}'s logits differ when stacked.");
+        }
+    }
+
+    [Fact]
     public void Rows_Guided_StacksPromptRowsThenNegativeRowsWithEachImagesLowResTokens()
     {
         var session = OpenSession(batch: 2);
