@@ -12,12 +12,14 @@ internal static class UpCommand
     {
         var port = new Option<int>("--port") { Description = "Loopback port of the orchestrator; 0 = any free port", DefaultValueFactory = _ => 0 };
         var replicas = new Option<int>("--replicas") { Description = "Replicas of each transformer stage (base, sr)", DefaultValueFactory = _ => 1 };
-        var command = new Command("up", "Start every stage and the orchestrator on this machine until Ctrl-C") { port, replicas };
+        var pipelines = new Option<FileInfo?>("--pipelines") { Description = "pipelines.json to serve; reloaded when it changes (default: beside the repository)" };
+        var command = new Command("up", "Start every stage and the orchestrator on this machine until Ctrl-C") { port, replicas, pipelines };
         command.SetAction((parseResult, cancellationToken) => CommandRunner.RunAsync(
             ct => RunAsync(new LocalClusterOptions
             {
                 OrchestratorPort = parseResult.GetValue(port),
                 TransformerReplicas = parseResult.GetValue(replicas),
+                Pipelines = parseResult.GetValue(pipelines)?.FullName,
             }, ct),
             cancellationToken));
         return command;

@@ -5,7 +5,10 @@ using Spectre.Console;
 
 namespace Muse.Client;
 
-/// <summary><c>muse models</c>: the pipelines a Muse service can run and the model versions behind them.</summary>
+/// <summary>
+/// <c>muse models</c>: the pipelines a Muse service can run, the model versions behind them, and what each version
+/// has done since the service started (requests, failures, p50/p95 of its stage's time), to judge an A/B split.
+/// </summary>
 public static class ModelsCommand
 {
     public static Command Create()
@@ -30,7 +33,7 @@ public static class ModelsCommand
     {
         var table = new Table()
             .Border(TableBorder.Rounded)
-            .AddColumns("pipeline", "stage", "model", "version", "weight", "trained", "size");
+            .AddColumns("pipeline", "stage", "model", "version", "weight", "requests", "failed", "p50 ms", "p95 ms", "trained", "size");
         foreach (var pipeline in reply.Pipelines)
         {
             var name = pipeline.Name == reply.DefaultPipeline ? $"{pipeline.Name} (default)" : pipeline.Name;
@@ -48,6 +51,10 @@ public static class ModelsCommand
                         Markup.Escape(weighted.Model.Name),
                         Markup.Escape(weighted.Model.Version),
                         string.Create(CultureInfo.InvariantCulture, $"{weighted.Weight:0.###} ({share:0%})"),
+                        Count(weighted.Stats?.Requests ?? 0),
+                        Failed(weighted.Stats),
+                        Milliseconds(weighted.Stats, weighted.Stats?.LatencyP50Ms ?? 0),
+                        Milliseconds(weighted.Stats, weighted.Stats?.LatencyP95Ms ?? 0),
                         first ? (pipeline.Trained ? "yes" : "no") : "",
                         first ? $"{pipeline.Width}×{pipeline.Height}" : "");
                     first = false;
@@ -56,10 +63,20 @@ public static class ModelsCommand
 
             if (first)
             {
-                table.AddRow(Markup.Escape(name), "", "", "", "", pipeline.Trained ? "yes" : "no", $"{pipeline.Width}×{pipeline.Height}");
+                table.AddRow(Markup.Escape(name), "", "", "", "", "", "", "", "", pipeline.Trained ? "yes" : "no", $"{pipeline.Width}×{pipeline.Height}");
             }
         }
 
         return table;
     }
+
+    private static string Count(ulong count) => count.ToString(CultureInfo.InvariantCulture);
+
+    // Failures with their share of the version's requests, the number an A/B split is judged by.
+    private static string Failed(ModelStats? stats) => stats is { Requests: > 0 }
+        ? string.Create(CultureInfo.InvariantCulture, $"{stats.Failures} ({(double)stats.Failures / stats.Requests:0.#%})")
+        : "0";
+
+    private static string Milliseconds(ModelStats? stats, double milliseconds) =>
+        stats is { Completed: > 0 } ? milliseconds.ToString("0", CultureInfo.InvariantCulture) : "–";
 }

@@ -76,6 +76,7 @@ public sealed class LocalCluster : IAsyncDisposable
         try
         {
             var orchestratorArguments = OrchestratorArguments(repository, options.OrchestratorPort, stages)
+                .Concat(options.Pipelines is null ? [] : [$"--Muse:Pipelines={Path.GetFullPath(options.Pipelines)}"])
                 .Concat(options.OrchestratorArguments);
             var orchestrator = await ClusterProcess.StartAsync(
                 "orchestrator",

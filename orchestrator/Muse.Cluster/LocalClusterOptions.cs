@@ -17,6 +17,12 @@ public sealed class LocalClusterOptions
     /// </summary>
     public string? BinRoot { get; set; }
 
+    /// <summary>
+    /// pipelines.json the orchestrator serves (and reloads when it changes), passed as <c>Muse:Pipelines</c>. Default:
+    /// the orchestrator's own default, <c>pipelines.json</c> beside the repository folder.
+    /// </summary>
+    public string? Pipelines { get; set; }
+
     /// <summary>Replicas started per transformer stage (base and sr). Default 1; must be at least 1.</summary>
     public int TransformerReplicas { get; set; } = 1;
 

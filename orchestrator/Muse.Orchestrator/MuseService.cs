@@ -6,20 +6,29 @@ using Muse.Protos.V1;
 
 namespace Muse.Orchestrator;
 
-/// <summary>The public <c>muse.v1.Muse</c> service.</summary>
+/// <summary>
+/// The public <c>muse.v1.Muse</c> service. Each request reads the pipeline catalog once, when it is validated, and
+/// keeps the versions chosen then, however the catalog is reloaded meanwhile.
+/// </summary>
 public sealed class MuseService(
-    PipelineCatalog catalog, Generator generator, Editor editor, AdmissionController admission, TimeProvider time, ILogger<MuseService> logger)
+    PipelineCatalogSource catalogs,
+    Generator generator,
+    Editor editor,
+    AdmissionController admission,
+    ModelMetrics metrics,
+    TimeProvider time,
+    ILogger<MuseService> logger)
     : Protos.V1.Muse.MuseBase
 {
     public override Task Generate(GenerateRequest request, IServerStreamWriter<GenerateEvent> responseStream, ServerCallContext context)
     {
-        var settings = GenerateSettings.FromRequest(request, catalog);
+        var settings = GenerateSettings.FromRequest(request, catalogs.Current);
         return RunAsync(settings, (emit, deadline, ct) => generator.GenerateAsync(settings, emit, deadline, ct), responseStream, context);
     }
 
     public override Task Edit(EditRequest request, IServerStreamWriter<GenerateEvent> responseStream, ServerCallContext context)
     {
-        var settings = EditSettings.FromRequest(request, catalog);
+        var settings = EditSettings.FromRequest(request, catalogs.Current);
         return RunAsync(settings.Common, (emit, deadline, ct) => editor.EditAsync(settings, emit, deadline, ct), responseStream, context);
     }
 
@@ -45,21 +54,39 @@ public sealed class MuseService(
             ct);
         var waited = time.GetElapsedTime(queued);
 
-        var result = await run(e => responseStream.WriteAsync(e, ct), deadline, ct);
+        metrics.Started(settings.Models);
+        Result result;
+        try
+        {
+            result = await run(e => responseStream.WriteAsync(e, ct), deadline, ct);
+        }
+        catch (Exception) when (!IsClientCancellation(deadline, ct))
+        {
+            metrics.Failed(settings.Models);
+            throw;
+        }
+
         result.Timings.Insert(0, new StageTiming { Stage = "queue", Milliseconds = waited.TotalMilliseconds });
+        metrics.Completed(settings.Models, result.Timings);
         await responseStream.WriteAsync(new GenerateEvent { Result = result }, ct);
         OrchestratorLog.RequestFinished(logger, settings.RequestId, result.Timings.Last().Milliseconds);
     }
 
+    // The client cancelled or went away (whatever the exception that caused): not the version's fault. A passed
+    // deadline is counted (the request was too slow).
+    private bool IsClientCancellation(DateTime? deadline, CancellationToken ct) =>
+        ct.IsCancellationRequested && !(deadline is { } d && time.GetUtcNow().UtcDateTime >= d);
+
     public override Task<ListModelsReply> ListModels(ListModelsRequest request, ServerCallContext context)
     {
+        var catalog = catalogs.Current;
         var reply = new ListModelsReply { DefaultPipeline = catalog.DefaultPipeline };
         var names = catalog.File.Pipelines.Keys.OrderBy(n => n != catalog.DefaultPipeline).ThenBy(n => n, StringComparer.Ordinal);
-        reply.Pipelines.AddRange(names.Select(MapPipeline));
+        reply.Pipelines.AddRange(names.Select(name => MapPipeline(catalog, name)));
         return Task.FromResult(reply);
     }
 
-    private PipelineInfo MapPipeline(string name)
+    private PipelineInfo MapPipeline(PipelineCatalog catalog, string name)
     {
         var definition = catalog.File.Pipelines[name];
         var info = new PipelineInfo { Name = name, Description = definition.Description };
@@ -69,6 +96,7 @@ public sealed class MuseService(
             {
                 Model = new StageModel { Stage = stage, Name = c.Model, Version = c.Version },
                 Weight = c.Weight,
+                Stats = MapStats(metrics.Stats(stage, c.Id)),
             }));
         }
 
@@ -79,4 +107,13 @@ public sealed class MuseService(
         info.Trained = definition.Stages.Values.SelectMany(c => c).All(c => catalog.Manifest(c.Id).Trained);
         return info;
     }
+
+    private static ModelStats MapStats(ModelVersionStats stats) => new()
+    {
+        Requests = (ulong)stats.Requests,
+        Failures = (ulong)stats.Failures,
+        Completed = (ulong)stats.Completed,
+        LatencyP50Ms = stats.P50Milliseconds,
+        LatencyP95Ms = stats.P95Milliseconds,
+    };
 }

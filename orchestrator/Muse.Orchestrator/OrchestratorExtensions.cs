@@ -15,21 +15,33 @@ namespace Muse.Orchestrator;
 /// <summary>Registration of the orchestrator's parts.</summary>
 public static class OrchestratorExtensions
 {
-    /// <summary>Pipelines (pipelines.json + manifests, checked at start-up) and the request runner.</summary>
+    /// <summary>
+    /// Pipelines (pipelines.json + manifests, checked at start-up, reloaded when the file changes), per-version
+    /// metrics and the request runner.
+    /// </summary>
     public static IHostApplicationBuilder AddMuseOrchestrator(this IHostApplicationBuilder builder)
     {
         builder.Services.Configure<OrchestratorOptions>(builder.Configuration.GetSection(OrchestratorOptions.Section));
         builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddOptions<PipelineReloadOptions>().Bind(builder.Configuration.GetSection(PipelineReloadOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.TryAddSingleton<IServedModels>(services => services.GetService<StageClients>() is { } clients
+            ? new ReplicaServedModels(clients, services.GetRequiredService<IOptions<StageResilienceOptions>>(), services.GetRequiredService<TimeProvider>())
+            : NoServedModels.Instance);
         builder.Services.AddSingleton(services =>
         {
             var options = services.GetRequiredService<IOptions<OrchestratorOptions>>().Value;
             var repository = ModelRepository.Locate(options.Repository);
             var path = options.Pipelines ?? Path.Combine(Path.GetDirectoryName(repository)!, "pipelines.json");
-            var catalog = PipelineCatalog.Load(path, repository);
-            OrchestratorLog.PipelinesLoaded(
-                services.GetRequiredService<ILogger<PipelineCatalog>>(), path, string.Join(", ", catalog.File.Pipelines.Keys), catalog.DefaultPipeline);
-            return catalog;
+            return new PipelineCatalogSource(
+                path,
+                repository,
+                services.GetRequiredService<IServedModels>(),
+                services.GetRequiredService<IOptions<PipelineReloadOptions>>().Value,
+                services.GetRequiredService<TimeProvider>(),
+                services.GetRequiredService<ILogger<PipelineCatalogSource>>());
         });
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<ModelMetrics>();
         builder.Services.AddSingleton<StageRunner>();
         builder.Services.AddSingleton<Generator>();
         // Editing reads untrusted images and masks through the same guard as the image-tokenizer stage.
@@ -42,7 +54,8 @@ public static class OrchestratorExtensions
         builder.Services.AddSingleton<Editor>();
         builder.Services.AddOptions<QueueOptions>().Bind(builder.Configuration.GetSection(QueueOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<AdmissionController>();
-        // Resolve the catalog while starting, so a pipeline that cannot work stops the process before it serves.
+        // Resolve the catalog while starting, so a pipeline that cannot work stops the process before it serves (and
+        // the file is watched from then on); the admission gauges exist from the first scrape.
         builder.Services.AddHostedService<PipelineCatalogCheck>();
         return builder;
     }
@@ -80,11 +93,20 @@ internal sealed class PipelineCatalogCheck(IServiceProvider services) : IHostedS
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _ = services.GetRequiredService<PipelineCatalog>();
+        _ = services.GetRequiredService<PipelineCatalogSource>();
+        _ = services.GetRequiredService<AdmissionController>();
         return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>No replica information (no stage clients registered): reloads are not checked against replicas.</summary>
+internal sealed class NoServedModels : IServedModels
+{
+    public static readonly NoServedModels Instance = new();
+
+    public Task<IReadOnlySet<string>?> ServedAsync(string stage, CancellationToken ct) => Task.FromResult<IReadOnlySet<string>?>(null);
 }
 
 /// <summary>

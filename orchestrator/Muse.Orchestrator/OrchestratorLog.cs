@@ -16,4 +16,17 @@ internal static partial class OrchestratorLog
 
     [LoggerMessage(5, LogLevel.Information, "Pipelines loaded from {Path}: {Pipelines}; default {Default}.")]
     public static partial void PipelinesLoaded(ILogger logger, string path, string pipelines, string @default);
+
+    // Pipeline reloads use 20+, apart from the ids other parts of the orchestrator add.
+    [LoggerMessage(20, LogLevel.Information, "Pipelines reloaded from {Path}: {Pipelines}. Versions added: {Added}. Requests in flight keep their versions.")]
+    public static partial void PipelinesReloaded(ILogger logger, string path, string pipelines, string added);
+
+    [LoggerMessage(21, LogLevel.Error, "Pipelines file {Path} refused; the last good configuration keeps serving: {Reason}")]
+    public static partial void PipelinesRefused(ILogger logger, string path, string reason);
+
+    [LoggerMessage(22, LogLevel.Warning, "Pipelines file {Path} adds {Stage} version(s) {Models}, but no replica of that stage answered to confirm it serves them.")]
+    public static partial void PipelineVersionsUnconfirmed(ILogger logger, string path, string stage, string models);
+
+    [LoggerMessage(23, LogLevel.Warning, "Cannot watch {Folder} for changes ({Reason}); pipelines.json is reloaded by polling only.")]
+    public static partial void PipelinesNotWatched(ILogger logger, string folder, string reason);
 }

@@ -8,9 +8,12 @@ namespace Muse.Hosting;
 /// <summary>
 /// Writes <c>MUSE_LISTENING &lt;url&gt;</c> to stdout, one line per bound address, once Kestrel listens. The
 /// local cluster launcher parses these lines to learn ephemeral ports, so the format is a contract: do not
-/// change it. Written with <see cref="Console.Out"/> directly (not a logger) so it is never reformatted.
+/// change it. Written with <see cref="Console.Out"/> directly (not a logger) so it is never reformatted. The optional
+/// HTTP/1.1 metrics listener is announced as <c>MUSE_METRICS &lt;url&gt;</c> instead, so launchers never take it for
+/// the gRPC address.
 /// </summary>
-internal sealed class ListeningAnnouncer(IServer server, IHostApplicationLifetime lifetime, ILogger<ListeningAnnouncer> logger)
+internal sealed class ListeningAnnouncer(
+    IServer server, IHostApplicationLifetime lifetime, ILogger<ListeningAnnouncer> logger, MuseMetricsEndpoint? metrics = null)
     : IHostedService
 {
     /// <summary>Prefix of the start-up line.</summary>
@@ -28,10 +31,17 @@ internal sealed class ListeningAnnouncer(IServer server, IHostApplicationLifetim
     private void Announce()
     {
         var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-        foreach (var address in addresses)
+        var metricsUrl = metrics?.Url?.ToString().TrimEnd('/');
+        foreach (var address in addresses.Where(a => !string.Equals(a.TrimEnd('/'), metricsUrl, StringComparison.OrdinalIgnoreCase)))
         {
             HostingLog.Listening(logger, address);
             Console.Out.WriteLine($"{Prefix} {address}");
+        }
+
+        if (metricsUrl is not null)
+        {
+            HostingLog.ServingMetrics(logger, metricsUrl + MuseMetricsEndpoint.Path);
+            Console.Out.WriteLine($"{MuseMetricsEndpoint.Prefix} {metricsUrl}");
         }
 
         Console.Out.Flush();

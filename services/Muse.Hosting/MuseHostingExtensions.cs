@@ -33,7 +33,7 @@ public static class MuseHostingExtensions
     /// Everything a MuseGrpc process shares, each part also callable on its own:
     /// <see cref="ConfigureMuseKestrel"/>, <see cref="ConfigureMuseLogging"/>, <see cref="ConfigureMuseTelemetry"/>,
     /// <see cref="AddMuseGrpc"/>, <see cref="AddMuseHealthChecks"/>, the <c>MUSE_LISTENING &lt;url&gt;</c>
-    /// stdout line once Kestrel listens, and the optional stop on stdin EOF (<see cref="ParentWatch"/>). Calling it
+    /// stdout line once Kestrel listens (and <c>MUSE_METRICS &lt;url&gt;</c> for the optional metrics listener), and the optional stop on stdin EOF (<see cref="ParentWatch"/>). Calling it
     /// twice has no further effect.
     /// </summary>
     public static TBuilder AddMuseDefaults<TBuilder>(this TBuilder builder)
@@ -65,7 +65,9 @@ public static class MuseHostingExtensions
     /// <summary>
     /// Kestrel speaks HTTP/2 only, in cleartext (h2c; TLS ends at the ingress). Addresses come from the standard
     /// <c>ASPNETCORE_URLS</c> / <c>--urls</c> / <c>ASPNETCORE_HTTP_PORTS</c> / <c>Kestrel:Endpoints</c>; when none
-    /// is set the default is <see cref="MuseHostingOptions.DefaultUrl"/> (loopback, ephemeral port).
+    /// is set the default is <see cref="MuseHostingOptions.DefaultUrl"/> (loopback, ephemeral port). With
+    /// <see cref="MuseHostingOptions.MetricsUrl"/> set, one more listener speaks HTTP/1.1 for Prometheus
+    /// (<see cref="MuseMetricsEndpoint"/>).
     /// </summary>
     public static TBuilder ConfigureMuseKestrel<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder
@@ -83,7 +85,52 @@ public static class MuseHostingExtensions
 
         builder.Services.Configure<KestrelServerOptions>(kestrel =>
             kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2));
+        var metricsUrl = configuration[$"{MuseHostingOptions.Section}:{nameof(MuseHostingOptions.MetricsUrl)}"];
+        if (!string.IsNullOrWhiteSpace(metricsUrl))
+        {
+            AddMetricsListener(builder, metricsUrl);
+        }
+
         return builder;
+    }
+
+    // Kestrel binds either the `urls` addresses or its own endpoints, never both (it ignores `urls` with a warning),
+    // so with a metrics listener the gRPC addresses become Kestrel endpoints too, keeping the HTTP/2 default.
+    private static void AddMetricsListener(IHostApplicationBuilder builder, string metricsUrl)
+    {
+        var configuration = builder.Configuration;
+        var settings = new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            [$"Kestrel:Endpoints:{MuseMetricsEndpoint.EndpointName}:Url"] = metricsUrl,
+            [$"Kestrel:Endpoints:{MuseMetricsEndpoint.EndpointName}:Protocols"] = nameof(HttpProtocols.Http1),
+        };
+        if (!configuration.GetSection("Kestrel:Endpoints").GetChildren().Any())
+        {
+            var urls = (configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Concat((configuration["http_ports"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(port => $"http://*:{port}"));
+            var i = 0;
+            foreach (var url in urls)
+            {
+                settings[$"Kestrel:Endpoints:MuseGrpc{i++}:Url"] = url;
+            }
+
+            settings["urls"] = "";
+            settings["http_ports"] = "";
+        }
+
+        configuration.AddInMemoryCollection(settings);
+        builder.Services.AddSingleton<MuseMetricsEndpoint>();
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<MuseMetricsEndpoint>((kestrel, endpoint) =>
+        {
+            kestrel.ConfigurationLoader ??= kestrel.Configure(configuration.GetSection("Kestrel"));
+            kestrel.ConfigurationLoader.Endpoint(MuseMetricsEndpoint.EndpointName, config =>
+            {
+                // Endpoint defaults say HTTP/2 for gRPC; Prometheus scrapes over HTTP/1.1.
+                config.ListenOptions.Protocols = HttpProtocols.Http1;
+                endpoint.Bind(config.ListenOptions);
+            });
+        });
     }
 
     /// <summary>
@@ -136,9 +183,16 @@ public static class MuseHostingExtensions
 
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(builder.Environment.ApplicationName))
-            .WithMetrics(metrics => metrics
-                .AddAspNetCoreInstrumentation()
-                .AddMeter("Microsoft.AspNetCore.Server.Kestrel", MuseTelemetry.MeterName))
+            .WithMetrics(metrics =>
+            {
+                metrics
+                    .AddAspNetCoreInstrumentation()
+                    .AddMeter("Microsoft.AspNetCore.Server.Kestrel", MuseTelemetry.MeterName);
+                if (!string.IsNullOrWhiteSpace(builder.Configuration[$"{MuseHostingOptions.Section}:{nameof(MuseHostingOptions.MetricsUrl)}"]))
+                {
+                    metrics.AddPrometheusExporter();
+                }
+            })
             .WithTracing(tracing => tracing
                 .AddAspNetCoreInstrumentation(aspNetCore =>
                     aspNetCore.Filter = context => !IsHealthProbe(context.Request.Path))
@@ -189,13 +243,21 @@ public static class MuseHostingExtensions
         return builder;
     }
 
-    /// <summary>Maps <c>grpc.health.v1.Health</c> and server reflection.</summary>
+    /// <summary>
+    /// Maps <c>grpc.health.v1.Health</c>, server reflection and, when <see cref="MuseHostingOptions.MetricsUrl"/> is
+    /// set, the Prometheus scrape endpoint <see cref="MuseMetricsEndpoint.Path"/>.
+    /// </summary>
     public static TEndpoints MapMuseDefaults<TEndpoints>(this TEndpoints endpoints)
         where TEndpoints : IEndpointRouteBuilder
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapGrpcHealthChecksService();
         endpoints.MapGrpcReflectionService();
+        if (endpoints.ServiceProvider.GetService<MuseMetricsEndpoint>() is not null)
+        {
+            endpoints.MapPrometheusScrapingEndpoint(MuseMetricsEndpoint.Path);
+        }
+
         return endpoints;
     }
 

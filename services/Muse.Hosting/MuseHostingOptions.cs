@@ -40,6 +40,13 @@ public sealed class MuseHostingOptions
     /// and holds its children's stdin pipes, so they stop with the launcher even when it is killed outright.
     /// </summary>
     public bool StopWhenStdinCloses { get; set; }
+
+    /// <summary>
+    /// Address of an extra HTTP/1.1 listener serving Prometheus metrics at <c>/metrics</c>, e.g.
+    /// <c>http://127.0.0.1:0</c> (ephemeral port, printed as <c>MUSE_METRICS &lt;url&gt;</c>) or
+    /// <c>http://0.0.0.0:9464</c>. Use an IP address, not <c>localhost</c>. Default unset: no such listener.
+    /// </summary>
+    public string? MetricsUrl { get; set; }
 }
 
 /// <summary>How log entries are written to the console.</summary>

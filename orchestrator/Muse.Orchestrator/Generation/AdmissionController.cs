@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Muse.Hosting;
@@ -25,16 +26,34 @@ public sealed class QueueOptions
 /// first-in first-out in a queue of at most <see cref="QueueOptions.MaxQueued"/>, and learn their position whenever
 /// it changes. A waiter that is cancelled (or whose deadline passes) leaves the queue.
 /// </summary>
-/// <remarks>Singleton; thread-safe.</remarks>
-public sealed class AdmissionController(IOptions<QueueOptions> options)
+/// <remarks>
+/// Singleton; thread-safe. With a meter factory it reports the observable gauges <c>muse.orchestrator.queue.depth</c>
+/// (<see cref="Waiting"/>) and <c>muse.orchestrator.requests.in_flight</c> (<see cref="Running"/>) on the
+/// <see cref="MuseTelemetry.MeterName"/> meter.
+/// </remarks>
+public sealed class AdmissionController
 {
     private readonly Lock _gate = new();
     private readonly LinkedList<Ticket> _waiting = [];
-    private readonly int _maxConcurrent = options.Value.MaxConcurrent;
+    private readonly int _maxConcurrent;
     private int _running;
 
+    /// <summary>Creates the controller; <paramref name="meters"/> (optional) owns the meter of its gauges.</summary>
+    public AdmissionController(IOptions<QueueOptions> options, IMeterFactory? meters = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _maxConcurrent = options.Value.MaxConcurrent;
+        Capacity = options.Value.MaxQueued;
+        if (meters is not null)
+        {
+            var meter = meters.Create(MuseTelemetry.MeterName);
+            meter.CreateObservableGauge("muse.orchestrator.queue.depth", () => Waiting, "{request}", "Requests waiting for a slot.");
+            meter.CreateObservableGauge("muse.orchestrator.requests.in_flight", () => Running, "{request}", "Requests holding a slot (running).");
+        }
+    }
+
     /// <summary>Waiting requests at most.</summary>
-    public int Capacity { get; } = options.Value.MaxQueued;
+    public int Capacity { get; }
 
     /// <summary>Requests running now.</summary>
     public int Running

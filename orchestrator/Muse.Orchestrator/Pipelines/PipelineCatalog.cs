@@ -45,23 +45,49 @@ public sealed class PipelineCatalog
 
     /// <summary>Loads <paramref name="pipelinesPath"/> and the manifests it names from <paramref name="repository"/>.</summary>
     /// <exception cref="InvalidDataException">A pipeline is malformed, names a missing model, or pairs incompatible models.</exception>
-    public static PipelineCatalog Load(string pipelinesPath, string repository)
+    public static PipelineCatalog Load(string pipelinesPath, string repository) =>
+        Parse(System.IO.File.ReadAllBytes(pipelinesPath), pipelinesPath, repository);
+
+    /// <summary>
+    /// Parses the bytes of a pipelines.json and loads the manifests it names from <paramref name="repository"/>;
+    /// <paramref name="source"/> names the file in error messages.
+    /// </summary>
+    /// <exception cref="InvalidDataException">
+    /// The JSON does not parse, or a pipeline is malformed, names a missing model, or pairs incompatible models.
+    /// </exception>
+    public static PipelineCatalog Parse(ReadOnlySpan<byte> json, string source, string repository)
     {
-        var file = JsonSerializer.Deserialize<PipelinesDocument>(System.IO.File.ReadAllText(pipelinesPath), ModelManifest.JsonOptions)
-            ?? throw new InvalidDataException($"{pipelinesPath} is empty.");
+        PipelinesDocument? file;
+        try
+        {
+            file = JsonSerializer.Deserialize<PipelinesDocument>(json, ModelManifest.JsonOptions);
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{source} is not valid pipelines JSON: {ex.Message}", ex);
+        }
+
+        if (file?.Pipelines is null)
+        {
+            throw new InvalidDataException($"{source} is empty.");
+        }
+
         var manifests = new Dictionary<string, ModelManifest>(StringComparer.Ordinal);
         foreach (var reference in file.Pipelines.Values.SelectMany(p => p.Stages.Values).SelectMany(c => c))
         {
             if (!manifests.ContainsKey(reference.Id))
             {
-                manifests[reference.Id] = ModelRepository.Find(repository, reference.Id).Manifest;
+                manifests[reference.Id] = Find(repository, reference.Id, source);
             }
         }
 
         var catalog = new PipelineCatalog(file, manifests);
-        catalog.Validate(pipelinesPath);
+        catalog.Validate(source);
         return catalog;
     }
+
+    /// <summary>Every model id some pipeline of this catalog names, with its manifest.</summary>
+    public IReadOnlyDictionary<string, ModelManifest> Models => _manifests;
 
     /// <summary>True when <paramref name="name"/> is a pipeline of this catalog.</summary>
     public bool Contains(string name) => File.Pipelines.ContainsKey(name);
@@ -177,6 +203,19 @@ public sealed class PipelineCatalog
             {
                 throw new InvalidDataException($"{source}: pipeline '{name}' pairs models that cannot work together: {problem}");
             }
+        }
+    }
+
+    private static ModelManifest Find(string repository, string id, string source)
+    {
+        try
+        {
+            return ModelRepository.Find(repository, id).Manifest;
+        }
+        catch (Exception ex) when (ex is IOException or JsonException or ArgumentException or UnauthorizedAccessException)
+        {
+            // A missing version is a refused configuration, as an incompatible one is, not a crash.
+            throw new InvalidDataException($"{source}: {ex.Message}", ex);
         }
     }
 
