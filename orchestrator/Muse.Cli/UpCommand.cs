@@ -1,11 +1,16 @@
 using System.CommandLine;
+using Microsoft.Extensions.Logging;
 using Muse.Client;
 using Muse.Cluster;
 using Spectre.Console;
 
 namespace Muse.Cli;
 
-/// <summary><c>muse up</c>: a local cluster (every stage a separate process) that runs until Ctrl-C.</summary>
+/// <summary>
+/// <c>muse up</c>: a local cluster (every stage a separate process) that runs until Ctrl-C. A child that dies is
+/// restarted on its own address (see <see cref="RestartPolicy"/>) while the rest keep serving; the command fails only
+/// once the cluster cannot serve any more (<see cref="LocalCluster.WaitForFailureAsync"/>).
+/// </summary>
 internal static class UpCommand
 {
     public static Command Create()
@@ -13,7 +18,7 @@ internal static class UpCommand
         var port = new Option<int>("--port") { Description = "Loopback port of the orchestrator; 0 = any free port", DefaultValueFactory = _ => 0 };
         var replicas = new Option<int>("--replicas") { Description = "Replicas of each transformer stage (base, sr)", DefaultValueFactory = _ => 1 };
         var pipelines = new Option<FileInfo?>("--pipelines") { Description = "pipelines.json to serve; reloaded when it changes (default: beside the repository)" };
-        var command = new Command("up", "Start every stage and the orchestrator on this machine until Ctrl-C") { port, replicas, pipelines };
+        var command = new Command("up", "Start every stage and the orchestrator on this machine until Ctrl-C; restart any that dies") { port, replicas, pipelines };
         command.SetAction((parseResult, cancellationToken) => CommandRunner.RunAsync(
             ct => RunAsync(new LocalClusterOptions
             {
@@ -27,26 +32,33 @@ internal static class UpCommand
 
     private static async Task<int> RunAsync(LocalClusterOptions options, CancellationToken cancellationToken)
     {
+        var log = new LifecycleLog();
         var cluster = await AnsiConsole.Status().StartAsync(
             "Starting a local cluster…",
-            _ => LocalCluster.StartAsync(options, cancellationToken: cancellationToken));
+            _ => LocalCluster.StartAsync(options, log, cancellationToken));
         await using (cluster)
         {
             AnsiConsole.Write(Render(cluster));
             // Scripts wait for this line, the same one every Muse process prints once it listens.
             Console.WriteLine($"{ListeningLine.Marker} {ListeningLine.Format(cluster.OrchestratorUrl)}");
             AnsiConsole.MarkupLine("[grey]Press Ctrl-C to stop.[/]");
+            // Only now: during start-up the status spinner owns the terminal, and a failed start is an exception anyway.
+            log.Enabled = true;
 
-            var processes = cluster.Stages.Append(cluster.Orchestrator).ToList();
-            var anyExit = Task.WhenAny(processes.Select(p => p.WaitForExitAsync(CancellationToken.None)));
-            await Task.WhenAny(anyExit, Task.Delay(Timeout.Infinite, cancellationToken));
-            var died = processes.FirstOrDefault(p => p.HasExited);
-            AnsiConsole.MarkupLine("[grey]Stopping…[/]");
-            if (died is not null && !cancellationToken.IsCancellationRequested)
+            string? failure = null;
+            try
             {
-                await Console.Error.WriteLineAsync(
-                    $"error: {died.Name} (pid {died.ProcessId}) exited unexpectedly. Its last output:{Environment.NewLine}  "
-                    + string.Join(Environment.NewLine + "  ", died.RecentOutput));
+                failure = await cluster.WaitForFailureAsync(cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Ctrl-C: stop in order below.
+            }
+
+            AnsiConsole.MarkupLine("[grey]Stopping…[/]");
+            if (failure is not null)
+            {
+                await Console.Error.WriteLineAsync($"error: the cluster cannot serve any more: {failure}.");
                 return CommandRunner.Failed;
             }
         }
@@ -68,5 +80,38 @@ internal static class UpCommand
         }
 
         return table;
+    }
+
+    /// <summary>
+    /// The cluster's lifecycle events (exits, restarts with their backoff, give-ups) on stderr, one line each; child
+    /// output and per-process start details (Trace, Debug) stay out of the terminal.
+    /// </summary>
+    private sealed class LifecycleLog : ILogger
+    {
+        public volatile bool Enabled;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => Enabled && logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (!IsEnabled(logLevel))
+            {
+                return;
+            }
+
+            var time = TimeProvider.System.GetLocalNow().ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+            var level = logLevel switch
+            {
+                LogLevel.Information => "info",
+                LogLevel.Warning => "warn",
+                _ => "error",
+            };
+            var line = exception is null ? formatter(state, exception) : $"{formatter(state, exception)} {exception}";
+            // One write per line: restarts of different children are logged from different threads.
+            Console.Error.Write($"{time} {level}: {line}{Environment.NewLine}");
+        }
     }
 }

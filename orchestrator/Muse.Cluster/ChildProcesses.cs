@@ -12,6 +12,10 @@ internal static class ChildProcesses
 {
     private static readonly HashSet<ClusterProcess> Live = [];
     private static int _hooked;
+    private static volatile bool _shuttingDown;
+
+    /// <summary>True once <see cref="KillAll"/> has run: this process is going away, and nothing is restarted any more.</summary>
+    public static bool ShuttingDown => _shuttingDown;
 
     public static void Track(ClusterProcess process)
     {
@@ -36,6 +40,7 @@ internal static class ChildProcesses
 
     public static void KillAll()
     {
+        _shuttingDown = true;
         ClusterProcess[] live;
         lock (Live)
         {

@@ -29,8 +29,10 @@ public sealed class ClusterProcess : IAsyncDisposable
     private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Line)> _outputWaiters = [];
     private Task _exited = Task.CompletedTask;
+    private int? _exitCode;
     private Uri? _url;
     private bool _disposed;
+    private bool _released;
 
     private ClusterProcess(string stage, int replica, IReadOnlyList<string> models, Process process, ILogger logger)
     {
@@ -63,6 +65,12 @@ public sealed class ClusterProcess : IAsyncDisposable
     /// <summary>True once the process has exited (killed or on its own).</summary>
     public bool HasExited => _exited.IsCompleted;
 
+    /// <summary>The exit code once the process has exited (137 after a SIGKILL on Linux); null while it runs.</summary>
+    public int? ExitCode => _exited.IsCompleted ? _exitCode : null;
+
+    /// <summary>When the process was first SERVING, as a timestamp of the <see cref="TimeProvider"/> it was started with.</summary>
+    internal long ReadyAt { get; private set; }
+
     /// <summary>The last lines the process wrote to stdout and stderr, oldest first (at most 40).</summary>
     public IReadOnlyList<string> RecentOutput
     {
@@ -79,6 +87,12 @@ public sealed class ClusterProcess : IAsyncDisposable
     /// <remarks>Fault tests use this to take a replica down mid-request.</remarks>
     public void Kill()
     {
+        if (Volatile.Read(ref _released))
+        {
+            // Disposed after it exited (a supervised child that was restarted): the handle is gone, and so is the process.
+            return;
+        }
+
         try
         {
             _process.Kill(entireProcessTree: true);
@@ -155,6 +169,7 @@ public sealed class ClusterProcess : IAsyncDisposable
         _disposed = true;
         await StopAsync(TimeSpan.FromSeconds(10));
         ChildProcesses.Untrack(this);
+        Volatile.Write(ref _released, true);
         _process.Dispose();
     }
 
@@ -165,7 +180,7 @@ public sealed class ClusterProcess : IAsyncDisposable
     /// <remarks>The two waits and the health polls between them run on <paramref name="time"/>.</remarks>
     /// <exception cref="TimeoutException">No address line, or no SERVING, within <paramref name="timeout"/> each.</exception>
     /// <exception cref="InvalidOperationException">The process exited before it was ready.</exception>
-    internal static async Task<ClusterProcess> StartAsync(
+    internal static Task<ClusterProcess> StartAsync(
         string stage,
         int replica,
         IReadOnlyList<string> models,
@@ -175,8 +190,14 @@ public sealed class ClusterProcess : IAsyncDisposable
         TimeSpan timeout,
         TimeProvider time,
         ILogger logger,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken) =>
+        StartAsync(new ChildLaunch(stage, replica, models, fileName, [.. arguments], [.. environment]), timeout, time, logger, cancellationToken);
+
+    /// <summary>Starts <paramref name="launch"/>; otherwise as the overload above.</summary>
+    internal static async Task<ClusterProcess> StartAsync(
+        ChildLaunch launch, TimeSpan timeout, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
     {
+        var (stage, replica, models, fileName, arguments, environment) = launch;
         // Ctrl-C in a terminal signals the whole foreground process group. Children in a session of their own (setsid
         // execs in place, so the process id stays the child's) hear only their parent, which cancels the running call
         // first and then stops them in order, instead of dying under it mid-request.
@@ -217,6 +238,7 @@ public sealed class ClusterProcess : IAsyncDisposable
 
             await child.WaitListeningAsync(timeout, time, cancellationToken);
             await child.WaitServingAsync(timeout, time, cancellationToken);
+            child.ReadyAt = time.GetTimestamp();
             LocalClusterLog.ProcessReady(logger, child.Name, child.ProcessId, child.Url);
             return child;
         }
@@ -251,6 +273,7 @@ public sealed class ClusterProcess : IAsyncDisposable
         // With asynchronous reads, WaitForExitAsync also waits for both streams to reach end of file.
         await _process.WaitForExitAsync(CancellationToken.None);
         var exitCode = _process.ExitCode;
+        _exitCode = exitCode;
         LocalClusterLog.ProcessExited(_logger, Name, ProcessId, exitCode);
         _listening.TrySetException(new InvalidOperationException(Describe($"{Name} exited with code {exitCode} before it listened")));
     }

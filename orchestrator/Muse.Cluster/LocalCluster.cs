@@ -11,43 +11,79 @@ namespace Muse.Cluster;
 /// (text encoder, image tokenizer, base and sr transformer replicas), then the orchestrator wired to them.
 /// </summary>
 /// <remarks>
-/// Owns the child processes: <see cref="DisposeAsync"/> kills every process tree and waits for them to exit. Children
-/// still alive when this process exits are killed from an <see cref="AppDomain.ProcessExit"/> handler.
+/// Once up, every child is supervised (<see cref="SupervisedProcess"/>, <see cref="LocalClusterOptions.Restart"/>): one
+/// that exits is started again on the same address after a backoff, while the rest keep serving; see
+/// <see cref="WaitForFailureAsync"/> for when that is no longer enough. Owns the child processes:
+/// <see cref="DisposeAsync"/> ends supervision, kills every process tree and waits for them to exit. Children still
+/// alive when this process exits are killed from an <see cref="AppDomain.ProcessExit"/> handler.
 /// </remarks>
 public sealed class LocalCluster : IAsyncDisposable
 {
+    private readonly SupervisedProcess _orchestrator;
+    private readonly IReadOnlyList<SupervisedProcess> _stages;
     private readonly TimeSpan _stopTimeout;
     private readonly ILogger _logger;
     private int _disposed;
 
-    private LocalCluster(string repository, IReadOnlyList<ClusterProcess> stages, ClusterProcess orchestrator, TimeSpan stopTimeout, ILogger logger)
+    internal LocalCluster(string repository, IReadOnlyList<SupervisedProcess> stages, SupervisedProcess orchestrator, TimeSpan stopTimeout, ILogger logger)
     {
         Repository = repository;
-        Stages = stages;
-        Orchestrator = orchestrator;
+        _stages = stages;
+        _orchestrator = orchestrator;
+        Processes = [.. stages, orchestrator];
         _stopTimeout = stopTimeout;
         _logger = logger;
     }
 
-    /// <summary>The public <c>muse.v1.Muse</c> endpoint, e.g. <c>http://127.0.0.1:45123</c>.</summary>
-    public Uri OrchestratorUrl => Orchestrator.Url;
+    /// <summary>The public <c>muse.v1.Muse</c> endpoint, e.g. <c>http://127.0.0.1:45123</c>; a restarted orchestrator keeps it.</summary>
+    public Uri OrchestratorUrl => _orchestrator.Url;
 
-    /// <summary>The orchestrator process.</summary>
-    public ClusterProcess Orchestrator { get; }
+    /// <summary>The orchestrator process now (a new one after each restart).</summary>
+    public ClusterProcess Orchestrator => _orchestrator.Current;
 
-    /// <summary>Every stage process in start order: text encoder, image tokenizer, base replicas, sr replicas.</summary>
-    public IReadOnlyList<ClusterProcess> Stages { get; }
+    /// <summary>Every stage process now, in start order: text encoder, image tokenizer, base replicas, sr replicas.</summary>
+    public IReadOnlyList<ClusterProcess> Stages => _stages.Select(s => s.Current).ToList();
+
+    /// <summary>Every child with its supervision (state, restarts, current process): the stages in start order, then the orchestrator.</summary>
+    public IReadOnlyList<SupervisedProcess> Processes { get; }
 
     /// <summary>The model repository every process was given (absolute path).</summary>
     public string Repository { get; }
 
-    /// <summary>The replicas of one stage (<see cref="StageNames"/>), by replica index.</summary>
+    /// <summary>The replicas of one stage (<see cref="StageNames"/>) now, by replica index.</summary>
     public IReadOnlyList<ClusterProcess> Replicas(string stage) => Stages.Where(p => p.Stage == stage).ToList();
 
     /// <summary>
-    /// Starts the stage processes (concurrently), waits until each is SERVING on <c>grpc.health.v1</c>, then starts
-    /// the orchestrator with their addresses and waits for it too.
+    /// Completes, with the reason, once the cluster cannot serve any more however long it waits: the orchestrator, or
+    /// every replica of one stage, has been given up after <see cref="RestartPolicy.MaxRestarts"/> restarts in a row.
+    /// A child that dies and comes back does not complete it.
     /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired first.</exception>
+    public async Task<string> WaitForFailureAsync(CancellationToken cancellationToken = default)
+    {
+        var watches = _stages
+            .GroupBy(s => s.Stage, StringComparer.Ordinal)
+            .Select(g => AllGaveUpAsync([.. g], g.Count() == 1 ? $"{g.Key} was given up" : $"every {g.Key} replica was given up"))
+            .Prepend(AllGaveUpAsync([_orchestrator], "the orchestrator was given up"))
+            .ToList();
+        return await await Task.WhenAny(watches);
+
+        async Task<string> AllGaveUpAsync(IReadOnlyList<SupervisedProcess> group, string reason)
+        {
+            foreach (var process in group)
+            {
+                await process.WaitUntilAsync(p => p.State == SupervisedState.GaveUp, cancellationToken);
+            }
+
+            return $"{reason}: it kept failing to restart (see the log for its last failure)";
+        }
+    }
+
+    /// <summary>
+    /// Starts the stage processes (concurrently), waits until each is SERVING on <c>grpc.health.v1</c>, then starts
+    /// the orchestrator with their addresses and waits for it too; from then on every child is supervised.
+    /// </summary>
+    /// <remarks>A child that fails during start-up fails the start; restarts begin once the whole cluster is up.</remarks>
     /// <param name="options">What to start; default <see cref="LocalClusterOptions"/>.</param>
     /// <param name="logger">Receives lifecycle events, and every child output line at Trace level. Default: none.</param>
     /// <param name="cancellationToken">Stops the start-up; whatever was started is killed.</param>
@@ -63,6 +99,7 @@ public sealed class LocalCluster : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(options.TransformerReplicas, 1, nameof(options.TransformerReplicas));
         ArgumentOutOfRangeException.ThrowIfNegative(options.OrchestratorPort, nameof(options.OrchestratorPort));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.OrchestratorPort, 65535, nameof(options.OrchestratorPort));
+        options.Restart.Validate();
 
         var repository = ModelRepository.Locate(options.Repository);
         var manifests = ModelRepository.Scan(repository).Select(m => m.Manifest).ToList();
@@ -72,24 +109,34 @@ public sealed class LocalCluster : IAsyncDisposable
             .ToDictionary(p => p, p => ServiceBinaries.Resolve(p, options.BinRoot), StringComparer.Ordinal);
         LocalClusterLog.Starting(logger, repository, manifests.Count);
 
-        var stages = await StartStagesAsync(launches, host, binaries, options, logger, cancellationToken);
+        ChildLaunch[] stageLaunches =
+        [
+            .. launches.Select(l => new ChildLaunch(
+                l.Stage,
+                l.Replica,
+                l.Models,
+                host,
+                [binaries[l.Project], .. l.Arguments, .. options.StageArguments],
+                [.. options.Environment])),
+        ];
+        var stages = await StartStagesAsync(stageLaunches, options, logger, cancellationToken);
         try
         {
-            var orchestratorArguments = OrchestratorArguments(repository, options.OrchestratorPort, stages)
-                .Concat(options.Pipelines is null ? [] : [$"--Muse:Pipelines={Path.GetFullPath(options.Pipelines)}"])
-                .Concat(options.OrchestratorArguments);
-            var orchestrator = await ClusterProcess.StartAsync(
+            var orchestratorLaunch = new ChildLaunch(
                 "orchestrator",
                 0,
                 [],
                 host,
-                orchestratorArguments.Prepend(binaries[ServiceBinaries.Orchestrator]),
-                options.Environment,
-                options.StartTimeout,
-                TimeProvider.System,
-                logger,
-                cancellationToken);
-            return new LocalCluster(repository, stages, orchestrator, options.StopTimeout, logger);
+                [binaries[ServiceBinaries.Orchestrator], .. OrchestratorArguments(repository, options.OrchestratorPort, stages), .. PipelinesArgument(options), .. options.OrchestratorArguments],
+                [.. options.Environment]);
+            var orchestrator = await ClusterProcess.StartAsync(orchestratorLaunch, options.StartTimeout, TimeProvider.System, logger, cancellationToken);
+            // Real time: restart backoff is about processes that really died.
+            return new LocalCluster(
+                repository,
+                [.. stages.Select((s, i) => SupervisedProcess.Supervise(s, stageLaunches[i], options.Restart, options.StartTimeout, TimeProvider.System, logger))],
+                SupervisedProcess.Supervise(orchestrator, orchestratorLaunch, options.Restart, options.StartTimeout, TimeProvider.System, logger),
+                options.StopTimeout,
+                logger);
         }
         catch
         {
@@ -102,7 +149,7 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <remarks>For process-exit and Ctrl-C handlers, where there is no time to await <see cref="DisposeAsync"/>.</remarks>
     public static void KillAllChildren() => ChildProcesses.KillAll();
 
-    /// <summary>Kills the orchestrator, then every stage process tree, and waits for them to exit.</summary>
+    /// <summary>Ends supervision, kills the orchestrator, then every stage process tree, and waits for them to exit.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -110,10 +157,12 @@ public sealed class LocalCluster : IAsyncDisposable
             return;
         }
 
-        // The orchestrator first, so it does not see its stages vanish and start failing over.
-        await Orchestrator.StopAsync(_stopTimeout);
-        await Orchestrator.DisposeAsync();
-        await Task.WhenAll(Stages.Select(async s =>
+        // No restarts from here on, or a stage killed below would come back. Then the orchestrator first, so it does
+        // not see its stages vanish and start failing over.
+        await Task.WhenAll(Processes.Select(p => p.EndSupervisionAsync()));
+        await _orchestrator.StopAsync(_stopTimeout);
+        await _orchestrator.DisposeAsync();
+        await Task.WhenAll(_stages.Select(async s =>
         {
             await s.StopAsync(_stopTimeout);
             await s.DisposeAsync();
@@ -162,6 +211,10 @@ public sealed class LocalCluster : IAsyncDisposable
     }
 
     /// <summary>The orchestrator's arguments after the dll path: its port, the repository and every stage endpoint.</summary>
+    // --pipelines: the orchestrator serves that file and reloads it when it changes.
+    private static string[] PipelinesArgument(LocalClusterOptions options) =>
+        options.Pipelines is null ? [] : [$"--Muse:Pipelines={Path.GetFullPath(options.Pipelines)}"];
+
     internal static IReadOnlyList<string> OrchestratorArguments(string repository, int port, IEnumerable<ClusterProcess> stages) =>
         OrchestratorArguments(repository, port, stages.Select(s => (s.Stage, s.Url)));
 
@@ -197,29 +250,14 @@ public sealed class LocalCluster : IAsyncDisposable
     }
 
     private static async Task<IReadOnlyList<ClusterProcess>> StartStagesAsync(
-        IReadOnlyList<StageLaunch> launches,
-        string host,
-        Dictionary<string, string> binaries,
-        LocalClusterOptions options,
-        ILogger logger,
-        CancellationToken cancellationToken)
+        IReadOnlyList<ChildLaunch> launches, LocalClusterOptions options, ILogger logger, CancellationToken cancellationToken)
     {
         using var startup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var starts = launches.Select(async launch =>
         {
             try
             {
-                return await ClusterProcess.StartAsync(
-                    launch.Stage,
-                    launch.Replica,
-                    launch.Models,
-                    host,
-                    [binaries[launch.Project], .. launch.Arguments, .. options.StageArguments],
-                    options.Environment,
-                    options.StartTimeout,
-                    TimeProvider.System,
-                    logger,
-                    startup.Token);
+                return await ClusterProcess.StartAsync(launch, options.StartTimeout, TimeProvider.System, logger, startup.Token);
             }
             catch
             {

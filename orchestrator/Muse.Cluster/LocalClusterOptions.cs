@@ -35,6 +35,9 @@ public sealed class LocalClusterOptions
     /// </summary>
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>How a child that exits on its own is restarted, and when it is given up. Default <see cref="RestartPolicy"/>'s defaults.</summary>
+    public RestartPolicy Restart { get; } = new();
+
     /// <summary>How long <see cref="LocalCluster.DisposeAsync"/> waits for each killed process to exit. Default 10 seconds.</summary>
     public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

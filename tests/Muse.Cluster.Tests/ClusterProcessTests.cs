@@ -1,13 +1,5 @@
-using System.Net;
-using System.Threading.Channels;
 using Grpc.Health.V1;
 using Grpc.HealthCheck;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -22,23 +14,17 @@ namespace Muse.Cluster.Tests;
 public sealed class ClusterProcessTests : IAsyncLifetime
 {
     // The start-up timeout, and the bound on every real wait here (a hang guard, not a speed assertion).
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
-    private readonly HealthServiceImpl _health = new();
+    internal static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
     private readonly DirectoryInfo _scratch = Directory.CreateTempSubdirectory("muse-child-");
-    private WebApplication? _server;
-    private string _address = "";
+    private HealthServer? _server;
 
-    public async Task InitializeAsync()
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
-        builder.Services.AddGrpc();
-        builder.Services.AddSingleton(_health);
-        _server = builder.Build();
-        _server.MapGrpcService<HealthServiceImpl>();
-        await _server.StartAsync();
-        _address = _server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-    }
+    private HealthServiceImpl Health => Server.Health;
+
+    private string Address => Server.Address;
+
+    private HealthServer Server => _server ?? throw new InvalidOperationException("Not initialized.");
+
+    public async Task InitializeAsync() => _server = await HealthServer.StartAsync();
 
     public async Task DisposeAsync()
     {
@@ -53,21 +39,21 @@ public sealed class ClusterProcessTests : IAsyncLifetime
     [Fact]
     public async Task StartAsync_ListeningAndServing_ReturnsRunningProcessAtAddress()
     {
-        _health.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving);
+        Health.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving);
 
-        await using var child = await StartAsync($"echo starting; echo MUSE_LISTENING {_address}; exec sleep 600");
+        await using var child = await StartAsync($"echo starting; echo MUSE_LISTENING {Address}; exec sleep 600");
 
-        Assert.Equal(new Uri(_address), child.Url);
+        Assert.Equal(new Uri(Address), child.Url);
         Assert.False(child.HasExited);
-        Assert.Equal(["starting", $"MUSE_LISTENING {_address}"], child.RecentOutput);
+        Assert.Equal(["starting", $"MUSE_LISTENING {Address}"], child.RecentOutput);
     }
 
     [Fact]
     public async Task DisposeAsync_ChildWithGrandchild_KillsTheWholeTree()
     {
-        _health.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving);
+        Health.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving);
         var pidFile = Path.Combine(_scratch.FullName, "grandchild.pid");
-        var child = await StartAsync($"sleep 600 & echo $! > {pidFile}; echo MUSE_LISTENING {_address}; wait");
+        var child = await StartAsync($"sleep 600 & echo $! > {pidFile}; echo MUSE_LISTENING {Address}; wait");
         var grandchild = int.Parse(await File.ReadAllTextAsync(pidFile), System.Globalization.CultureInfo.InvariantCulture);
 
         await child.DisposeAsync();
@@ -92,9 +78,9 @@ public sealed class ClusterProcessTests : IAsyncLifetime
     {
         var pidFile = Path.Combine(_scratch.FullName, "child.pid");
         var time = new ObservedTimeProvider();
-        var output = new OutputLogger();
+        var output = new RecordingLogger();
         var start = StartAsync($"echo $$ > {pidFile}; echo warming up; exec sleep 600", time, output);
-        await output.WaitForLineAsync("warming up");
+        await output.WaitForLineAsync("warming up", Timeout);
 
         time.Advance(Timeout);
 
@@ -108,11 +94,11 @@ public sealed class ClusterProcessTests : IAsyncLifetime
     [Fact]
     public async Task StartAsync_NeverServing_TimesOutWithLastHealthStatus()
     {
-        _health.SetStatus("", HealthCheckResponse.Types.ServingStatus.NotServing);
+        Health.SetStatus("", HealthCheckResponse.Types.ServingStatus.NotServing);
         var time = new ObservedTimeProvider();
-        var start = StartAsync($"echo MUSE_LISTENING {_address}; exec sleep 600", time);
+        var start = StartAsync($"echo MUSE_LISTENING {Address}; exec sleep 600", time);
         // The pause after the first NOT_SERVING answer: the launcher has read that answer and waits for the next poll.
-        await time.WaitForTimerAsync(ClusterProcess.HealthPollInterval);
+        await time.WaitForTimerAsync(ClusterProcess.HealthPollInterval, Timeout);
 
         time.Advance(Timeout);
 
@@ -124,10 +110,10 @@ public sealed class ClusterProcessTests : IAsyncLifetime
     public async Task StartAsync_Cancelled_ThrowsCancellationAndKillsTheProcess()
     {
         var pidFile = Path.Combine(_scratch.FullName, "child.pid");
-        var output = new OutputLogger();
+        var output = new RecordingLogger();
         using var cancellation = new CancellationTokenSource();
         var start = StartAsync($"echo $$ > {pidFile}; echo pid written; exec sleep 600", TimeProvider.System, output, cancellation.Token);
-        await output.WaitForLineAsync("pid written");
+        await output.WaitForLineAsync("pid written", Timeout);
 
         await cancellation.CancelAsync();
 
@@ -184,48 +170,5 @@ public sealed class ClusterProcessTests : IAsyncLifetime
         }
 
         return false;
-    }
-
-    /// <summary>A fake clock that also reports each timer the code under test starts, so a test advances it only once the code waits.</summary>
-    private sealed class ObservedTimeProvider : FakeTimeProvider
-    {
-        private readonly Channel<TimeSpan> _started = Channel.CreateUnbounded<TimeSpan>();
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
-        {
-            var timer = base.CreateTimer(callback, state, dueTime, period);
-            _started.Writer.TryWrite(dueTime);
-            return timer;
-        }
-
-        public async Task WaitForTimerAsync(TimeSpan dueTime)
-        {
-            using var bound = new CancellationTokenSource(Timeout);
-            while (await _started.Reader.ReadAsync(bound.Token) != dueTime)
-            {
-            }
-        }
-    }
-
-    /// <summary>Receives the launcher's log, which carries every line the child prints, so a test can wait for one.</summary>
-    private sealed class OutputLogger : ILogger
-    {
-        private readonly Channel<string> _messages = Channel.CreateUnbounded<string>();
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            _messages.Writer.TryWrite(formatter(state, exception));
-
-        public async Task WaitForLineAsync(string line)
-        {
-            using var bound = new CancellationTokenSource(Timeout);
-            while (!(await _messages.Reader.ReadAsync(bound.Token)).EndsWith("] " + line, StringComparison.Ordinal))
-            {
-            }
-        }
     }
 }
