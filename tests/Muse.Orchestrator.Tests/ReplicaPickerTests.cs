@@ -39,13 +39,14 @@ public sealed class ReplicaPickerTests : IDisposable
     }
 
     [Fact]
-    public void Pick_Ties_GoRoundInEndpointOrder()
+    public void Pick_Ties_GoRoundInListOrder()
     {
-        var (b, a) = (Replica("http://10.0.0.2:1"), Replica("http://10.0.0.1:1"));
+        var (b, a, c) = (Replica("http://10.0.0.2:1"), Replica("http://10.0.0.1:1"), Replica("http://10.0.0.3:1"));
+        using var busy = c.Acquire();
 
         var picks = Enumerable.Range(0, 4).Select(tie => ReplicaPicker.Pick(_replicas, Model, Excluded(), (uint)tie)).ToList();
 
-        Assert.Equal(new StageReplica?[] { a, b, a, b }, picks);
+        Assert.Equal(new StageReplica?[] { b, a, b, a }, picks);
     }
 
     [Fact]

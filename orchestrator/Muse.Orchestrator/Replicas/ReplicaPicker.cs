@@ -8,8 +8,8 @@ namespace Muse.Orchestrator.Replicas;
 /// </summary>
 /// <remarks>
 /// Images do not depend on the replica (counter-based randomness, the orchestrator owns the token state), so the
-/// choice only spreads load. Ties go round the tied replicas in endpoint order, turned by <c>tie</c>, so that
-/// consecutive requests on an idle cluster alternate replicas.
+/// choice only spreads load. Ties go round the tied replicas in list order (configuration, then address order),
+/// turned by <c>tie</c>, so that consecutive requests on an idle cluster alternate replicas, starting at the first.
 /// </remarks>
 public static class ReplicaPicker
 {
@@ -49,8 +49,7 @@ public static class ReplicaPicker
             // Outstanding is read once per replica: it changes under our feet, and a stale count only costs balance.
             var loads = candidates.Select(r => (Replica: r, Load: r.Outstanding)).ToList();
             var least = loads.Min(l => l.Load);
-            var tied = loads.Where(l => l.Load == least).Select(l => l.Replica)
-                .OrderBy(r => r.Endpoint, StringComparer.Ordinal).ToList();
+            var tied = loads.Where(l => l.Load == least).Select(l => l.Replica).ToList();
             return tied[(int)(tie % (uint)tied.Count)];
         }
 

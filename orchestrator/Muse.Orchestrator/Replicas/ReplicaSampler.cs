@@ -158,9 +158,12 @@ public sealed class ReplicaSampler : IReplicaSampler
         {
             // The stream is already broken or finished; disposing the call below releases it either way.
         }
-
-        _call.Dispose();
-        _lease.Dispose();
+        finally
+        {
+            // Whatever ending the stream threw, the replica's load count must drop, or it would look busy for ever.
+            _call.Dispose();
+            _lease.Dispose();
+        }
     }
 
     // A frozen replica (stopped process, hung host) keeps its connection open and answers nothing: without this bound
