@@ -62,7 +62,8 @@ public static class OrchestratorExtensions
 
     /// <summary>
     /// Stage clients with their resilience pipeline (Polly), read outermost first: the caller's whole budget,
-    /// retries of transient failures on the next replica, and a bound on each attempt.
+    /// retries of transient failures on the next replica, and a bound on each attempt. Replica names resolve through
+    /// DNS and down replicas are probed over <c>grpc.health.v1</c>, unless other resolvers or probes are registered.
     /// </summary>
     public static IHostApplicationBuilder AddMuseStageClients(this IHostApplicationBuilder builder)
     {
@@ -82,6 +83,9 @@ public static class OrchestratorExtensions
                 })
                 .AddTimeout(new TimeoutStrategyOptions { Timeout = options.AttemptTimeout });
         });
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton<IReplicaResolver, DnsReplicaResolver>();
+        builder.Services.TryAddSingleton<IReplicaProbe, GrpcReplicaProbe>();
         builder.Services.AddSingleton<StageClients>();
         builder.Services.AddSingleton<IStageGateway>(services => services.GetRequiredService<StageClients>());
         return builder;

@@ -21,8 +21,9 @@ public sealed class StageRunner(IStageGateway stages, IOptions<StageResilienceOp
 
     /// <summary>
     /// Decodes one stage's token grids (MaskGIT parallel decoding, <see cref="ParallelDecoder"/>) on a replica. The
-    /// orchestrator owns the token state, so when a replica is lost mid-decode the loop resumes on another replica at
-    /// the step it had reached: the image is bit-identical.
+    /// orchestrator owns the token state, so when a replica is lost mid-decode (its stream breaks, or a step gets no
+    /// answer within the step timeout) the loop resumes on another replica at the step it had reached: the image is
+    /// bit-identical. A replica that fails before it answered any step is left at once, without using up a failover.
     /// </summary>
     public async Task DecodeStageAsync(
         ModelManifest model,
@@ -35,11 +36,13 @@ public sealed class StageRunner(IStageGateway stages, IOptions<StageResilienceOp
         Func<StepProgress, Task> onStep,
         CancellationToken ct)
     {
-        var excluded = new HashSet<string>(StringComparer.Ordinal);
+        var tried = new HashSet<string>(StringComparer.Ordinal);
         var stepsDone = 0;
-        for (var failovers = 0; ; failovers++)
+        var failovers = 0;
+        while (true)
         {
-            await using var replica = await stages.OpenSamplerAsync(model, conditioning, excluded, deadline, ct);
+            await using var replica = await stages.OpenSamplerAsync(model, conditioning, tried, deadline, ct);
+            var stepsAtOpen = stepsDone;
             try
             {
                 await ParallelDecoder.DecodeAsync(replica, states, options, stage, seeds, startStep: stepsDone, async progress =>
@@ -49,10 +52,22 @@ public sealed class StageRunner(IStageGateway stages, IOptions<StageResilienceOp
                 }, ct);
                 return;
             }
-            catch (RpcException ex) when (StageErrors.IsTransient(ex) && failovers < resilience.Value.MaxDecodeFailovers && !ct.IsCancellationRequested)
+            catch (RpcException ex) when (StageErrors.IsTransient(ex) && !ct.IsCancellationRequested)
             {
                 replica.MarkFailed();
-                excluded.Add(replica.Endpoint);
+                // A replica that was dead before the decode reached it cost nothing: no step moved. Each replica gets that
+                // once per decode; a replica that failed after answering, or fails again, uses up a failover.
+                if (tried.Add(replica.Endpoint) && stepsDone == stepsAtOpen)
+                {
+                    ReplicaLog.DecodeOpenFailed(logger, model.Id, replica.Endpoint, ex.StatusCode.ToString());
+                    continue;
+                }
+
+                if (++failovers > resilience.Value.MaxDecodeFailovers)
+                {
+                    throw;
+                }
+
                 OrchestratorLog.DecodeFailover(logger, model.Id, replica.Endpoint, stepsDone, ex.StatusCode.ToString());
             }
         }

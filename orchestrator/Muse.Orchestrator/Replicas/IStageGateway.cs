@@ -34,6 +34,6 @@ public interface IReplicaSampler : ITokenSampler, IAsyncDisposable
     /// <summary>The replica's address (its identity for failover).</summary>
     string Endpoint { get; }
 
-    /// <summary>Marks the replica as failed, so that it is re-discovered before it is chosen again.</summary>
+    /// <summary>Marks the replica as failed: it is marked down, and probed until it serves again.</summary>
     void MarkFailed();
 }
