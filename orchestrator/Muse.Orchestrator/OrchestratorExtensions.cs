@@ -25,7 +25,7 @@ public static class OrchestratorExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddOptions<PipelineReloadOptions>().Bind(builder.Configuration.GetSection(PipelineReloadOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.TryAddSingleton<IServedModels>(services => services.GetService<StageClients>() is { } clients
-            ? new ReplicaServedModels(clients, services.GetRequiredService<IOptions<StageResilienceOptions>>(), services.GetRequiredService<TimeProvider>())
+            ? new ReplicaServedModels(clients, services.GetRequiredService<IReplicaProbe>(), services.GetRequiredService<IOptions<StageResilienceOptions>>())
             : NoServedModels.Instance);
         builder.Services.AddSingleton(services =>
         {

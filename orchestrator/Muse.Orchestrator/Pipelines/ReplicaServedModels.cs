@@ -8,23 +8,24 @@ namespace Muse.Orchestrator.Pipelines;
 /// <see cref="IServedModels"/> over the configured replicas: asks each replica of the stage again (StageInfo) and
 /// unites what the ones that answer serve.
 /// </summary>
-internal sealed class ReplicaServedModels(StageClients clients, IOptions<StageResilienceOptions> resilience, TimeProvider time) : IServedModels
+internal sealed class ReplicaServedModels(StageClients clients, IReplicaProbe probe, IOptions<StageResilienceOptions> resilience) : IServedModels
 {
     public async Task<IReadOnlySet<string>?> ServedAsync(string stage, CancellationToken ct)
     {
         HashSet<string>? served = null;
         foreach (var replica in clients.Replicas(stage))
         {
+            var models = replica.Models;
             try
             {
-                await replica.RefreshAsync(time.GetUtcNow().UtcDateTime.Add(resilience.Value.AttemptTimeout), ct);
+                models = await probe.ProbeAsync(replica, resilience.Value.ProbeTimeout, ct);
             }
             catch (RpcException) when (!ct.IsCancellationRequested)
             {
                 // Unreachable now: what it reported before (if anything) still counts below.
             }
 
-            if (replica.Models is { } models)
+            if (models is not null)
             {
                 served ??= new HashSet<string>(StringComparer.Ordinal);
                 served.UnionWith(models);
