@@ -121,7 +121,13 @@ public static class LoadRun
         status is StatusCode.Unavailable or StatusCode.ResourceExhausted or StatusCode.Aborted or StatusCode.DeadlineExceeded;
 
     /// <summary>Runs <paramref name="plan"/> against <paramref name="client"/>; completes when every request has ended.</summary>
-    public static async Task<LoadReport> RunAsync(MuseClient client, LoadPlan plan, TimeProvider time, CancellationToken ct)
+    /// <param name="client">The service.</param>
+    /// <param name="plan">What to send.</param>
+    /// <param name="time">Clock of the latencies and of the retry backoff.</param>
+    /// <param name="ct">Cancels the run.</param>
+    /// <param name="onOutcome">Called as each request ends (from the client's task), e.g. to act at a point of the run.</param>
+    public static async Task<LoadReport> RunAsync(
+        MuseClient client, LoadPlan plan, TimeProvider time, CancellationToken ct, Action<LoadOutcome>? onOutcome = null)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(plan);
@@ -141,7 +147,9 @@ public static class LoadRun
         {
             for (var index = Interlocked.Increment(ref next); index < plan.Requests; index = Interlocked.Increment(ref next))
             {
-                outcomes.Add(await RequestAsync(client, plan, index, time, ct));
+                var outcome = await RequestAsync(client, plan, index, time, ct);
+                outcomes.Add(outcome);
+                onOutcome?.Invoke(outcome);
             }
         }, ct));
         await Task.WhenAll(workers);

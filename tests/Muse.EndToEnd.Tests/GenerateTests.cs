@@ -8,7 +8,7 @@ namespace Muse.EndToEnd.Tests;
 [Collection(SharedCluster.Name)]
 public sealed class GenerateTests(ClusterFixture fixture)
 {
-    private const string Prompt = "a large red circle on the left";
+    internal const string Prompt = "a large red circle on the left";
 
     [Fact]
     public async Task Generate_ValidPrompt_StreamsAcceptedThenEveryStepThenPng()
