@@ -12,13 +12,17 @@ public sealed class QueueOptions
     /// <summary>Configuration section name.</summary>
     public const string Section = "Muse:Queue";
 
-    /// <summary>Requests decoding at the same time. Default 2.</summary>
+    /// <summary>
+    /// Requests decoding at the same time. Default 16: a running request spends most of its time waiting for replica
+    /// steps, and the transformer replicas batch the steps of concurrent requests, so admitting more fills batches;
+    /// the queue is for real overload.
+    /// </summary>
     [Range(1, 1024)]
-    public int MaxConcurrent { get; set; } = 2;
+    public int MaxConcurrent { get; set; } = 16;
 
-    /// <summary>Requests waiting for a slot; one more gets RESOURCE_EXHAUSTED. Default 16; 0 = no queue.</summary>
+    /// <summary>Requests waiting for a slot; one more gets RESOURCE_EXHAUSTED. Default 64; 0 = no queue.</summary>
     [Range(0, 100_000)]
-    public int MaxQueued { get; set; } = 16;
+    public int MaxQueued { get; set; } = 64;
 }
 
 /// <summary>
