@@ -164,7 +164,7 @@ public static class ModelEval
             {
                 var original = SceneRenderer.Render(scene.Spec, size);
                 var tokens = await stages.TokenizeAsync(imageTokenizer, LocalPipeline.EncodePng(original, size, size), null, ct);
-                var image = await stages.DetokenizeAsync(imageTokenizer, tokens.Tokens, null, ct);
+                var image = await stages.DetokenizeAsync(imageTokenizer, tokens.Tokens, PixelEncoding.Png, null, ct);
                 total += Psnr(original, LocalPipeline.DecodeRgb(image.Images[0].Span));
             }
 
@@ -200,10 +200,10 @@ public static class ModelEval
                 await ParallelDecoder.DecodeAsync(replica, states, decode, DecodeStage.SuperResolution, seeds, 0, null, ct);
             }
 
-            var srImage = await stages.DetokenizeAsync(models.ImageTokenizer, TensorConvert.FromInt32(states[0].Tokens, 1, srModel.GridHeight, srModel.GridWidth), null, ct);
+            var srImage = await stages.DetokenizeAsync(models.ImageTokenizer, TensorConvert.FromInt32(states[0].Tokens, 1, srModel.GridHeight, srModel.GridWidth), PixelEncoding.Png, null, ct);
             srTotal += Psnr(high, LocalPipeline.DecodeRgb(srImage.Images[0].Span));
 
-            var lowImage = await stages.DetokenizeAsync(models.ImageTokenizer, low.Tokens, null, ct);
+            var lowImage = await stages.DetokenizeAsync(models.ImageTokenizer, low.Tokens, PixelEncoding.Png, null, ct);
             using var upsampled = Image.Load<Rgb24>(lowImage.Images[0].Span);
             upsampled.Mutate(x => x.Resize(highSize, highSize, KnownResamplers.Bicubic));
             bicubicTotal += Psnr(high, LocalPipeline.Pixels(upsampled));

@@ -70,8 +70,8 @@ public sealed class InProcessStages : IStageGateway, IDisposable
     }
 
     /// <inheritdoc/>
-    public Task<DetokenizeReply> DetokenizeAsync(ModelManifest model, Tensor tokens, DateTime? deadline, CancellationToken ct) =>
-        _imageTokenizer.Detokenize(new DetokenizeRequest { Model = model.Id, Tokens = tokens }, new InProcessCallContext(ct));
+    public Task<DetokenizeReply> DetokenizeAsync(ModelManifest model, Tensor tokens, PixelEncoding encoding, DateTime? deadline, CancellationToken ct) =>
+        _imageTokenizer.Detokenize(new DetokenizeRequest { Model = model.Id, Tokens = tokens, Encoding = encoding }, new InProcessCallContext(ct));
 
     /// <inheritdoc/>
     public Task<TokenizeReply> TokenizeAsync(ModelManifest model, ReadOnlyMemory<byte> image, DateTime? deadline, CancellationToken ct) =>

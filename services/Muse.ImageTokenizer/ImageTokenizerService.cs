@@ -9,7 +9,7 @@ using Muse.Protos.V1;
 
 namespace Muse.ImageTokenizer;
 
-/// <summary><c>muse.v1.ImageTokenizer</c>: PNG/JPEG → VQGAN tokens, tokens → PNG.</summary>
+/// <summary><c>muse.v1.ImageTokenizer</c>: PNG/JPEG → VQGAN tokens, tokens → PNG or raw RGB.</summary>
 public sealed class ImageTokenizerService(
     ServedModels<VqganModel> models, ImageUploadGuard guard, IOptions<ImageTokenizerOptions> options)
     : Protos.V1.ImageTokenizer.ImageTokenizerBase
@@ -43,6 +43,8 @@ public sealed class ImageTokenizerService(
     public override Task<DetokenizeReply> Detokenize(DetokenizeRequest request, ServerCallContext context)
     {
         MuseValidation.NotNull(request.Tokens);
+        MuseValidation.Require(
+            request.Encoding is PixelEncoding.Png or PixelEncoding.Rgb24, $"must be PNG or RGB24, not {request.Encoding}.", "encoding");
         var vqgan = models.Get(request.Model);
         var (batch, height, width, tokens) = ReadTokens(request.Tokens, vqgan.CodebookSize);
 
@@ -66,7 +68,10 @@ public sealed class ImageTokenizerService(
             var pixels = vqgan.Detokenize(chunk, count, height, width, context.CancellationToken); // [count, 3, f·h, f·w]
             for (var row = 0; row < count; row++)
             {
-                reply.Images.Add(ByteString.CopyFrom(PixelConvert.ToPng(pixels, row, f * height, f * width)));
+                var rgb = PixelConvert.ToRgb24(pixels, row, f * height, f * width);
+                reply.Images.Add(request.Encoding == PixelEncoding.Rgb24
+                    ? UnsafeByteOperations.UnsafeWrap(rgb) // rgb is ours alone and never written again
+                    : ByteString.CopyFrom(PixelConvert.ToPng(rgb, f * height, f * width)));
             }
         }
 

@@ -37,10 +37,10 @@ public static class PixelConvert
     }
 
     /// <summary>
-    /// One batch row of decoder output [batch, 3, height, width] as an 8-bit RGB PNG; values are clamped to
-    /// [-1, 1] first (NaN counts as −1).
+    /// One batch row of decoder output [batch, 3, height, width] as 8-bit RGB [height, width, 3]; values are clamped
+    /// to [-1, 1] first (NaN counts as −1).
     /// </summary>
-    public static byte[] ToPng(ReadOnlySpan<float> batchPixels, int row, int height, int width)
+    public static byte[] ToRgb24(ReadOnlySpan<float> batchPixels, int row, int height, int width)
     {
         var plane = height * width;
         var source = batchPixels.Slice(row * 3 * plane, 3 * plane); // [3, H, W]
@@ -52,6 +52,12 @@ public static class PixelConvert
             rgb[(3 * i) + 2] = ToByte(source[(2 * plane) + i]);
         }
 
+        return rgb;
+    }
+
+    /// <summary>8-bit RGB [height, width, 3] as a PNG.</summary>
+    public static byte[] ToPng(ReadOnlySpan<byte> rgb, int height, int width)
+    {
         using var image = Image.LoadPixelData<Rgb24>(rgb, width, height);
         using var png = new MemoryStream();
         image.SaveAsPng(png, Encoder);

@@ -10,8 +10,11 @@ internal static partial class InferenceLog
     [LoggerMessage(2, LogLevel.Warning, "Execution provider {Provider} is unavailable for {Path}; trying the next one. {Reason}")]
     public static partial void ProviderUnavailable(ILogger logger, string provider, string path, string reason);
 
-    [LoggerMessage(4, LogLevel.Information, "Execution provider {Provider} failed to load earlier in this process; {Path} tries the next one. {Reason}")]
+    [LoggerMessage(4, LogLevel.Debug, "Execution provider {Provider} failed to load earlier in this process; {Path} tries the next one. {Reason}")]
     public static partial void ProviderUnloadable(ILogger logger, string provider, string path, string reason);
+
+    [LoggerMessage(7, LogLevel.Information, "Execution provider {Provider} is not available on this machine: {Reason} Sessions use the next provider (CPU last).")]
+    public static partial void ProviderAbsent(ILogger logger, string provider, string reason);
 
     [LoggerMessage(3, LogLevel.Information, "Model {Model} ({Stage}) loaded from {Folder}.")]
     public static partial void ModelLoaded(ILogger logger, string model, string stage, string folder);

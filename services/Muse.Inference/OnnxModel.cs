@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 
@@ -11,8 +12,9 @@ namespace Muse.Inference;
 /// </summary>
 public sealed class OnnxModel : IDisposable
 {
-    // Providers whose native libraries failed to load in this process, with ORT's reason. Loading them fails the
-    // same way for every later session (and ORT logs an error each time), so they are tried once per process.
+    // Providers whose native libraries are missing or failed to load in this process, with the reason. Loading them
+    // fails the same way for every later session (and ORT writes an error to stderr each time), so each is tried, or
+    // found missing, once per process.
     private static readonly ConcurrentDictionary<ExecutionProvider, string> UnloadableProviders = new();
 
     private readonly InferenceSession _session;
@@ -41,15 +43,29 @@ public sealed class OnnxModel : IDisposable
 
     /// <summary>
     /// Loads <paramref name="path"/> with the first provider of <paramref name="options"/> that can be appended;
-    /// a provider whose native libraries are missing is logged and skipped, and CPU always works.
+    /// a provider whose native libraries are missing is logged and skipped, and CPU always works. A GPU provider is
+    /// appended only where <see cref="MissingLibrary"/> finds its library and an NVIDIA driver, so a machine without
+    /// a GPU gets one informational line per process instead of ONNX Runtime's load error.
     /// </summary>
     public static OnnxModel Load(string path, InferenceOptions options, ILogger logger)
     {
+        ArgumentNullException.ThrowIfNull(options);
         foreach (var provider in options.EffectiveProviders.Append(ExecutionProvider.Cpu).Distinct())
         {
             if (UnloadableProviders.TryGetValue(provider, out var earlier))
             {
                 InferenceLog.ProviderUnloadable(logger, provider.ToString(), path, earlier);
+                continue;
+            }
+
+            if (MissingLibrary(provider) is { } missing)
+            {
+                // Only the first session of the process to find it missing says so.
+                if (UnloadableProviders.TryAdd(provider, missing))
+                {
+                    InferenceLog.ProviderAbsent(logger, provider.ToString(), missing);
+                }
+
                 continue;
             }
 
@@ -91,6 +107,47 @@ public sealed class OnnxModel : IDisposable
         }
 
         throw new InvalidOperationException("Unreachable: the CPU provider is always tried last.");
+    }
+
+    /// <summary>
+    /// Why <paramref name="provider"/> cannot run here, or null when it may: the CPU provider always may; a GPU
+    /// provider needs its library in this build (<c>libonnxruntime_providers_cuda.so</c> or <c>_tensorrt</c> beside
+    /// ONNX Runtime; absent from builds with <c>-p:OnnxRuntimeGpu=false</c>) and an NVIDIA driver
+    /// (<c>libcuda.so.1</c>, <c>nvcuda.dll</c>). Null is no promise: ONNX Runtime may still fail to load the
+    /// provider (a missing CUDA or cuDNN library), and <see cref="Load"/> then logs its reason and moves on.
+    /// </summary>
+    public static string? MissingLibrary(ExecutionProvider provider)
+    {
+        if (provider == ExecutionProvider.Cpu)
+        {
+            return null;
+        }
+
+        var (prefix, extension, driver) = OperatingSystem.IsWindows() ? ("", ".dll", "nvcuda.dll")
+            : OperatingSystem.IsLinux() ? ("lib", ".so", "libcuda.so.1")
+            : ("", "", "");
+        if (driver.Length == 0)
+        {
+            return $"ONNX Runtime has no {provider} provider for {RuntimeInformation.OSDescription}.";
+        }
+
+        var library = $"{prefix}onnxruntime_providers_{(provider == ExecutionProvider.TensorRT ? "tensorrt" : "cuda")}{extension}";
+        var os = OperatingSystem.IsWindows() ? "win" : "linux";
+        var arch = RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+        string[] folders = [AppContext.BaseDirectory, System.IO.Path.Combine(AppContext.BaseDirectory, "runtimes", $"{os}-{arch}", "native")];
+        if (!folders.Any(folder => File.Exists(System.IO.Path.Combine(folder, library))))
+        {
+            return $"{library} is not part of this build (built with -p:OnnxRuntimeGpu=false?).";
+        }
+
+        // The driver is what a machine without a GPU lacks. Loading it has no side effect that ORT would not cause.
+        if (!NativeLibrary.TryLoad(driver, out var handle))
+        {
+            return $"no NVIDIA driver ({driver} not found): this machine has no usable GPU.";
+        }
+
+        NativeLibrary.Free(handle);
+        return null;
     }
 
     private static void Append(SessionOptions sessionOptions, ExecutionProvider provider, int deviceId)

@@ -33,6 +33,30 @@ public sealed class ImageEncodingTests
         Assert.Equal(first.Image.ToByteArray(), second.Image.ToByteArray());
     }
 
+    [Theory]
+    [InlineData(ImageFormat.Png)]
+    [InlineData(ImageFormat.Jpeg)]
+    [InlineData(ImageFormat.Webp)]
+    public void EncodeRgb24_PixelsOfAPng_SameBytesAsEncodingThePng(ImageFormat format)
+    {
+        var source = SourcePng();
+        using var image = Image.Load<Rgb24>(source);
+        var rgb = new byte[3 * image.Width * image.Height];
+        image.CopyPixelDataTo(rgb);
+
+        var fromPng = ImageEncoding.Encode(source, Parameters(seed: 5, prompt: "x"), format, 90);
+        var fromRgb = ImageEncoding.EncodeRgb24(rgb, image.Width, image.Height, Parameters(seed: 5, prompt: "x"), format, 90);
+
+        Assert.Equal(fromPng.Image.ToByteArray(), fromRgb.Image.ToByteArray());
+        Assert.Equal((fromPng.Width, fromPng.Height, fromPng.Format), (fromRgb.Width, fromRgb.Height, fromRgb.Format));
+    }
+
+    [Fact]
+    public void EncodeRgb24_WrongLength_Throws()
+    {
+        Assert.Throws<ArgumentException>(() => ImageEncoding.EncodeRgb24(new byte[10], 2, 2, Parameters(seed: 5, prompt: "x"), ImageFormat.Png, 90));
+    }
+
     [Fact]
     public void Encode_NonAsciiPrompt_RoundTrips()
     {

@@ -42,6 +42,33 @@ public sealed class ImageTokenizerTests(ImageTokenizerHost fixture, ITestOutputH
         Assert.Equal(reply.Images[0], reply.Images[1]);
     }
 
+    [Fact]
+    public async Task Detokenize_Rgb24_ReturnsThePixelsOfThePng()
+    {
+        var tokens = Grid(batch: 2, height: 4, width: 6);
+
+        var png = await fixture.Client.DetokenizeAsync(new DetokenizeRequest { Tokens = tokens });
+        var raw = await fixture.Client.DetokenizeAsync(new DetokenizeRequest { Tokens = tokens, Encoding = PixelEncoding.Rgb24 });
+
+        Assert.Equal((png.Width, png.Height), (raw.Width, raw.Height));
+        for (var row = 0; row < 2; row++)
+        {
+            using var decoded = SixLabors.ImageSharp.Image.Load<Rgb24>(png.Images[row].Span);
+            var expected = new byte[3 * decoded.Width * decoded.Height];
+            decoded.CopyPixelDataTo(expected);
+            Assert.Equal(expected, raw.Images[row].ToByteArray());
+        }
+    }
+
+    [Fact]
+    public async Task Detokenize_UnknownEncoding_ReturnsInvalidArgument()
+    {
+        var ex = await Errors.AssertStatusAsync(StatusCode.InvalidArgument, () => fixture.Client.DetokenizeAsync(
+            new DetokenizeRequest { Tokens = Grid(1, 2, 2), Encoding = (PixelEncoding)7 }).ResponseAsync);
+
+        Assert.Contains("encoding", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(-1)]
     [InlineData(0)] // replaced by CodebookSize: the mask token id, which cannot be decoded

@@ -23,16 +23,39 @@ public sealed class OnnxModelTests
             return; // a GPU machine: nothing fell back
         }
 
-        // Whichever session of the process met the failure first logged ORT's reason; the later one skipped CUDA
-        // without asking ORT again, and says why.
+        // Whichever session of the process met the failure first said why (at most one line for the process: the
+        // provider's library or the NVIDIA driver is missing, or ORT's reason); the later one skipped CUDA without
+        // asking again, and says so only at debug level.
         Assert.Equal(ExecutionProvider.Cpu, b.Provider);
-        Assert.Contains(second.Lines, l => l.Contains("failed to load earlier in this process", StringComparison.Ordinal) && l.Contains("Cuda", StringComparison.Ordinal));
-        Assert.DoesNotContain(second.Lines, l => l.Contains("is unavailable", StringComparison.Ordinal));
+        Assert.Contains(second.Lines, l => l.Message.Contains("failed to load earlier in this process", StringComparison.Ordinal) && l.Message.Contains("Cuda", StringComparison.Ordinal));
+        Assert.DoesNotContain(second.Lines, l => l.Level >= LogLevel.Information && l.Message.Contains("Cuda", StringComparison.Ordinal));
+        Assert.DoesNotContain(second.Lines, l => l.Message.Contains("is unavailable", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void MissingLibrary_Cpu_IsNeverMissing()
+    {
+        Assert.Null(OnnxModel.MissingLibrary(ExecutionProvider.Cpu));
+    }
+
+    [Fact]
+    public void MissingLibrary_GpuProviderOnAMachineWithoutDriver_SaysWhatIsMissing()
+    {
+        var driver = OperatingSystem.IsWindows() ? "nvcuda.dll" : "libcuda.so.1";
+        if (System.Runtime.InteropServices.NativeLibrary.TryLoad(driver, out _))
+        {
+            return; // a GPU machine
+        }
+
+        var reason = OnnxModel.MissingLibrary(ExecutionProvider.Cuda);
+
+        Assert.NotNull(reason);
+        Assert.True(reason.Contains(driver, StringComparison.Ordinal) || reason.Contains("not part of this build", StringComparison.Ordinal), reason);
     }
 
     private sealed class ListLogger : ILogger
     {
-        public List<string> Lines { get; } = [];
+        public List<(LogLevel Level, string Message)> Lines { get; } = [];
 
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
@@ -40,6 +63,6 @@ public sealed class OnnxModelTests
         public bool IsEnabled(LogLevel logLevel) => true;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Lines.Add(formatter(state, exception));
+            Lines.Add((logLevel, formatter(state, exception)));
     }
 }

@@ -62,16 +62,16 @@ public sealed class Editor(StageRunner runner, IStageGateway stages, ImageUpload
         // 4. Pixels out, with the original pasted back outside the edited region.
         stageStarted = time.GetTimestamp();
         var sr = models.SuperResolution;
+        // Raw pixels, encoded once here (after the paste, when there is one): the same PNG the tokenizer would write.
         var reply = await stages.DetokenizeAsync(
-            models.ImageTokenizer, TensorConvert.FromInt32(srTokens, 1, sr.GridHeight, sr.GridWidth), deadline, ct);
-        var png = reply.Images[0];
+            models.ImageTokenizer, TensorConvert.FromInt32(srTokens, 1, sr.GridHeight, sr.GridWidth), PixelEncoding.Rgb24, deadline, ct);
+        using var generated = Image.LoadPixelData<Rgb24>(reply.Images[0].Span, reply.Width, reply.Height);
         if (settings.Blend && pixelMask is not null)
         {
-            // The tokenizer's own PNG: trusted, and its size is the pipeline's.
-            using var generated = Image.Load<Rgb24>(png.Span);
             EditImages.PasteOutsideMask(generated, canvas, pixelMask);
-            png = ByteString.CopyFrom(EditImages.ToPng(generated));
         }
+
+        var png = UnsafeByteOperations.UnsafeWrap(EditImages.ToPng(generated)); // a fresh array, never written again
 
         timings.Add(runner.Timing(Stages.ImageTokenizer, stageStarted));
         timings.Add(runner.Timing("total", started));

@@ -55,12 +55,14 @@ public sealed class Generator(StageRunner runner, IStageGateway stages, TimeProv
         // 4. Pixels.
         stageStarted = time.GetTimestamp();
         var tokens = TensorConvert.FromInt32(Concat(srStates), batch, srModel.GridHeight, srModel.GridWidth);   // [batch, h, w]
-        var image = await stages.DetokenizeAsync(models.ImageTokenizer, tokens, deadline, ct);
+        // Raw pixels: the final file is written here anyway, so a PNG from the tokenizer would only be decoded again.
+        var image = await stages.DetokenizeAsync(models.ImageTokenizer, tokens, PixelEncoding.Rgb24, deadline, ct);
         // The final encoding carries each image's own parameters (its seed, not the request's), so image k equals a
         // 1-image request with seed ImageSeed(seed, k) byte for byte.
-        var images = image.Images.Select((png, k) =>
+        var images = image.Images.Select((rgb, k) =>
         {
-            var encoded = ImageEncoding.Encode(png.Span, ParametersOf(settings, k), settings.OutputFormat, settings.Quality);
+            var encoded = ImageEncoding.EncodeRgb24(
+                rgb.Span, image.Width, image.Height, ParametersOf(settings, k), settings.OutputFormat, settings.Quality);
             encoded.Index = k;
             return encoded;
         }).ToList();

@@ -11,8 +11,9 @@ using SixLabors.ImageSharp.PixelFormats;
 namespace Muse.Orchestrator.Generation;
 
 /// <summary>
-/// The final encoding of a generated image: the image tokenizer's PNG re-encoded in the requested format with the
-/// generation parameters inside. Deterministic: the same pixels and parameters always give the same bytes.
+/// The final encoding of a generated image: the image tokenizer's pixels (raw RGB, or a PNG) encoded in the requested
+/// format with the generation parameters inside. Deterministic: the same pixels and parameters always give the same
+/// bytes, whichever way the pixels came.
 /// </summary>
 public static class ImageEncoding
 {
@@ -34,6 +35,33 @@ public static class ImageEncoding
                 source.GetRowSpan(y).CopyTo(target.GetRowSpan(y));
             }
         });
+        return Encode(clean, parameters, format, quality);
+    }
+
+    /// <summary>Encodes raw pixels as <paramref name="format"/> carrying <paramref name="parameters"/>.</summary>
+    /// <param name="rgb">8-bit RGB, <paramref name="height"/> × <paramref name="width"/> × 3 bytes, rows top to bottom
+    /// (the image tokenizer's <c>PIXEL_ENCODING_RGB24</c>).</param>
+    /// <param name="width">Pixels per row.</param>
+    /// <param name="height">Rows.</param>
+    /// <param name="parameters">Written as JSON into a PNG tEXt chunk, or JPEG/WebP EXIF ImageDescription.</param>
+    /// <param name="format">Output encoding.</param>
+    /// <param name="quality">JPEG/WebP quality, 1 to 100; ignored for PNG.</param>
+    public static GeneratedImage EncodeRgb24(
+        ReadOnlySpan<byte> rgb, int width, int height, GenerationParameters parameters, ImageFormat format, int quality)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        if (width <= 0 || height <= 0 || rgb.Length != 3 * width * height)
+        {
+            throw new ArgumentException($"{rgb.Length} bytes are not {width}×{height} RGB pixels.", nameof(rgb));
+        }
+
+        // A fresh image carries no metadata: the same pixels give the same bytes as through the PNG path above.
+        using var clean = Image.LoadPixelData<Rgb24>(rgb, width, height);
+        return Encode(clean, parameters, format, quality);
+    }
+
+    private static GeneratedImage Encode(Image<Rgb24> clean, GenerationParameters parameters, ImageFormat format, int quality)
+    {
         var json = parameters.ToJson();
         IImageEncoder encoder;
         if (format == ImageFormat.Png)

@@ -94,7 +94,7 @@ public sealed class StageRunner(IStageGateway stages, IOptions<StageResilienceOp
     {
         // The prediction holds the latest sample at every position, so a preview exists from the first step on.
         var tokens = TensorConvert.FromInt32(state.Prediction, 1, state.GridHeight, state.GridWidth);
-        var reply = await stages.DetokenizeAsync(imageTokenizer, tokens, deadline, ct);
+        var reply = await stages.DetokenizeAsync(imageTokenizer, tokens, PixelEncoding.Png, deadline, ct);
         return reply.Images[0];
     }
 

@@ -13,8 +13,8 @@ public interface IStageGateway
     /// <summary>TextEncoder.Encode with <paramref name="model"/>.</summary>
     Task<EncodeReply> EncodeAsync(ModelManifest model, IEnumerable<string> texts, DateTime? deadline, CancellationToken ct);
 
-    /// <summary>ImageTokenizer.Detokenize with <paramref name="model"/>.</summary>
-    Task<DetokenizeReply> DetokenizeAsync(ModelManifest model, Tensor tokens, DateTime? deadline, CancellationToken ct);
+    /// <summary>ImageTokenizer.Detokenize with <paramref name="model"/>, each image as <paramref name="encoding"/> asks.</summary>
+    Task<DetokenizeReply> DetokenizeAsync(ModelManifest model, Tensor tokens, PixelEncoding encoding, DateTime? deadline, CancellationToken ct);
 
     /// <summary>ImageTokenizer.Tokenize of one PNG or JPEG with <paramref name="model"/> (editing).</summary>
     Task<TokenizeReply> TokenizeAsync(ModelManifest model, ReadOnlyMemory<byte> image, DateTime? deadline, CancellationToken ct);

@@ -75,9 +75,9 @@ public sealed class StageClients : IStageGateway, IDisposable
     }
 
     /// <summary>ImageTokenizer.Detokenize on a replica holding <paramref name="model"/>.</summary>
-    public Task<DetokenizeReply> DetokenizeAsync(ModelManifest model, Tensor tokens, DateTime? deadline, CancellationToken ct)
+    public Task<DetokenizeReply> DetokenizeAsync(ModelManifest model, Tensor tokens, PixelEncoding encoding, DateTime? deadline, CancellationToken ct)
     {
-        var request = new DetokenizeRequest { Model = model.Id, Tokens = tokens };
+        var request = new DetokenizeRequest { Model = model.Id, Tokens = tokens, Encoding = encoding };
         return UnaryAsync(model, deadline, (channel, options) => new ImageTokenizer.ImageTokenizerClient(channel).DetokenizeAsync(request, options), ct);
     }
 
