@@ -131,15 +131,17 @@ public sealed class MuseServiceTests : IDisposable
         public Task<EncodeReply> EncodeAsync(ModelManifest model, IEnumerable<string> texts, DateTime? deadline, CancellationToken ct) =>
             FailEncode ? throw new RpcException(new Status(StatusCode.Internal, "encoder broke")) : Task.FromResult(new EncodeReply());
 
-        public Task<DetokenizeReply> DetokenizeAsync(ModelManifest model, Tensor tokens, DateTime? deadline, CancellationToken ct)
+        public Task<DetokenizeReply> DetokenizeAsync(ModelManifest model, Tensor tokens, PixelEncoding encoding, DateTime? deadline, CancellationToken ct)
         {
-            var reply = new DetokenizeReply();
-            using var image = new Image<Rgb24>(16 * model.DownsampleFactor, 16 * model.DownsampleFactor);
+            var side = 16 * model.DownsampleFactor;
+            var reply = new DetokenizeReply { Width = side, Height = side };
+            using var image = new Image<Rgb24>(side, side);
             using var png = new MemoryStream();
             image.SaveAsPng(png);
+            var bytes = encoding == PixelEncoding.Rgb24 ? new byte[side * side * 3] : png.ToArray();
             for (var i = 0; i < tokens.Shape[0]; i++)
             {
-                reply.Images.Add(ByteString.CopyFrom(png.ToArray()));
+                reply.Images.Add(ByteString.CopyFrom(bytes));
             }
 
             return Task.FromResult(reply);
