@@ -43,21 +43,20 @@ public static class LoadCommand
             endpoint, clients, requests, prompts, attempts, timeout, json,
         };
         image.AddTo(command);
-        command.Validators.Add(result =>
-        {
-            if (result.GetValue(clients) is not { Length: > 0 } counts || counts.Any(c => c < 1) || result.GetValue(requests) < 1 || result.GetValue(attempts) < 1)
-            {
-                result.AddError("--clients (each count), --requests and --attempts must be at least 1.");
-            }
-
-            if (result.GetValue(timeout) <= 0)
-            {
-                result.AddError("--timeout must be positive.");
-            }
-        });
         command.SetAction((parseResult, cancellationToken) => CommandRunner.RunAsync(
             async ct =>
             {
+                var counts = parseResult.GetValue(clients) ?? [];
+                if (counts.Length == 0 || counts.Any(c => c < 1) || parseResult.GetValue(requests) < 1 || parseResult.GetValue(attempts) < 1)
+                {
+                    throw new ArgumentException("--clients (each count), --requests and --attempts must be at least 1.");
+                }
+
+                if (parseResult.GetValue(timeout) <= 0)
+                {
+                    throw new ArgumentException("--timeout must be positive.");
+                }
+
                 var given = parseResult.GetValue(prompts);
                 var plan = new LoadPlan(
                     1,
@@ -71,7 +70,7 @@ public static class LoadCommand
                     RequestTimeout: TimeSpan.FromSeconds(parseResult.GetValue(timeout)));
                 await using var connection = await MuseConnection.OpenAsync(parseResult.GetValue(endpoint), ct);
                 var reports = new List<LoadReport>();
-                foreach (var count in parseResult.GetValue(clients)!)
+                foreach (var count in counts)
                 {
                     reports.Add(await LoadRun.RunAsync(connection.Client, plan with { Clients = count }, TimeProvider.System, ct));
                 }
