@@ -115,40 +115,22 @@ public sealed class StepRunner(ILogger<StepRunner> logger)
         var (session, step) = (rows.Session, rows.Step);
         var model = session.Model;
         var images = session.BatchSize;
-        var length = model.Length;
-        var imageLogits = length * model.CodebookSize;
-        var guided = rows.Rows > images;
-
-        var sampled = new int[images * length];         // [B, N]
-        var confidence = new float[images * length];    // [B, N]
-        var mixed = new float[imageLogits];             // [N, K]
-        for (var image = 0; image < images; image++)
+        SampledTokens sampled;
+        try
         {
-            var conditional = logits.Slice(image * imageLogits, imageLogits);
-            var unconditional = guided ? logits.Slice((images + image) * imageLogits, imageLogits) : default;
-            Guidance.Mix(conditional, unconditional, step.GuidanceScale, mixed);
-            try
-            {
-                Sampler.SampleInto(
-                    mixed,
-                    step.Tokens.AsSpan(image * length, length),
-                    model.MaskTokenId,
-                    step.SamplingTemperature,
-                    session.Seeds[image],
-                    model.Stage,
-                    step.Step,
-                    sampled.AsSpan(image * length, length),
-                    confidence.AsSpan(image * length, length));
-            }
-            catch (ArgumentException ex)
-            {
-                // Inputs are validated, so non-finite logits are the model's fault: Internal, not InvalidArgument.
-                throw new InvalidOperationException($"Model {model.Id} produced logits that cannot be sampled.", ex);
-            }
+            sampled = GuidedStep.Sample(
+                logits, step.Tokens, images, guided: rows.Rows > images, step.GuidanceScale, step.SamplingTemperature,
+                session.Seeds, model.Stage, step.Step, model.MaskTokenId);
+        }
+        catch (ArgumentException ex)
+        {
+            // Inputs are validated, so non-finite logits (or a wrong logits shape) are the model's fault: Internal,
+            // not InvalidArgument.
+            throw new InvalidOperationException($"Model {model.Id} produced logits that cannot be sampled.", ex);
         }
 
         TransformerLog.StepDecoded(logger, model.Id, step.Step, step.Steps, rows.Rows, step.GuidanceScale, step.SamplingTemperature);
-        return new StepResult(sampled, confidence, rows.Rows);
+        return new StepResult(sampled.Tokens, sampled.Confidence, rows.Rows);
     }
 
     private static T[] Stack<T>(IReadOnlyList<StepRows> steps, Func<StepRows, T[]> array)

@@ -30,22 +30,5 @@ public sealed class BenchTests
         Assert.DoesNotContain("Failed to load library", stderr, StringComparison.Ordinal);
     }
 
-    // The built `muse` CLI as a separate process: exit code, stdout and stderr apart.
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunMuseAsync(params string[] arguments)
-    {
-        var muse = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "Muse.Cli", "debug", "muse.dll"));
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(muse);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(bound.Token);
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int ExitCode, string Stdout, string Stderr)> RunMuseAsync(params string[] arguments) => MuseCli.RunAsync(arguments);
 }

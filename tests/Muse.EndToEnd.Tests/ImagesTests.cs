@@ -95,22 +95,9 @@ public sealed class ImagesTests(ClusterFixture fixture)
         }
     }
 
-    // The built `muse` CLI as a separate process; returns its exit code and everything it wrote.
     private static async Task<(int ExitCode, string Output)> RunMuseAsync(params string[] arguments)
     {
-        var muse = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "Muse.Cli", "debug", "muse.dll"));
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(muse);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start.");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(bound.Token);
-        return (process.ExitCode, await stdout + await stderr);
+        var (exitCode, stdout, stderr) = await MuseCli.RunAsync(arguments);
+        return (exitCode, stdout + stderr);
     }
 }

@@ -3,10 +3,9 @@ using Muse.Decoding;
 namespace Muse.Training.Stages;
 
 /// <summary>
-/// What a transformer replica does with the logits of one step (services/Muse.Transformer/StepRunner.cs, after its
-/// ONNX run): per image classifier-free guidance <see cref="Guidance.Mix"/> and counter-RNG sampling
-/// <see cref="Sampler.SampleInto"/> with the image's seed. Shared by the trainer's samplers, so the only thing
-/// that can differ between them and serving is the forward pass.
+/// The trainer's samplers' side of <see cref="GuidedStep"/>, which the serving replica calls too: the states' tokens
+/// laid out as the graphs and <see cref="GuidedStep.Sample"/> take them, so the only thing that can differ between
+/// the trainer and serving is the forward pass.
 /// </summary>
 internal static class GuidedSampling
 {
@@ -42,36 +41,13 @@ internal static class GuidedSampling
         IReadOnlyList<ulong> seeds, DecodeStage stage, int step, int maskTokenId)
     {
         ArgumentNullException.ThrowIfNull(states);
-        ArgumentNullException.ThrowIfNull(seeds);
-        var images = states.Count;
         var length = states[0].Length;
-        var rows = guided ? 2 * images : images;
-        if (seeds.Count != images || logits.Length == 0 || logits.Length % (rows * length) != 0)
+        var tokens = new int[states.Count * length];    // [B, N]
+        for (var image = 0; image < states.Count; image++)
         {
-            throw new ArgumentException($"Logits ({logits.Length}) are not [{rows}, {length}, K] for {images} images and {seeds.Count} seeds.", nameof(logits));
+            states[image].Tokens.CopyTo(tokens.AsSpan(image * length, length));
         }
 
-        var imageLogits = logits.Length / rows;         // N·K
-        var sampled = new int[images * length];         // [B, N]
-        var confidence = new float[images * length];    // [B, N]
-        var mixed = new float[imageLogits];             // [N, K]
-        for (var image = 0; image < images; image++)
-        {
-            var conditional = logits.Slice(image * imageLogits, imageLogits);
-            var unconditional = guided ? logits.Slice((images + image) * imageLogits, imageLogits) : default;
-            Guidance.Mix(conditional, unconditional, guidanceScale, mixed);
-            Sampler.SampleInto(
-                mixed,
-                states[image].Tokens,
-                maskTokenId,
-                samplingTemperature,
-                seeds[image],
-                stage,
-                step,
-                sampled.AsSpan(image * length, length),
-                confidence.AsSpan(image * length, length));
-        }
-
-        return new SampledTokens(images, sampled, confidence);
+        return GuidedStep.Sample(logits, tokens, states.Count, guided, guidanceScale, samplingTemperature, seeds, stage, step, maskTokenId);
     }
 }
