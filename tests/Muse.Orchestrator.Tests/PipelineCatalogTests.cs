@@ -8,9 +8,9 @@ namespace Muse.Orchestrator.Tests;
 
 public sealed class PipelineCatalogTests : IDisposable
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("muse-catalog-").FullName;
+    private readonly TestRepository _repository = new();
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _repository.Dispose();
 
     [Fact]
     public void Load_CompatiblePipeline_ChoosesOneVersionPerStage()
@@ -28,7 +28,7 @@ public sealed class PipelineCatalogTests : IDisposable
     [Fact]
     public void Choose_WeightedVersions_SplitsTrafficByWeightAndIsStickyPerRequest()
     {
-        WriteManifest(Transformer("b", "2", Stages.Base, 8, 8));
+        _repository.Write(TestRepository.Transformer("b", "2", Stages.Base, 8, 8));
         var sut = CreateSut(Pipeline(("base", "b", "1", 9), ("base", "b", "2", 1)));
 
         var picks = Enumerable.Range(0, 2000).Select(i => sut.Choose("p", $"request-{i}").Base.Version).ToList();
@@ -42,7 +42,7 @@ public sealed class PipelineCatalogTests : IDisposable
     [Fact]
     public void Load_CodebookMismatch_IsRefusedAtStartUp()
     {
-        WriteManifest(Transformer("b", "9", Stages.Base, 8, 8) with { CodebookSize = 1024, MaskTokenId = 1024 });
+        _repository.Write(TestRepository.Transformer("b", "9", Stages.Base, 8, 8) with { CodebookSize = 1024, MaskTokenId = 1024 });
 
         var error = Assert.Throws<InvalidDataException>(() => CreateSut(Pipeline(("base", "b", "9", 1))));
 
@@ -52,7 +52,7 @@ public sealed class PipelineCatalogTests : IDisposable
     [Fact]
     public void Load_SuperResolutionGridMismatch_IsRefusedAtStartUp()
     {
-        WriteManifest(Transformer("s", "9", Stages.SuperResolution, 16, 16) with { LowResGridHeight = 4, LowResGridWidth = 4 });
+        _repository.Write(TestRepository.Transformer("s", "9", Stages.SuperResolution, 16, 16) with { LowResGridHeight = 4, LowResGridWidth = 4 });
 
         var error = Assert.Throws<InvalidDataException>(() => CreateSut(Pipeline(("sr", "s", "9", 1))));
 
@@ -62,7 +62,7 @@ public sealed class PipelineCatalogTests : IDisposable
     [Fact]
     public void Load_TrainedWithAnotherTokenizer_IsRefusedAtStartUp()
     {
-        WriteManifest(Transformer("b", "7", Stages.Base, 8, 8) with { ImageTokenizer = "other/1" });
+        _repository.Write(TestRepository.Transformer("b", "7", Stages.Base, 8, 8) with { ImageTokenizer = "other/1" });
 
         var error = Assert.Throws<InvalidDataException>(() => CreateSut(Pipeline(("base", "b", "7", 1))));
 
@@ -131,21 +131,8 @@ public sealed class PipelineCatalogTests : IDisposable
 
     private PipelineCatalog CreateSut(object pipelines)
     {
-        WriteManifest(new ModelManifest
-        {
-            Name = "t", Version = "1", Stage = Stages.TextEncoder, TextEmbeddingDim = 16, TextMaxLength = 8,
-            Files = new() { ["model"] = "m.onnx", ["tokenizer"] = "spiece.model" },
-        });
-        WriteManifest(new ModelManifest
-        {
-            Name = "v", Version = "1", Stage = Stages.ImageTokenizer, CodebookSize = 32, DownsampleFactor = 8,
-            Files = new() { ["encoder"] = "e.onnx", ["decoder"] = "d.onnx" },
-        });
-        WriteManifest(Transformer("b", "1", Stages.Base, 8, 8));
-        WriteManifest(Transformer("s", "1", Stages.SuperResolution, 16, 16) with { LowResGridHeight = 8, LowResGridWidth = 8 });
-        var path = Path.Combine(_root, "pipelines.json");
-        File.WriteAllText(path, JsonSerializer.Serialize(pipelines, ModelManifest.JsonOptions));
-        return PipelineCatalog.Load(path, _root);
+        File.WriteAllText(_repository.PipelinesPath, JsonSerializer.Serialize(pipelines, ModelManifest.JsonOptions));
+        return PipelineCatalog.Load(_repository.PipelinesPath, _repository.Root);
     }
 
     private static object Pipeline(object defaults) =>
@@ -162,7 +149,7 @@ public sealed class PipelineCatalogTests : IDisposable
         return new { defaultPipeline = "p", pipelines = new Dictionary<string, object> { ["p"] = new { stages } } };
     }
 
-    // Version 1 of every stage's model (the manifests CreateSut writes).
+    // Version 1 of every stage's model (TestRepository's t/1, v/1, b/1, s/1).
     private static Dictionary<string, List<object>> VersionOneStages() => new()
     {
         [Stages.TextEncoder] = [new { model = "t", version = "1", weight = 1 }],
@@ -170,17 +157,4 @@ public sealed class PipelineCatalogTests : IDisposable
         [Stages.Base] = [new { model = "b", version = "1", weight = 1 }],
         [Stages.SuperResolution] = [new { model = "s", version = "1", weight = 1 }],
     };
-
-    private static ModelManifest Transformer(string name, string version, string stage, int h, int w) => new()
-    {
-        Name = name, Version = version, Stage = stage, CodebookSize = 32, MaskTokenId = 32, GridHeight = h, GridWidth = w,
-        TextEmbeddingDim = 16, TextMaxLength = 8, Files = new() { ["model"] = "m.onnx" },
-    };
-
-    private void WriteManifest(ModelManifest manifest)
-    {
-        var folder = Path.Combine(_root, manifest.Name, manifest.Version);
-        Directory.CreateDirectory(folder);
-        File.WriteAllText(Path.Combine(folder, "manifest.json"), JsonSerializer.Serialize(manifest, ModelManifest.JsonOptions));
-    }
 }

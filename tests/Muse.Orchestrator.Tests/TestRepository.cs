@@ -57,13 +57,15 @@ internal sealed class TestRepository : IDisposable
 
     private static object Candidate(string id, double weight) => new { model = id.Split('/')[0], version = id.Split('/')[1], weight };
 
-    private static ModelManifest Transformer(string name, string version, string stage, int h, int w) => new()
+    /// <summary>A base or SR transformer manifest: codebook 32, text [8, 16], grid h × w.</summary>
+    public static ModelManifest Transformer(string name, string version, string stage, int h, int w) => new()
     {
         Name = name, Version = version, Stage = stage, CodebookSize = 32, MaskTokenId = 32, GridHeight = h, GridWidth = w,
         TextEmbeddingDim = 16, TextMaxLength = 8, Files = new() { ["model"] = "m.onnx" },
     };
 
-    private void Write(ModelManifest manifest)
+    /// <summary>Writes <paramref name="manifest"/> into the repository (replacing one of the same id).</summary>
+    public void Write(ModelManifest manifest)
     {
         var folder = Path.Combine(Root, manifest.Name, manifest.Version);
         Directory.CreateDirectory(folder);
