@@ -1,3 +1,4 @@
+using Google.Protobuf.Reflection;
 using Microsoft.AspNetCore.StaticFiles;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.OpenApi.Models;
@@ -28,7 +29,10 @@ public static class MuseWebExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var section = builder.Configuration.GetSection(MuseWebOptions.Section);
         builder.Services.AddOptions<MuseWebOptions>().Bind(section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddGrpc().AddJsonTranscoding();
+        // The error details the service attaches (google.rpc.BadRequest and friends, see MuseValidation) are written
+        // into the JSON error body as Any, which needs their descriptors.
+        builder.Services.AddGrpc().AddJsonTranscoding(transcoding =>
+            transcoding.TypeRegistry = TypeRegistry.FromFiles(Google.Rpc.ErrorDetailsReflection.Descriptor));
         var port = section.Get<MuseWebOptions>()?.Port;
         if (port is null)
         {
@@ -44,7 +48,7 @@ public static class MuseWebExtensions
                 Title = "Muse",
                 Version = "v1",
                 Description = "Text-to-image generation and editing (muse.v1.Muse over HTTP/JSON). Generate and Edit answer "
-                    + "with a JSON array of GenerateEvent objects written one by one as they happen: accepted, queued, "
+                    + "with a stream of GenerateEvent JSON objects, one per line, written as they happen: accepted, queued, "
                     + "progress (with base64 preview PNGs), result.",
             });
             // The proto comments, compiled into Muse.Protos' XML documentation, describe every field.
