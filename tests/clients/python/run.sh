@@ -14,7 +14,8 @@ source "$here/../cluster.sh"
 muse_cluster_start || exit 1
 
 stubs=$(mktemp -d "${TMPDIR:-/tmp}/muse-py.XXXXXX")
-"$python" -m grpc_tools.protoc -I "$muse_root/protos" --python_out="$stubs" --grpc_python_out="$stubs" \
+# Debian 12 ships protoc 3.12, where proto3 `optional` still needs the experimental flag.
+"$python" -m grpc_tools.protoc --experimental_allow_proto3_optional -I "$muse_root/protos" --python_out="$stubs" --grpc_python_out="$stubs" \
   "$muse_root"/protos/muse/v1/*.proto "$muse_root"/protos/google/api/*.proto || exit 1
 
 echo "Python $("$python" --version 2>&1 | cut -d' ' -f2) client test against $MUSE_ENDPOINT"

@@ -204,7 +204,8 @@ function handle(event, body) {
       preview.dataset.stage = p.stage;
       preview.dataset.step = String(p.step);
       preview.alt = `Preview of the ${p.stage} stage at step ${p.step}`;
-      preview.hidden = false;
+      $('preview-caption').textContent = `Live preview: ${p.stage === 'sr' ? 'super-resolution' : 'base'}, step ${p.step}/${p.steps}`;
+      $('preview-box').hidden = false;
     }
   } else if (event.result) {
     const r = event.result;
