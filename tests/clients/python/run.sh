@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Python client test: grpcio with stubs generated from protos/ alone (grpc_tools.protoc, at test time).
+# Python client test: grpcio with stubs generated from protos/ alone (protoc + grpc_python_plugin, at test time).
 # Usage: bash tests/clients/python/run.sh [TAP_FILE]
 #   Starts a local cluster (../cluster.sh) unless MUSE_ENDPOINT is set, runs the test, stops the cluster.
 #   Uses /usr/bin/python3 (Debian's grpcio), not whatever python3 is first on PATH.
@@ -14,8 +14,8 @@ source "$here/../cluster.sh"
 muse_cluster_start || exit 1
 
 stubs=$(mktemp -d "${TMPDIR:-/tmp}/muse-py.XXXXXX")
-# Debian 12 ships protoc 3.12, where proto3 `optional` still needs the experimental flag.
-"$python" -m grpc_tools.protoc --experimental_allow_proto3_optional -I "$muse_root/protos" --python_out="$stubs" --grpc_python_out="$stubs" \
+protoc -I "$muse_root/protos" --python_out="$stubs" --grpc_python_out="$stubs" \
+  --plugin=protoc-gen-grpc_python="$(command -v grpc_python_plugin)" \
   "$muse_root"/protos/muse/v1/*.proto "$muse_root"/protos/google/api/*.proto || exit 1
 
 echo "Python $("$python" --version 2>&1 | cut -d' ' -f2) client test against $MUSE_ENDPOINT"
