@@ -55,7 +55,8 @@ public static class MuseWebExtensions
             var protoDocs = Path.Combine(AppContext.BaseDirectory, "Muse.Protos.xml");
             if (File.Exists(protoDocs))
             {
-                swagger.IncludeGrpcXmlComments(protoDocs, includeControllerXmlComments: true);
+                swagger.IncludeXmlComments(protoDocs);       // messages and fields
+                swagger.IncludeGrpcXmlComments(protoDocs, includeControllerXmlComments: true);   // methods
             }
         });
         return builder;
