@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the project: the .NET test projects (unit, service, end-to-end) and the Node.js client
-# test against a local cluster. Prints one closing line "N passed, N failed" summed over all results.
+# Runs every test of the project: the .NET test projects (unit, service, end-to-end) and the client tests (Node.js,
+# Python, the web page in chromium) against one local cluster. Prints one closing line "N passed, N failed" summed over all results.
 # Usage: bash tests/run.sh            (from anywhere; needs only the .NET SDK, and Node.js for the client test)
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,16 +47,30 @@ if [[ $status -eq 0 ]]; then
     echo "-- training smoke skipped: ../shared/tools/modern-userland is not available (or not root)"
   fi
 
-  if command -v node >/dev/null 2>&1; then
-    echo "== Node.js client test"
-    # The solution was just built: the client test reuses that build.
-    MUSE_SKIP_BUILD=1 bash tests/clients/node/run.sh "$results/node-tap.txt" || status=1
+  # The client tests share one local cluster (tests/clients/cluster.sh): Node.js (grpc-js), Python (grpcio) and the
+  # web page in Debian's chromium. Each installs what it needs (npm ci; apt-get when root) and writes TAP.
+  echo "== client tests (Node.js, Python, web page) against one local cluster"
+  # The solution was just built: the client tests reuse that build.
+  export MUSE_SKIP_BUILD=1
+  source tests/clients/cluster.sh
+  if muse_cluster_start >"$results/cluster.log" 2>&1; then
+    if command -v node >/dev/null 2>&1; then
+      echo "-- Node.js client test"
+      bash tests/clients/node/run.sh "$results/node-tap.txt" || status=1
+      echo "-- web page test"
+      bash tests/clients/web/run.sh "$results/web-tap.txt" || status=1
+    else
+      echo "-- Node.js client and web page tests skipped: node is not installed" >&2
+    fi
+    echo "-- Python client test"
+    bash tests/clients/python/run.sh "$results/python-tap.txt" || status=1
   else
-    echo "== Node.js client test skipped: node is not installed" >&2
+    echo "the local cluster for the client tests did not start:" >&2; cat "$results/cluster.log" >&2; status=1
   fi
+  muse_cluster_stop
 fi
 
-# Sum the TRX counters and node's TAP summary into the one line CI reads.
+# Sum the TRX counters and the client tests' TAP summaries (node, web, python) into the one line CI reads.
 python3 - "$results" <<'PY' || true
 import glob, re, sys, os
 d = sys.argv[1]
@@ -70,8 +84,7 @@ for path in glob.glob(os.path.join(d, "*.trx")):
     passed += int(attrs.get("passed", 0))
     failed += int(attrs.get("failed", 0)) + int(attrs.get("error", 0)) + int(attrs.get("timeout", 0)) + int(attrs.get("aborted", 0))
     skipped += int(attrs.get("notExecuted", 0))
-tap = os.path.join(d, "node-tap.txt")
-if os.path.exists(tap):
+for tap in sorted(glob.glob(os.path.join(d, "*-tap.txt"))):
     text = open(tap, encoding="utf-8", errors="replace").read()
     for key in ("pass", "fail", "skipped"):
         m = re.findall(rf"^# {key} (\d+)$", text, re.M)

@@ -23,6 +23,7 @@ var root = new RootCommand("Muse text-to-image over gRPC: generate images with a
     EvalCommand.Create(),
     ShowcaseCommand.Create(),
     ReproduceCommand.Create(),
+    CheckCommand.Create(),
     LoadCommand.Create(),
 };
 

@@ -18,13 +18,15 @@ internal static class UpCommand
         var port = new Option<int>("--port") { Description = "Loopback port of the orchestrator; 0 = any free port", DefaultValueFactory = _ => 0 };
         var replicas = new Option<int>("--replicas") { Description = "Replicas of each transformer stage (base, sr)", DefaultValueFactory = _ => 1 };
         var pipelines = new Option<FileInfo?>("--pipelines") { Description = "pipelines.json to serve; reloaded when it changes (default: beside the repository)" };
-        var command = new Command("up", "Start every stage and the orchestrator on this machine until Ctrl-C; restart any that dies") { port, replicas, pipelines };
+        var webPort = new Option<int>("--web-port") { Description = "Loopback port of the web page and HTTP/JSON API (HTTP/1.1); 0 = any free port", DefaultValueFactory = _ => 0 };
+        var command = new Command("up", "Start every stage and the orchestrator on this machine until Ctrl-C; restart any that dies") { port, replicas, pipelines, webPort };
         command.SetAction((parseResult, cancellationToken) => CommandRunner.RunAsync(
             ct => RunAsync(new LocalClusterOptions
             {
                 OrchestratorPort = parseResult.GetValue(port),
                 TransformerReplicas = parseResult.GetValue(replicas),
                 Pipelines = parseResult.GetValue(pipelines)?.FullName,
+                WebPort = parseResult.GetValue(webPort),
             }, ct),
             cancellationToken));
         return command;
@@ -41,6 +43,12 @@ internal static class UpCommand
             AnsiConsole.Write(Render(cluster));
             // Scripts wait for this line, the same one every Muse process prints once it listens.
             Console.WriteLine($"{ListeningLine.Marker} {ListeningLine.Format(cluster.OrchestratorUrl)}");
+            if (cluster.WebUrl is { } web)
+            {
+                // The web page and the HTTP/JSON API (curl), announced the same way.
+                Console.WriteLine($"{ListeningLine.WebMarker} {ListeningLine.Format(web)}");
+            }
+
             AnsiConsole.MarkupLine("[grey]Press Ctrl-C to stop.[/]");
             // Only now: during start-up the status spinner owns the terminal, and a failed start is an exception anyway.
             log.Enabled = true;
@@ -75,7 +83,9 @@ internal static class UpCommand
             table.AddRow(
                 Markup.Escape(process.Name),
                 process.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                Markup.Escape(ListeningLine.Format(process.Url)),
+                Markup.Escape(process.Stage == "orchestrator" && cluster.WebUrl is { } web
+                    ? $"{ListeningLine.Format(process.Url)} (web {ListeningLine.Format(web)})"
+                    : ListeningLine.Format(process.Url)),
                 Markup.Escape(string.Join(", ", process.Models)));
         }
 

@@ -11,7 +11,7 @@ public static class GenerateCommand
     {
         var prompt = new Argument<string>("prompt") { Description = "What to draw, e.g. \"a large red circle on the left\"" };
         var shared = new ImageRequestOptions();
-        var previewEvery = new Option<int>("--preview-every") { Description = "Save a preview PNG every n base steps next to the output; 0 = none", DefaultValueFactory = _ => 0 };
+        var previewEvery = new Option<int>("--preview-every") { Description = "Save a preview PNG every n steps of each stage next to the output; 0 = none", DefaultValueFactory = _ => 0 };
         var output = new Option<string?>("--out", "-o")
         {
             Description = "Output file (default: muse-<seed>.<format> in the current directory); several images are written as NAME-0.png, NAME-1.png, …",

@@ -59,6 +59,9 @@ public sealed class ClusterProcess : IAsyncDisposable
     /// <summary>The address the process reported in its <c>MUSE_LISTENING</c> line.</summary>
     public Uri Url => _url ?? throw new InvalidOperationException($"{Name} has not reported its address yet.");
 
+    /// <summary>The address of the orchestrator's web listener from its <c>MUSE_WEB</c> line; null until printed, and for stages.</summary>
+    public Uri? WebUrl { get; private set; }
+
     /// <summary>OS process id.</summary>
     public int ProcessId { get; }
 
@@ -304,6 +307,10 @@ public sealed class ClusterProcess : IAsyncDisposable
         if (ListeningLine.TryParse(line, out var url) && _listening.TrySetResult(url))
         {
             _url = url;
+        }
+        else if (ListeningLine.TryParse(line, ListeningLine.WebMarker, out var web))
+        {
+            WebUrl = web;
         }
     }
 

@@ -10,18 +10,24 @@ public static class ListeningLine
     /// <summary>The marker that starts the line.</summary>
     public const string Marker = "MUSE_LISTENING";
 
+    /// <summary>The marker of the orchestrator's web listener line (page, HTTP/JSON API), <c>MUSE_WEB &lt;url&gt;</c>.</summary>
+    public const string WebMarker = "MUSE_WEB";
+
     /// <summary>Reads the address from a <c>MUSE_LISTENING &lt;url&gt;</c> line; false for any other line.</summary>
     /// <remarks>Only absolute http/https addresses count; path and trailing slash are dropped.</remarks>
-    public static bool TryParse(string? line, [NotNullWhen(true)] out Uri? url)
+    public static bool TryParse(string? line, [NotNullWhen(true)] out Uri? url) => TryParse(line, Marker, out url);
+
+    /// <summary>Reads the address from a <c>&lt;marker&gt; &lt;url&gt;</c> line (e.g. <see cref="WebMarker"/>); false for any other line.</summary>
+    public static bool TryParse(string? line, string marker, [NotNullWhen(true)] out Uri? url)
     {
         url = null;
         var trimmed = line?.Trim();
-        if (trimmed is null || !trimmed.StartsWith(Marker + " ", StringComparison.Ordinal))
+        if (trimmed is null || !trimmed.StartsWith(marker + " ", StringComparison.Ordinal))
         {
             return false;
         }
 
-        var address = trimmed[Marker.Length..].Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        var address = trimmed[marker.Length..].Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
         if (!Uri.TryCreate(address, UriKind.Absolute, out var parsed)
             || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps)
             || parsed.Port <= 0)

@@ -25,9 +25,10 @@ public sealed class LocalCluster : IAsyncDisposable
     private readonly ILogger _logger;
     private int _disposed;
 
-    internal LocalCluster(string repository, IReadOnlyList<SupervisedProcess> stages, SupervisedProcess orchestrator, TimeSpan stopTimeout, ILogger logger)
+    internal LocalCluster(string repository, IReadOnlyList<SupervisedProcess> stages, SupervisedProcess orchestrator, TimeSpan stopTimeout, ILogger logger, Uri? webUrl = null)
     {
         Repository = repository;
+        WebUrl = webUrl;
         _stages = stages;
         _orchestrator = orchestrator;
         Processes = [.. stages, orchestrator];
@@ -37,6 +38,12 @@ public sealed class LocalCluster : IAsyncDisposable
 
     /// <summary>The public <c>muse.v1.Muse</c> endpoint, e.g. <c>http://127.0.0.1:45123</c>; a restarted orchestrator keeps it.</summary>
     public Uri OrchestratorUrl => _orchestrator.Url;
+
+    /// <summary>
+    /// The orchestrator's web listener (page, HTTP/JSON API, OpenAPI), e.g. <c>http://127.0.0.1:45124</c>, when
+    /// <see cref="LocalClusterOptions.WebPort"/> was set; a restarted orchestrator keeps it.
+    /// </summary>
+    public Uri? WebUrl { get; }
 
     /// <summary>The orchestrator process now (a new one after each restart).</summary>
     public ClusterProcess Orchestrator => _orchestrator.Current;
@@ -99,6 +106,12 @@ public sealed class LocalCluster : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(options.TransformerReplicas, 1, nameof(options.TransformerReplicas));
         ArgumentOutOfRangeException.ThrowIfNegative(options.OrchestratorPort, nameof(options.OrchestratorPort));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.OrchestratorPort, 65535, nameof(options.OrchestratorPort));
+        if (options.WebPort is { } webPort)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(webPort, nameof(options.WebPort));
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(webPort, 65535, nameof(options.WebPort));
+        }
+
         options.Restart.Validate();
 
         var repository = ModelRepository.Locate(options.Repository);
@@ -127,16 +140,28 @@ public sealed class LocalCluster : IAsyncDisposable
                 0,
                 [],
                 host,
-                [binaries[ServiceBinaries.Orchestrator], .. OrchestratorArguments(repository, options.OrchestratorPort, stages), .. PipelinesArgument(options), .. options.OrchestratorArguments],
+                [binaries[ServiceBinaries.Orchestrator], .. OrchestratorArguments(repository, options.OrchestratorPort, stages), .. PipelinesArgument(options), .. WebArgument(options), .. options.OrchestratorArguments],
                 [.. options.Environment]);
             var orchestrator = await ClusterProcess.StartAsync(orchestratorLaunch, options.StartTimeout, TimeProvider.System, logger, cancellationToken);
+            Uri? webUrl = null;
+            if (options.WebPort is not null)
+            {
+                webUrl = await WaitForWebUrlAsync(orchestrator, options.StartTimeout, cancellationToken);
+                // A restart asks for the port the first start got, as it does for the gRPC address.
+                orchestratorLaunch = orchestratorLaunch with
+                {
+                    Arguments = [.. orchestratorLaunch.Arguments.Select(a => a.StartsWith(WebPortOption, StringComparison.Ordinal) ? WebPortOption + webUrl.Port : a)],
+                };
+            }
+
             // Real time: restart backoff is about processes that really died.
             return new LocalCluster(
                 repository,
                 [.. stages.Select((s, i) => SupervisedProcess.Supervise(s, stageLaunches[i], options.Restart, options.StartTimeout, TimeProvider.System, logger))],
                 SupervisedProcess.Supervise(orchestrator, orchestratorLaunch, options.Restart, options.StartTimeout, TimeProvider.System, logger),
                 options.StopTimeout,
-                logger);
+                logger,
+                webUrl);
         }
         catch
         {
@@ -214,6 +239,37 @@ public sealed class LocalCluster : IAsyncDisposable
     // --pipelines: the orchestrator serves that file and reloads it when it changes.
     private static string[] PipelinesArgument(LocalClusterOptions options) =>
         options.Pipelines is null ? [] : [$"--Muse:Pipelines={Path.GetFullPath(options.Pipelines)}"];
+
+    private const string WebPortOption = "--Muse:Web:Port=";
+
+    private static string[] WebArgument(LocalClusterOptions options) =>
+        options.WebPort is { } port ? [WebPortOption + port.ToString(System.Globalization.CultureInfo.InvariantCulture)] : [];
+
+    // The orchestrator prints MUSE_WEB right after MUSE_LISTENING, so it is there by the time it is SERVING.
+    private static async Task<Uri> WaitForWebUrlAsync(ClusterProcess orchestrator, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (orchestrator.WebUrl is { } seen)
+        {
+            return seen;
+        }
+
+        try
+        {
+            var line = await orchestrator.WaitForOutputAsync(l => ListeningLine.TryParse(l, ListeningLine.WebMarker, out _), cancellationToken)
+                .WaitAsync(timeout, TimeProvider.System, cancellationToken);
+            return ListeningLine.TryParse(line, ListeningLine.WebMarker, out var url) ? url : throw new InvalidOperationException(line);
+        }
+        catch (Exception ex)
+        {
+            await orchestrator.DisposeAsync();
+            if (ex is TimeoutException)
+            {
+                throw new TimeoutException($"The orchestrator printed no '{ListeningLine.WebMarker} <url>' line within {timeout.TotalSeconds:0} s.", ex);
+            }
+
+            throw;
+        }
+    }
 
     internal static IReadOnlyList<string> OrchestratorArguments(string repository, int port, IEnumerable<ClusterProcess> stages) =>
         OrchestratorArguments(repository, port, stages.Select(s => (s.Stage, s.Url)));

@@ -30,6 +30,12 @@ public sealed class LocalClusterOptions
     public int OrchestratorPort { get; set; }
 
     /// <summary>
+    /// Port of the orchestrator's web listener (the page, the HTTP/JSON API, <c>Muse:Web:Port</c>); 0 = an ephemeral
+    /// port. Default null: no web listener.
+    /// </summary>
+    public int? WebPort { get; set; }
+
+    /// <summary>
     /// How long one process may take to print its <c>MUSE_LISTENING</c> line, and then again to report SERVING on
     /// <c>grpc.health.v1</c>. Default 60 seconds.
     /// </summary>

@@ -18,8 +18,8 @@ internal static partial class HostingLog
     [LoggerMessage(4, LogLevel.Information, "Listening on {Address}.")]
     public static partial void Listening(ILogger logger, string address);
 
-    [LoggerMessage(8, LogLevel.Information, "Serving Prometheus metrics over HTTP/1.1 at {Url}.")]
-    public static partial void ServingMetrics(ILogger logger, string url);
+    [LoggerMessage(8, LogLevel.Information, "Serving {Listener} over HTTP/1.1 at {Url}.")]
+    public static partial void ServingHttp1(ILogger logger, string listener, string url);
 
     [LoggerMessage(7, LogLevel.Warning, "Standard input closed (the launcher is gone); stopping.")]
     public static partial void StdinClosed(ILogger logger);

@@ -10,10 +10,10 @@ namespace Muse.Hosting;
 /// local cluster launcher parses these lines to learn ephemeral ports, so the format is a contract: do not
 /// change it. Written with <see cref="Console.Out"/> directly (not a logger) so it is never reformatted. The optional
 /// HTTP/1.1 metrics listener is announced as <c>MUSE_METRICS &lt;url&gt;</c> instead, so launchers never take it for
-/// the gRPC address.
+/// the gRPC address; so is every other <see cref="MuseHttp1Listener"/>, under its own prefix.
 /// </summary>
 internal sealed class ListeningAnnouncer(
-    IServer server, IHostApplicationLifetime lifetime, ILogger<ListeningAnnouncer> logger, MuseMetricsEndpoint? metrics = null)
+    IServer server, IHostApplicationLifetime lifetime, ILogger<ListeningAnnouncer> logger, IEnumerable<MuseHttp1Listener> http1Listeners)
     : IHostedService
 {
     /// <summary>Prefix of the start-up line.</summary>
@@ -31,17 +31,20 @@ internal sealed class ListeningAnnouncer(
     private void Announce()
     {
         var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-        var metricsUrl = metrics?.Url?.ToString().TrimEnd('/');
-        foreach (var address in addresses.Where(a => !string.Equals(a.TrimEnd('/'), metricsUrl, StringComparison.OrdinalIgnoreCase)))
+        var others = http1Listeners
+            .Select(l => (l.Prefix, Url: l.Url?.ToString().TrimEnd('/')))
+            .Where(l => l.Url is not null)
+            .ToList();
+        foreach (var address in addresses.Where(a => !others.Any(o => string.Equals(a.TrimEnd('/'), o.Url, StringComparison.OrdinalIgnoreCase))))
         {
             HostingLog.Listening(logger, address);
             Console.Out.WriteLine($"{Prefix} {address}");
         }
 
-        if (metricsUrl is not null)
+        foreach (var (prefix, url) in others)
         {
-            HostingLog.ServingMetrics(logger, metricsUrl + MuseMetricsEndpoint.Path);
-            Console.Out.WriteLine($"{MuseMetricsEndpoint.Prefix} {metricsUrl}");
+            HostingLog.ServingHttp1(logger, prefix, url!);
+            Console.Out.WriteLine($"{prefix} {url}");
         }
 
         Console.Out.Flush();

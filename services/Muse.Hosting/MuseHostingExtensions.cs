@@ -94,25 +94,40 @@ public static class MuseHostingExtensions
         return builder;
     }
 
-    // Kestrel binds either the `urls` addresses or its own endpoints, never both (it ignores `urls` with a warning),
-    // so with a metrics listener the gRPC addresses become Kestrel endpoints too, keeping the HTTP/2 default.
-    private static void AddMetricsListener(IHostApplicationBuilder builder, string metricsUrl)
+    private static void AddMetricsListener(IHostApplicationBuilder builder, string metricsUrl) =>
+        builder.AddMuseHttp1Listener(new MuseMetricsEndpoint(), metricsUrl);
+
+    /// <summary>
+    /// Adds <paramref name="listener"/> as one more Kestrel endpoint at <paramref name="url"/> (e.g.
+    /// <c>http://127.0.0.1:0</c>) speaking HTTP/1.1, registers it as a singleton of its own type and as a
+    /// <see cref="MuseHttp1Listener"/>, and announces it on stdout once bound. Call after
+    /// <see cref="ConfigureMuseKestrel"/>, once per listener.
+    /// </summary>
+    public static TBuilder AddMuseHttp1Listener<TBuilder, TListener>(this TBuilder builder, TListener listener, string url)
+        where TBuilder : IHostApplicationBuilder
+        where TListener : MuseHttp1Listener
     {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(listener);
+        ArgumentException.ThrowIfNullOrWhiteSpace(url);
         var configuration = builder.Configuration;
         var settings = new Dictionary<string, string?>(StringComparer.Ordinal)
         {
-            [$"Kestrel:Endpoints:{MuseMetricsEndpoint.EndpointName}:Url"] = metricsUrl,
-            [$"Kestrel:Endpoints:{MuseMetricsEndpoint.EndpointName}:Protocols"] = nameof(HttpProtocols.Http1),
+            [$"Kestrel:Endpoints:{listener.EndpointName}:Url"] = url,
+            [$"Kestrel:Endpoints:{listener.EndpointName}:Protocols"] = nameof(HttpProtocols.Http1),
         };
+        // Kestrel binds either the `urls` addresses or its own endpoints, never both (it ignores `urls` with a
+        // warning), so with an extra listener the gRPC addresses become Kestrel endpoints too, keeping the HTTP/2
+        // default. A second listener finds that done.
         if (!configuration.GetSection("Kestrel:Endpoints").GetChildren().Any())
         {
             var urls = (configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Concat((configuration["http_ports"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                     .Select(port => $"http://*:{port}"));
             var i = 0;
-            foreach (var url in urls)
+            foreach (var grpcUrl in urls)
             {
-                settings[$"Kestrel:Endpoints:MuseGrpc{i++}:Url"] = url;
+                settings[$"Kestrel:Endpoints:MuseGrpc{i++}:Url"] = grpcUrl;
             }
 
             settings["urls"] = "";
@@ -120,17 +135,19 @@ public static class MuseHostingExtensions
         }
 
         configuration.AddInMemoryCollection(settings);
-        builder.Services.AddSingleton<MuseMetricsEndpoint>();
-        builder.Services.AddOptions<KestrelServerOptions>().Configure<MuseMetricsEndpoint>((kestrel, endpoint) =>
+        builder.Services.AddSingleton(listener);
+        builder.Services.AddSingleton<MuseHttp1Listener>(listener);
+        builder.Services.AddOptions<KestrelServerOptions>().Configure(kestrel =>
         {
             kestrel.ConfigurationLoader ??= kestrel.Configure(configuration.GetSection("Kestrel"));
-            kestrel.ConfigurationLoader.Endpoint(MuseMetricsEndpoint.EndpointName, config =>
+            kestrel.ConfigurationLoader.Endpoint(listener.EndpointName, config =>
             {
-                // Endpoint defaults say HTTP/2 for gRPC; Prometheus scrapes over HTTP/1.1.
+                // Endpoint defaults say HTTP/2 for gRPC; this listener is for HTTP/1.1 clients.
                 config.ListenOptions.Protocols = HttpProtocols.Http1;
-                endpoint.Bind(config.ListenOptions);
+                listener.Bind(config.ListenOptions);
             });
         });
+        return builder;
     }
 
     /// <summary>

@@ -35,6 +35,17 @@ public sealed class ListeningLineTests
     }
 
     [Fact]
+    public void TryParse_WebLine_IsReadOnlyWithItsMarker()
+    {
+        const string line = "MUSE_WEB http://127.0.0.1:45124";
+
+        Assert.True(ListeningLine.TryParse(line, ListeningLine.WebMarker, out var web));
+        Assert.Equal(new Uri("http://127.0.0.1:45124/"), web);
+        Assert.False(ListeningLine.TryParse(line, out _));   // never taken for the gRPC address
+        Assert.False(ListeningLine.TryParse("MUSE_LISTENING http://127.0.0.1:45123", ListeningLine.WebMarker, out _));
+    }
+
+    [Fact]
     public void Format_Address_HasNoTrailingSlash()
     {
         var formatted = ListeningLine.Format(new Uri("http://127.0.0.1:45123/"));

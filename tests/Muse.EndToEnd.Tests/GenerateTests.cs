@@ -92,18 +92,20 @@ public sealed class GenerateTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Generate_PreviewEvery_SendsLowResolutionPreviews()
+    public async Task Generate_PreviewEvery_SendsPreviewsOfBothStagesAtTheirResolution()
     {
-        var request = Request(seed: 5, baseSteps: 6, srSteps: 2);
+        var request = Request(seed: 5, baseSteps: 6, srSteps: 4);
         request.PreviewEvery = 3;
 
         var events = await fixture.GenerateAsync(request);
 
         var withPreview = events.Where(e => e.Progress is { PreviewPng.Length: > 0 }).Select(e => e.Progress).ToList();
-        Assert.Equal([("base", 3), ("base", 6)], withPreview.Select(p => (p.Stage, p.Step)));
-        using var preview = Image.Load<Rgb24>(withPreview[0].PreviewPng.Span);
+        Assert.Equal([("base", 3), ("base", 6), ("sr", 3), ("sr", 4)], withPreview.Select(p => (p.Stage, p.Step)));
+        using var basePreview = Image.Load<Rgb24>(withPreview[0].PreviewPng.Span);
+        using var srPreview = Image.Load<Rgb24>(withPreview[^1].PreviewPng.Span);
         var result = events[^1].Result;
-        Assert.Equal(result.Width / 2, preview.Width);
+        Assert.Equal(result.Width / 2, basePreview.Width);
+        Assert.Equal(result.Width, srPreview.Width);
     }
 
     [Fact]

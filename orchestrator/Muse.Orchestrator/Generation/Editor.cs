@@ -203,8 +203,13 @@ public sealed class Editor(StageRunner runner, IStageGateway stages, ImageUpload
             var states = new[] { TokenState.ForEditing(model.GridHeight, model.GridWidth, model.MaskTokenId, tokens, editMask) };
             ulong[] seeds = [seed];
             await runner.DecodeStageAsync(model, DecodeStage.SuperResolution, StageRunner.Conditioning(model, text, seeds, lowRes), states,
-                settings.Decoding.SuperResolution, seeds, deadline,
-                progress => emit(WithRound(StageRunner.ProgressEvent(Stages.SuperResolution, progress, ByteString.Empty), round, rounds)), ct);
+                settings.Decoding.SuperResolution, seeds, deadline, async progress =>
+                {
+                    var preview = StageRunner.WantsPreview(settings.PreviewEvery, progress)
+                        ? await runner.PreviewAsync(Models.ImageTokenizer, states[0], deadline, ct)
+                        : ByteString.Empty;
+                    await emit(WithRound(StageRunner.ProgressEvent(Stages.SuperResolution, progress, preview), round, rounds));
+                }, ct);
             Add(Stages.SuperResolution, started);
             return states[0].Tokens;
         }

@@ -48,8 +48,13 @@ public sealed class Generator(StageRunner runner, IStageGateway stages, TimeProv
         var lowRes = TensorConvert.FromInt32(Concat(baseStates), batch, baseModel.GridHeight, baseModel.GridWidth);   // [batch, h, w]
         var srStates = seeds.Select(_ => TokenState.AllMasked(srModel.GridHeight, srModel.GridWidth, srModel.MaskTokenId)).ToArray();
         var srConditioning = StageRunner.Conditioning(srModel, text, seeds, lowRes);
-        await runner.DecodeStageAsync(srModel, DecodeStage.SuperResolution, srConditioning, srStates, settings.Decoding.SuperResolution, seeds, deadline,
-            progress => emit(StageRunner.ProgressEvent(Stages.SuperResolution, progress, ByteString.Empty)), ct);
+        await runner.DecodeStageAsync(srModel, DecodeStage.SuperResolution, srConditioning, srStates, settings.Decoding.SuperResolution, seeds, deadline, async progress =>
+        {
+            var preview = StageRunner.WantsPreview(settings.PreviewEvery, progress)
+                ? await runner.PreviewAsync(models.ImageTokenizer, srStates[0], deadline, ct)
+                : ByteString.Empty;
+            await emit(StageRunner.ProgressEvent(Stages.SuperResolution, progress, preview));
+        }, ct);
         timings.Add(runner.Timing(Stages.SuperResolution, stageStarted));
 
         // 4. Pixels.
