@@ -29,4 +29,7 @@ internal static partial class OrchestratorLog
 
     [LoggerMessage(23, LogLevel.Warning, "Cannot watch {Folder} for changes ({Reason}); pipelines.json is reloaded by polling only.")]
     public static partial void PipelinesNotWatched(ILogger logger, string folder, string reason);
+
+    [LoggerMessage(6, LogLevel.Warning, "Request {RequestId} cancelled: the client took no event for {Seconds:F1} s.")]
+    public static partial void ClientNotReading(ILogger logger, string requestId, double seconds);
 }

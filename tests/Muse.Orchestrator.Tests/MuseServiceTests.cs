@@ -103,6 +103,7 @@ public sealed class MuseServiceTests : IDisposable
             new AdmissionController(Options.Create(new QueueOptions { MaxConcurrent = 4 })),
             new ModelMetrics(_meters.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
             _time,
+            Options.Create(new QueueOptions()),
             NullLogger<MuseService>.Instance);
     }
 
