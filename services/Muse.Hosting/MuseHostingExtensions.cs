@@ -155,8 +155,13 @@ public static class MuseHostingExtensions
         }
 
         configuration.AddInMemoryCollection(settings);
-        builder.Services.Configure<KestrelServerOptions>(kestrel =>
-            kestrel.ConfigureHttpsDefaults(https => https.ServerCertificate = certificate));
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<MuseHostingOptions>>((kestrel, hosting) =>
+            kestrel.ConfigureHttpsDefaults(https =>
+            {
+                https.ServerCertificate = certificate;
+                // A connection that never completes its handshake is held no longer than one that never sends headers.
+                https.HandshakeTimeout = hosting.Value.RequestHeadersTimeout;
+            }));
         builder.Services.AddHostedService(services => new TlsAnnouncer(
             certificate, tls.CertificateFile, services.GetRequiredService<ILogger<TlsAnnouncer>>()));
     }

@@ -30,7 +30,8 @@ internal sealed class ValidatingServiceMethodProvider<TService> : IServiceMethod
                 var method = bind.BindType.GetMethod(
                     bind.BindMethodName, BindingFlags.Public | BindingFlags.Static, binder: null, [typeof(ServiceBinderBase), type], modifiers: null)
                     ?? throw new InvalidOperationException($"{bind.BindType}.{bind.BindMethodName} not found for {typeof(TService)}.");
-                method.Invoke(null, [new Binder(context, type), null]);
+                // The generated base (the bind method's parameter), whose virtual methods the service overrides.
+                method.Invoke(null, [new Binder(context, method.GetParameters()[1].ParameterType), null]);
                 return;
             }
         }
