@@ -124,7 +124,9 @@ public sealed class MuseService(
             {
                 await stream.WriteAsync(e, write.Token);
             }
-            catch (OperationCanceledException) when (stalled.IsCancellationRequested && !request.IsCancellationRequested)
+            // grpc-dotnet aborts the request when a write's token fires, so the call's own token is cancelled too by
+            // then, and the write may fail as cancelled or as an aborted connection.
+            catch (Exception ex) when (stalled.IsCancellationRequested && ex is OperationCanceledException or IOException or InvalidOperationException)
             {
                 OrchestratorLog.ClientNotReading(logger, requestId, timeout.TotalSeconds);
                 await request.CancelAsync();

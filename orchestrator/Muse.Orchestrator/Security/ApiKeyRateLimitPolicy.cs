@@ -20,6 +20,8 @@ public sealed class ApiKeyRateLimitPolicy(MuseAccess access, ILogger<ApiKeyRateL
     /// <summary>Trailer (and header) that tells a refused caller when to try again, in whole seconds.</summary>
     public const string RetryAfter = "retry-after";
 
+    private const int Segments = 6;
+
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
 
     /// <inheritdoc/>
@@ -47,7 +49,7 @@ public sealed class ApiKeyRateLimitPolicy(MuseAccess access, ILogger<ApiKeyRateL
             {
                 PermitLimit = perMinute,
                 Window = Window,
-                SegmentsPerWindow = 6,
+                SegmentsPerWindow = Segments,
                 QueueLimit = 0,
                 AutoReplenishment = true,
             }));
@@ -67,8 +69,9 @@ public sealed class ApiKeyRateLimitPolicy(MuseAccess access, ILogger<ApiKeyRateL
         var key = access.Check(http).Key;
         // A sliding window says when its next segment frees permits; a full concurrency limit frees a slot whenever a
         // call ends, so a second is as good a guess as any.
-        var perMinute = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after);
-        var seconds = Math.Max(1, (int)Math.Ceiling(perMinute ? after.TotalSeconds : 1));
+        var hasRetryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after);
+        var perMinute = hasRetryAfter || key?.MaxConcurrent is null;
+        var seconds = Math.Max(1, (int)Math.Ceiling(hasRetryAfter ? after.TotalSeconds : perMinute ? Window.TotalSeconds / Segments : 1));
         var limit = perMinute
             ? $"{key?.RequestsPerMinute} requests per minute"
             : $"{key?.MaxConcurrent} concurrent requests";
