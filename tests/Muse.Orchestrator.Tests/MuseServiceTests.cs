@@ -118,6 +118,13 @@ public sealed class MuseServiceTests : IDisposable
             Events.Add(message);
             return Task.CompletedTask;
         }
+
+        // The service bounds every write with a token (a client that stops reading is cancelled).
+        public Task WriteAsync(GenerateEvent message, CancellationToken cancellationToken)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return WriteAsync(message);
+        }
     }
 
     // Stages that answer at once: every sampled token is 0 with confidence 1, each step takes StepTime on the fake clock.
