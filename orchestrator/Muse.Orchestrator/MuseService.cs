@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Muse.Hosting;
+using Muse.Hosting.Security;
 using Muse.Orchestrator.Generation;
 using Muse.Orchestrator.Pipelines;
 using Muse.Protos.V1;
@@ -20,7 +21,8 @@ public sealed class MuseService(
     ModelMetrics metrics,
     TimeProvider time,
     IOptions<QueueOptions> queue,
-    ILogger<MuseService> logger)
+    ILogger<MuseService> logger,
+    IOptions<MuseSecurityOptions>? security = null)
     : Protos.V1.Muse.MuseBase
 {
     public override Task Generate(GenerateRequest request, IServerStreamWriter<GenerateEvent> responseStream, ServerCallContext context)
@@ -61,6 +63,11 @@ public sealed class MuseService(
         var ct = request.Token;
         var events = new EventWriter(responseStream, queue.Value.ClientReadTimeout, time, request, context, settings.RequestId, logger);
         OrchestratorLog.RequestAccepted(logger, settings.RequestId, settings.Models.Pipeline, settings.Seed);
+        if (security?.Value.LogPrompts == true)
+        {
+            // Debug switch only: prompts are the users' data and stay out of logs by default.
+            OrchestratorLog.RequestPrompt(logger, settings.RequestId, BoundedText.Quote(settings.Prompt));
+        }
 
         var accepted = new Accepted { RequestId = settings.RequestId, Pipeline = settings.Models.Pipeline, Seed = settings.Seed };
         accepted.Models.AddRange(StageRunner.Reported(settings.Models));

@@ -32,4 +32,7 @@ internal static partial class OrchestratorLog
 
     [LoggerMessage(6, LogLevel.Warning, "Request {RequestId} cancelled: the client took no event for {Seconds:F1} s.")]
     public static partial void ClientNotReading(ILogger logger, string requestId, double seconds);
+
+    [LoggerMessage(7, LogLevel.Information, "Request {RequestId} prompt {Prompt} (Muse:Security:LogPrompts is on).")]
+    public static partial void RequestPrompt(ILogger logger, string requestId, string prompt);
 }
