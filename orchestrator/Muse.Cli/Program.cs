@@ -19,6 +19,7 @@ var root = new RootCommand("Muse text-to-image over gRPC: generate images with a
     EditCommand.Create(),
     ModelsCommand.Create(),
     UpCommand.Create(),
+    KeysCommand.Create(),
     BenchCommand.Create(),
     EvalCommand.Create(),
     ShowcaseCommand.Create(),

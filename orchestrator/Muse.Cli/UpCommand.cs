@@ -9,17 +9,30 @@ namespace Muse.Cli;
 /// <summary>
 /// <c>muse up</c>: a local cluster (every stage a separate process) that runs until Ctrl-C. A child that dies is
 /// restarted on its own address (see <see cref="RestartPolicy"/>) while the rest keep serving; the command fails only
-/// once the cluster cannot serve any more (<see cref="LocalCluster.WaitForFailureAsync"/>).
+/// once the cluster cannot serve any more (<see cref="LocalCluster.WaitForFailureAsync"/>). Stages always require a
+/// random per-run cluster credential; the orchestrator optionally serves TLS and enforces API keys.
 /// </summary>
 internal static class UpCommand
 {
     public static Command Create()
     {
-        var port = new Option<int>("--port") { Description = "Loopback port of the orchestrator; 0 = any free port", DefaultValueFactory = _ => 0 };
+        var port = new Option<int>("--port") { Description = "Port of the orchestrator; 0 = any free port", DefaultValueFactory = _ => 0 };
+        var host = new Option<string>("--host")
+        {
+            Description = "Address the orchestrator listens on (stages stay on loopback); other than loopback needs --api-keys or --allow-anonymous",
+            DefaultValueFactory = _ => "127.0.0.1",
+        };
+        var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "PEM certificate: the orchestrator serves TLS only (with --tls-key)" };
+        var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "PEM private key of --tls-cert" };
+        var apiKeys = new Option<FileInfo?>("--api-keys") { Description = "API key file (muse keys create) the orchestrator enforces; reloaded when it changes" };
+        var allowAnonymous = new Option<bool>("--allow-anonymous") { Description = "Serve callers without a key on a non-loopback --host" };
         var replicas = new Option<int>("--replicas") { Description = "Replicas of each transformer stage (base, sr)", DefaultValueFactory = _ => 1 };
         var pipelines = new Option<FileInfo?>("--pipelines") { Description = "pipelines.json to serve; reloaded when it changes (default: beside the repository)" };
         var webPort = new Option<int>("--web-port") { Description = "Loopback port of the web page and HTTP/JSON API (HTTP/1.1); 0 = any free port", DefaultValueFactory = _ => 0 };
-        var command = new Command("up", "Start every stage and the orchestrator on this machine until Ctrl-C; restart any that dies") { port, replicas, pipelines, webPort };
+        var command = new Command("up", "Start every stage and the orchestrator on this machine until Ctrl-C; restart any that dies")
+        {
+            port, host, webPort, replicas, pipelines, tlsCert, tlsKey, apiKeys, allowAnonymous,
+        };
         command.SetAction((parseResult, cancellationToken) => CommandRunner.RunAsync(
             ct => RunAsync(new LocalClusterOptions
             {
@@ -27,6 +40,11 @@ internal static class UpCommand
                 TransformerReplicas = parseResult.GetValue(replicas),
                 Pipelines = parseResult.GetValue(pipelines)?.FullName,
                 WebPort = parseResult.GetValue(webPort),
+                OrchestratorHost = parseResult.GetValue(host) ?? "127.0.0.1",
+                TlsCertificateFile = parseResult.GetValue(tlsCert)?.FullName,
+                TlsKeyFile = parseResult.GetValue(tlsKey)?.FullName,
+                ApiKeysFile = parseResult.GetValue(apiKeys)?.FullName,
+                AllowAnonymous = parseResult.GetValue(allowAnonymous),
             }, ct),
             cancellationToken));
         return command;

@@ -13,14 +13,14 @@ internal sealed class EditRunner
 {
     private readonly ImageRequestOptions _shared = new();
     private readonly Option<string?> _output = new("--out", "-o") { Description = "Output PNG (default: <input>-<command>-<seed>.png in the current directory)" };
-    private readonly Option<string?> _endpoint = CommonOptions.Endpoint();
+    private readonly ConnectionOptions _connection = new();
 
     /// <summary>Adds the shared options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
         _shared.AddTo(command);
         command.Options.Add(_output);
-        command.Options.Add(_endpoint);
+        _connection.AddTo(command);
     }
 
     /// <summary>An Edit request with the image file and the shared options filled in; the caller sets the mode.</summary>
@@ -64,7 +64,7 @@ internal sealed class EditRunner
                     DefaultName = seed => $"{Path.GetFileNameWithoutExtension(imagePath)}-{verb}-{seed}.png",
                 };
                 var run = await ImageCall.RunAsync(
-                    parseResult.GetValue(_endpoint), (client, token) => client.Edit(edit, cancellationToken: token), verb, output, ct);
+                    _connection.Read(parseResult), (client, token) => client.Edit(edit, cancellationToken: token), verb, output, ct);
                 ImageCall.Report(run, json: false);
                 return 0;
             },

@@ -16,7 +16,7 @@ public static class GenerateCommand
         {
             Description = "Output file (default: muse-<seed>.<format> in the current directory); several images are written as NAME-0.png, NAME-1.png, …",
         };
-        var endpoint = CommonOptions.Endpoint();
+        var connection = new ConnectionOptions();
         var numImages = new Option<int>("--num-images", "-n") { Description = "Images to generate together, 1 to 16, each with its own seed", DefaultValueFactory = _ => 1 };
         var grid = new Option<bool>("--grid") { Description = "Write one contact sheet of all images instead of one file per image" };
         var format = new Option<string>("--format") { Description = "Image format", DefaultValueFactory = _ => "png" };
@@ -26,10 +26,12 @@ public static class GenerateCommand
 
         var command = new Command("generate", "Generate an image from a text prompt") { prompt };
         shared.AddTo(command);
-        foreach (var option in new Option[] { previewEvery, output, endpoint, numImages, grid, format, quality, json })
+        foreach (var option in new Option[] { previewEvery, output, numImages, grid, format, quality, json })
         {
             command.Options.Add(option);
         }
+
+        connection.AddTo(command);
 
         command.SetAction((parseResult, cancellationToken) =>
         {
@@ -48,13 +50,13 @@ public static class GenerateCommand
             ImageRequestOptions.SetIfGiven(parseResult.GetValue(quality), v => request.Quality = v);
             var outputOptions = new OutputOptions(parseResult.GetValue(output), parseResult.GetValue(grid), parseResult.GetValue(json));
             return CommandRunner.RunAsync(
-                ct => RunAsync(request, outputOptions, parseResult.GetValue(endpoint), ct),
+                ct => RunAsync(request, outputOptions, connection.Read(parseResult), ct),
                 cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(GenerateRequest request, OutputOptions output, string? endpoint, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(GenerateRequest request, OutputOptions output, ConnectionTarget target, CancellationToken cancellationToken)
     {
         if (output.Json)
         {
@@ -62,16 +64,16 @@ public static class GenerateCommand
             AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         }
 
-        var run = await RunAndWriteAsync(request, output, endpoint, cancellationToken);
+        var run = await RunAndWriteAsync(request, output, target, cancellationToken);
         ImageCall.Report(run, output.Json);
         return 0;
     }
 
     /// <summary>Runs one Generate call with progress on the console and writes its images; prints no summary.</summary>
     internal static Task<GenerationRun> RunAndWriteAsync(
-        GenerateRequest request, OutputOptions output, string? endpoint, CancellationToken cancellationToken) =>
+        GenerateRequest request, OutputOptions output, ConnectionTarget target, CancellationToken cancellationToken) =>
         ImageCall.RunAsync(
-            endpoint,
+            target,
             (client, ct) => client.Generate(request, cancellationToken: ct),
             "request",
             output with { Format = request.OutputFormat, Quality = request.Quality },

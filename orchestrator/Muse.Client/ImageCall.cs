@@ -14,18 +14,18 @@ namespace Muse.Client;
 internal static class ImageCall
 {
     /// <summary>
-    /// Connects to <paramref name="endpoint"/> (or a local cluster), makes the call <paramref name="start"/> opens,
+    /// Connects to <paramref name="target"/> (or a local cluster), makes the call <paramref name="start"/> opens,
     /// shows its events and writes its images; prints no summary. <paramref name="what"/> names the request in the
     /// accepted line ("request", "inpaint", …).
     /// </summary>
     public static async Task<GenerationRun> RunAsync(
-        string? endpoint,
+        ConnectionTarget target,
         Func<MuseClient, CancellationToken, AsyncServerStreamingCall<GenerateEvent>> start,
         string what,
         OutputOptions output,
         CancellationToken cancellationToken)
     {
-        await using var connection = await MuseConnection.OpenAsync(endpoint, cancellationToken);
+        await using var connection = await MuseConnection.OpenAsync(target, cancellationToken);
         using var call = start(connection.Client, cancellationToken);
 
         Accepted? accepted = null;

@@ -24,7 +24,7 @@ public static class LoadCommand
 
     public static Command Create()
     {
-        var endpoint = CommonOptions.Endpoint();
+        var connection = new ConnectionOptions();
         var clients = new Option<int[]>("--clients")
         {
             Description = "Concurrent clients; a comma-separated list runs each count in turn (e.g. 1,2,4,8,16)",
@@ -40,9 +40,10 @@ public static class LoadCommand
         var image = new ImageRequestOptions();
         var command = new Command("load", "Load a Muse service with concurrent clients and report images/s, latency and failures")
         {
-            endpoint, clients, requests, prompts, attempts, timeout, json,
+            clients, requests, prompts, attempts, timeout, json,
         };
         image.AddTo(command);
+        connection.AddTo(command);
         command.SetAction((parseResult, cancellationToken) => CommandRunner.RunAsync(
             async ct =>
             {
@@ -68,11 +69,11 @@ public static class LoadCommand
                     NegativePrompt: image.NegativePrompt(parseResult),
                     Attempts: parseResult.GetValue(attempts),
                     RequestTimeout: TimeSpan.FromSeconds(parseResult.GetValue(timeout)));
-                await using var connection = await MuseConnection.OpenAsync(parseResult.GetValue(endpoint), ct);
+                await using var muse = await MuseConnection.OpenAsync(connection.Read(parseResult), ct);
                 var reports = new List<LoadReport>();
                 foreach (var count in counts)
                 {
-                    reports.Add(await LoadRun.RunAsync(connection.Client, plan with { Clients = count }, TimeProvider.System, ct));
+                    reports.Add(await LoadRun.RunAsync(muse.Client, plan with { Clients = count }, TimeProvider.System, ct));
                 }
 
                 if (parseResult.GetValue(json))

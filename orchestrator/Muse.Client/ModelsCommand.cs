@@ -13,17 +13,18 @@ public static class ModelsCommand
 {
     public static Command Create()
     {
-        var endpoint = CommonOptions.Endpoint();
-        var command = new Command("models", "List pipelines and their model versions") { endpoint };
+        var connection = new ConnectionOptions();
+        var command = new Command("models", "List pipelines and their model versions");
+        connection.AddTo(command);
         command.SetAction((parseResult, cancellationToken) => CommandRunner.RunAsync(
-            ct => RunAsync(parseResult.GetValue(endpoint), ct),
+            ct => RunAsync(connection.Read(parseResult), ct),
             cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(string? endpoint, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(ConnectionTarget target, CancellationToken cancellationToken)
     {
-        await using var connection = await MuseConnection.OpenAsync(endpoint, cancellationToken);
+        await using var connection = await MuseConnection.OpenAsync(target, cancellationToken);
         var reply = await connection.Client.ListModelsAsync(new ListModelsRequest(), cancellationToken: cancellationToken);
         AnsiConsole.Write(Render(reply));
         return 0;

@@ -5,17 +5,20 @@ using MuseClient = Muse.Protos.V1.Muse.MuseClient;
 
 namespace Muse.Client;
 
-/// <summary>A client of the public Muse service: at a given endpoint, or on a local cluster started for one command.</summary>
+/// <summary>
+/// A client of the public Muse service: at a given endpoint (with its API key and CA, if any), or on a local cluster
+/// started for one command (loopback, no key needed).
+/// </summary>
 internal sealed class MuseConnection : IAsyncDisposable
 {
     private readonly GrpcChannel _channel;
     private readonly LocalCluster? _cluster;
 
-    private MuseConnection(string endpoint, LocalCluster? cluster)
+    private MuseConnection(string endpoint, GrpcChannel channel, LocalCluster? cluster)
     {
         Endpoint = endpoint;
         _cluster = cluster;
-        _channel = GrpcChannel.ForAddress(endpoint);
+        _channel = channel;
         Client = new MuseClient(_channel);
     }
 
@@ -23,21 +26,29 @@ internal sealed class MuseConnection : IAsyncDisposable
 
     public MuseClient Client { get; }
 
-    /// <summary>Connects to <paramref name="endpoint"/>, or starts a local cluster when it is null.</summary>
-    public static async Task<MuseConnection> OpenAsync(string? endpoint, CancellationToken cancellationToken)
+    /// <summary>Connects to the target's endpoint, or starts a local cluster when it has none.</summary>
+    public static async Task<MuseConnection> OpenAsync(ConnectionTarget target, CancellationToken cancellationToken)
     {
-        if (endpoint is not null)
+        if (target.Endpoint is { } endpoint)
         {
-            return Uri.TryCreate(endpoint, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"
-                ? new MuseConnection(endpoint, cluster: null)
-                : throw new ArgumentException($"--endpoint '{endpoint}' is not an http:// or https:// address.");
+            if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+            {
+                throw new ArgumentException($"--endpoint '{endpoint}' is not an http:// or https:// address.");
+            }
+
+            if (target.CaFile is { } ca && !File.Exists(ca))
+            {
+                throw new FileNotFoundException($"--ca {ca}: no such file.");
+            }
+
+            return new MuseConnection(endpoint, MuseChannels.Create(url, target.CaFile, target.ApiKey), cluster: null);
         }
 
         var cluster = await AnsiConsole.Status().StartAsync(
             "Starting a local cluster…",
             _ => LocalCluster.StartAsync(cancellationToken: cancellationToken));
         AnsiConsole.MarkupLineInterpolated($"[grey]Local cluster at {ListeningLine.Format(cluster.OrchestratorUrl)}[/]");
-        return new MuseConnection(ListeningLine.Format(cluster.OrchestratorUrl), cluster);
+        return new MuseConnection(ListeningLine.Format(cluster.OrchestratorUrl), MuseChannels.Create(cluster.OrchestratorUrl), cluster);
     }
 
     public async ValueTask DisposeAsync()

@@ -18,20 +18,21 @@ public static class ReproduceCommand
         var output = new Option<string?>("--out", "-o") { Description = "Where to write the regenerated image (default: IMAGE with .reproduced before the extension)" };
         var quality = new Option<int?>("--quality") { Description = "JPEG/WebP quality of the original, 1 to 100 (default 90); PNG is lossless" };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON on stdout (everything else goes to stderr)" };
-        var endpoint = CommonOptions.Endpoint();
+        var connection = new ConnectionOptions();
         var command = new Command("reproduce", "Regenerate an image from the parameters stored inside it and check it is byte-identical")
         {
-            image, output, quality, json, endpoint,
+            image, output, quality, json,
         };
+        connection.AddTo(command);
         command.SetAction((parseResult, cancellationToken) => CommandRunner.RunAsync(
             ct => RunAsync(
                 parseResult.GetRequiredValue(image), parseResult.GetValue(output), parseResult.GetValue(quality), parseResult.GetValue(json),
-                parseResult.GetValue(endpoint), ct),
+                connection.Read(parseResult), ct),
             cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(string imagePath, string? output, int? quality, bool json, string? endpoint, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(string imagePath, string? output, int? quality, bool json, ConnectionTarget target, CancellationToken cancellationToken)
     {
         if (json)
         {
@@ -56,7 +57,7 @@ public static class ReproduceCommand
         output ??= Path.Combine(Path.GetDirectoryName(Path.GetFullPath(imagePath)) ?? "", $"{Path.GetFileNameWithoutExtension(imagePath)}.reproduced{extension}");
         AnsiConsole.MarkupLineInterpolated($"[grey]Reproducing \"{parameters.Prompt}\", seed {parameters.Seed}, pipeline {parameters.Pipeline}[/]");
 
-        var run = await GenerateCommand.RunAndWriteAsync(request, new OutputOptions(output, Grid: false, Json: json), endpoint, cancellationToken);
+        var run = await GenerateCommand.RunAndWriteAsync(request, new OutputOptions(output, Grid: false, Json: json), target, cancellationToken);
         var identical = original.AsSpan().SequenceEqual(run.Images[0].Image.Span);
         ImageCall.Report(run, json, new Dictionary<string, string>(StringComparer.Ordinal)
         {

@@ -17,6 +17,9 @@ internal sealed record ChildLaunch(
 {
     private const string UrlsOption = "--urls";
 
+    /// <summary>The certificate the child serves TLS with (the orchestrator under <c>--tls-cert</c>); health checks pin it.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ServerCertificate { get; init; }
+
     /// <summary>
     /// The same launch listening on <paramref name="url"/>: every <c>--urls</c> value is replaced (a first start asks
     /// for port 0; a restart asks for the port the first start got, so the endpoints the orchestrator was given stay

@@ -240,7 +240,7 @@ public sealed class ClusterProcess : IAsyncDisposable
             child.BeginReading();
 
             await child.WaitListeningAsync(timeout, time, cancellationToken);
-            await child.WaitServingAsync(timeout, time, cancellationToken);
+            await child.WaitServingAsync(launch.ServerCertificate, timeout, time, cancellationToken);
             child.ReadyAt = time.GetTimestamp();
             LocalClusterLog.ProcessReady(logger, child.Name, child.ProcessId, child.Url);
             return child;
@@ -327,9 +327,11 @@ public sealed class ClusterProcess : IAsyncDisposable
         }
     }
 
-    private async Task WaitServingAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    private async Task WaitServingAsync(
+        System.Security.Cryptography.X509Certificates.X509Certificate2? certificate, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
-        using var channel = GrpcChannel.ForAddress(Url);
+        // Health checks are open on every Muse process: no credential needed, only trust in a TLS child's certificate.
+        using var channel = MuseChannels.Create(Url, pinned: certificate);
         var health = new Health.HealthClient(channel);
         using var timer = new CancellationTokenSource(timeout, time);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);

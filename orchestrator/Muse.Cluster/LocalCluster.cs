@@ -1,4 +1,6 @@
 using System.Runtime.ExceptionServices;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Muse.Repository;
@@ -25,9 +27,12 @@ public sealed class LocalCluster : IAsyncDisposable
     private readonly ILogger _logger;
     private int _disposed;
 
-    internal LocalCluster(string repository, IReadOnlyList<SupervisedProcess> stages, SupervisedProcess orchestrator, TimeSpan stopTimeout, ILogger logger, Uri? webUrl = null)
+    internal LocalCluster(
+        string repository, IReadOnlyList<SupervisedProcess> stages, SupervisedProcess orchestrator, TimeSpan stopTimeout, string internalToken,
+        ILogger logger, Uri? webUrl = null)
     {
         Repository = repository;
+        InternalToken = internalToken;
         WebUrl = webUrl;
         _stages = stages;
         _orchestrator = orchestrator;
@@ -53,6 +58,9 @@ public sealed class LocalCluster : IAsyncDisposable
 
     /// <summary>Every child with its supervision (state, restarts, current process): the stages in start order, then the orchestrator.</summary>
     public IReadOnlyList<SupervisedProcess> Processes { get; }
+
+    /// <summary>The cluster credential of this run: stages refuse calls without it (health checks excepted).</summary>
+    public string InternalToken { get; }
 
     /// <summary>The model repository every process was given (absolute path).</summary>
     public string Repository { get; }
@@ -118,6 +126,10 @@ public sealed class LocalCluster : IAsyncDisposable
         var manifests = ModelRepository.Scan(repository).Select(m => m.Manifest).ToList();
         var launches = PlanStages(manifests, repository, options.TransformerReplicas);
         var host = DotnetHost();
+        // One credential per run, by environment (a command line is visible to every local user).
+        var internalToken = options.InternalToken ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        KeyValuePair<string, string>[] environment = [.. options.Environment, new(InternalTokenVariable, internalToken)];
+        var certificate = LoadCertificate(options);
         var binaries = new[] { ServiceBinaries.TextEncoder, ServiceBinaries.ImageTokenizer, ServiceBinaries.Transformer, ServiceBinaries.Orchestrator }
             .ToDictionary(p => p, p => ServiceBinaries.Resolve(p, options.BinRoot), StringComparer.Ordinal);
         LocalClusterLog.Starting(logger, repository, manifests.Count);
@@ -130,7 +142,7 @@ public sealed class LocalCluster : IAsyncDisposable
                 l.Models,
                 host,
                 [binaries[l.Project], .. l.Arguments, .. options.StageArguments],
-                [.. options.Environment])),
+                environment)),
         ];
         var stages = await StartStagesAsync(stageLaunches, options, logger, cancellationToken);
         try
@@ -140,8 +152,15 @@ public sealed class LocalCluster : IAsyncDisposable
                 0,
                 [],
                 host,
-                [binaries[ServiceBinaries.Orchestrator], .. OrchestratorArguments(repository, options.OrchestratorPort, stages), .. PipelinesArgument(options), .. WebArgument(options), .. options.OrchestratorArguments],
-                [.. options.Environment]);
+                [
+                    binaries[ServiceBinaries.Orchestrator],
+                    .. OrchestratorArguments(repository, options.OrchestratorPort, stages, options.OrchestratorHost),
+                    .. PipelinesArgument(options),
+                    .. SecurityArguments(options),
+                    .. WebArgument(options),
+                    .. options.OrchestratorArguments,
+                ],
+                environment) { ServerCertificate = certificate };
             var orchestrator = await ClusterProcess.StartAsync(orchestratorLaunch, options.StartTimeout, TimeProvider.System, logger, cancellationToken);
             Uri? webUrl = null;
             if (options.WebPort is not null)
@@ -160,6 +179,7 @@ public sealed class LocalCluster : IAsyncDisposable
                 [.. stages.Select((s, i) => SupervisedProcess.Supervise(s, stageLaunches[i], options.Restart, options.StartTimeout, TimeProvider.System, logger))],
                 SupervisedProcess.Supervise(orchestrator, orchestratorLaunch, options.Restart, options.StartTimeout, TimeProvider.System, logger),
                 options.StopTimeout,
+                internalToken,
                 logger,
                 webUrl);
         }
@@ -271,18 +291,49 @@ public sealed class LocalCluster : IAsyncDisposable
         }
     }
 
-    internal static IReadOnlyList<string> OrchestratorArguments(string repository, int port, IEnumerable<ClusterProcess> stages) =>
-        OrchestratorArguments(repository, port, stages.Select(s => (s.Stage, s.Url)));
+    internal static IReadOnlyList<string> OrchestratorArguments(string repository, int port, IEnumerable<ClusterProcess> stages, string host = "127.0.0.1") =>
+        OrchestratorArguments(repository, port, stages.Select(s => (s.Stage, s.Url)), host);
 
-    internal static IReadOnlyList<string> OrchestratorArguments(string repository, int port, IEnumerable<(string Stage, Uri Url)> stages)
+    internal static IReadOnlyList<string> OrchestratorArguments(
+        string repository, int port, IEnumerable<(string Stage, Uri Url)> stages, string host = "127.0.0.1")
     {
-        var arguments = new List<string> { "--urls", $"http://127.0.0.1:{port}", $"--Muse:Repository={repository}" };
+        var address = host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? $"[{host}]" : host;
+        var arguments = new List<string> { "--urls", $"http://{address}:{port}", $"--Muse:Repository={repository}" };
         foreach (var group in stages.GroupBy(s => s.Stage, StringComparer.Ordinal))
         {
             arguments.AddRange(group.Select((s, i) => $"--Muse:Stages:{group.Key}:Endpoints:{i}={ListeningLine.Format(s.Url)}"));
         }
 
         return arguments;
+    }
+
+    /// <summary>Environment variable that carries the cluster credential to every child.</summary>
+    internal const string InternalTokenVariable = "Muse__Security__InternalToken";
+
+    // TLS, keys and anonymous access of the orchestrator; the orchestrator itself checks the files and refuses to start
+    // when they are unusable, with the reason on its output.
+    private static string[] SecurityArguments(LocalClusterOptions options) =>
+    [
+        .. options.TlsCertificateFile is null ? [] : new[] { $"--Muse:Security:Tls:CertificateFile={Path.GetFullPath(options.TlsCertificateFile)}" },
+        .. options.TlsKeyFile is null ? [] : new[] { $"--Muse:Security:Tls:KeyFile={Path.GetFullPath(options.TlsKeyFile)}" },
+        .. options.ApiKeysFile is null ? [] : new[] { $"--Muse:Security:ApiKeysFile={Path.GetFullPath(options.ApiKeysFile)}" },
+        .. options.AllowAnonymous ? new[] { "--Muse:Security:AllowAnonymous=true" } : [],
+    ];
+
+    // The orchestrator's certificate, so the launcher's health checks can trust exactly it.
+    private static X509Certificate2? LoadCertificate(LocalClusterOptions options)
+    {
+        if (options.TlsCertificateFile is null && options.TlsKeyFile is null)
+        {
+            return null;
+        }
+
+        if (options.TlsCertificateFile is null || options.TlsKeyFile is null)
+        {
+            throw new ArgumentException("TLS needs both a certificate and a key (PEM files).");
+        }
+
+        return X509Certificate2.CreateFromPem(File.ReadAllText(options.TlsCertificateFile));
     }
 
     /// <summary>The <c>dotnet</c> host that runs the service dlls: the SDK's, this process's, or the one on PATH.</summary>

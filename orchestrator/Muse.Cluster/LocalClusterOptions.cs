@@ -26,7 +26,7 @@ public sealed class LocalClusterOptions
     /// <summary>Replicas started per transformer stage (base and sr). Default 1; must be at least 1.</summary>
     public int TransformerReplicas { get; set; } = 1;
 
-    /// <summary>Loopback port of the orchestrator. Default 0: an ephemeral port chosen by the system.</summary>
+    /// <summary>Port of the orchestrator. Default 0: an ephemeral port chosen by the system.</summary>
     public int OrchestratorPort { get; set; }
 
     /// <summary>
@@ -34,6 +34,30 @@ public sealed class LocalClusterOptions
     /// port. Default null: no web listener.
     /// </summary>
     public int? WebPort { get; set; }
+
+    /// <summary>
+    /// Address the orchestrator listens on. Default <c>127.0.0.1</c>. Any other address needs <see cref="ApiKeysFile"/>
+    /// or <see cref="AllowAnonymous"/>, or the orchestrator refuses to start. Stages always listen on loopback.
+    /// </summary>
+    public string OrchestratorHost { get; set; } = "127.0.0.1";
+
+    /// <summary>PEM certificate and key of the orchestrator's TLS (<c>Muse:Security:Tls</c>); both or neither. Default none.</summary>
+    public string? TlsCertificateFile { get; set; }
+
+    /// <inheritdoc cref="TlsCertificateFile"/>
+    public string? TlsKeyFile { get; set; }
+
+    /// <summary>API key file the orchestrator enforces (<c>Muse:Security:ApiKeysFile</c>). Default none: anonymous, loopback only.</summary>
+    public string? ApiKeysFile { get; set; }
+
+    /// <summary>Serve callers without a key on a non-loopback <see cref="OrchestratorHost"/> (<c>Muse:Security:AllowAnonymous</c>).</summary>
+    public bool AllowAnonymous { get; set; }
+
+    /// <summary>
+    /// The cluster credential every stage requires and the orchestrator presents (<c>Muse:Security:InternalToken</c>,
+    /// passed by environment, never on a command line). Default null: a random one for this run.
+    /// </summary>
+    public string? InternalToken { get; set; }
 
     /// <summary>
     /// How long one process may take to print its <c>MUSE_LISTENING</c> line, and then again to report SERVING on

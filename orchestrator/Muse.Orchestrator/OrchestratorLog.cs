@@ -29,4 +29,10 @@ internal static partial class OrchestratorLog
 
     [LoggerMessage(23, LogLevel.Warning, "Cannot watch {Folder} for changes ({Reason}); pipelines.json is reloaded by polling only.")]
     public static partial void PipelinesNotWatched(ILogger logger, string folder, string reason);
+
+    [LoggerMessage(6, LogLevel.Warning, "Request {RequestId} cancelled: the client took no event for {Seconds:F1} s.")]
+    public static partial void ClientNotReading(ILogger logger, string requestId, double seconds);
+
+    [LoggerMessage(7, LogLevel.Information, "Request {RequestId} prompt {Prompt} (Muse:Security:LogPrompts is on).")]
+    public static partial void RequestPrompt(ILogger logger, string requestId, string prompt);
 }

@@ -2,6 +2,7 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Muse.Hosting.Security;
 
 namespace Muse.Hosting;
 
@@ -12,7 +13,8 @@ namespace Muse.Hosting;
 /// <see cref="OperationCanceledException"/> → <see cref="StatusCode.Cancelled"/>; anything else →
 /// <see cref="StatusCode.Internal"/> with a generic message (named by <see cref="ErrorMappingOptions"/>, e.g.
 /// "Inference failed" for ONNX Runtime in stage processes) and an error id that points at the full exception in
-/// the log: internals never reach the client.
+/// the log: internals never reach the client. Every status leaves bounded (<see cref="BoundedStatus"/>): a detail that
+/// quotes a huge request field would outgrow the peer's header limit and never arrive.
 /// </summary>
 public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> logger, IOptions<ErrorMappingOptions> options) : Interceptor
 {
@@ -82,14 +84,14 @@ public sealed class ErrorMappingInterceptor(ILogger<ErrorMappingInterceptor> log
         switch (exception)
         {
             case RpcException rpc:
-                HostingLog.CallRejected(logger, method, rpc.StatusCode, rpc.Status.Detail);
-                return null;
+                HostingLog.CallRejected(logger, method, rpc.StatusCode, BoundedText.Truncate(rpc.Status.Detail ?? ""));
+                return BoundedStatus.Bound(rpc);
             case MuseException muse:
-                HostingLog.CallRejected(logger, method, muse.StatusCode, muse.Message);
-                return new RpcException(new Status(muse.StatusCode, muse.Message));
+                HostingLog.CallRejected(logger, method, muse.StatusCode, BoundedText.Truncate(muse.Message));
+                return new RpcException(new Status(muse.StatusCode, BoundedText.Truncate(muse.Message)));
             case ArgumentException argument:
-                HostingLog.CallRejected(logger, method, StatusCode.InvalidArgument, argument.Message);
-                return new RpcException(new Status(StatusCode.InvalidArgument, argument.Message));
+                HostingLog.CallRejected(logger, method, StatusCode.InvalidArgument, BoundedText.Truncate(argument.Message));
+                return new RpcException(new Status(StatusCode.InvalidArgument, BoundedText.Truncate(argument.Message)));
             case OperationCanceledException:
                 HostingLog.CallCancelled(logger, method);
                 return new RpcException(new Status(StatusCode.Cancelled, "The call was cancelled."));

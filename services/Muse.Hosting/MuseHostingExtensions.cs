@@ -1,14 +1,18 @@
+using System.Security.Cryptography.X509Certificates;
 using Grpc.AspNetCore.Server;
+using Grpc.AspNetCore.Server.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Muse.Hosting.Security;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -50,6 +54,10 @@ public static class MuseHostingExtensions
             .Bind(builder.Configuration.GetSection(MuseHostingOptions.Section))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddOptions<MuseSecurityOptions>()
+            .Bind(builder.Configuration.GetSection(MuseSecurityOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
 
         builder
             .ConfigureMuseKestrel()
@@ -63,11 +71,13 @@ public static class MuseHostingExtensions
     }
 
     /// <summary>
-    /// Kestrel speaks HTTP/2 only, in cleartext (h2c; TLS ends at the ingress). Addresses come from the standard
+    /// Kestrel speaks HTTP/2 only: in cleartext (h2c), or over TLS only when <see cref="TlsOptions"/> names PEM files
+    /// (every <c>http://</c> address becomes <c>https://</c>, so plaintext is refused). Addresses come from the standard
     /// <c>ASPNETCORE_URLS</c> / <c>--urls</c> / <c>ASPNETCORE_HTTP_PORTS</c> / <c>Kestrel:Endpoints</c>; when none
-    /// is set the default is <see cref="MuseHostingOptions.DefaultUrl"/> (loopback, ephemeral port). With
-    /// <see cref="MuseHostingOptions.MetricsUrl"/> set, one more listener speaks HTTP/1.1 for Prometheus
-    /// (<see cref="MuseMetricsEndpoint"/>).
+    /// is set the default is <see cref="MuseHostingOptions.DefaultUrl"/> (loopback, ephemeral port). Connection limits
+    /// (idle time, header time and size, streams per connection, keep-alive pings) come from
+    /// <see cref="MuseHostingOptions"/>. With <see cref="MuseHostingOptions.MetricsUrl"/> set, one more listener speaks
+    /// HTTP/1.1 for Prometheus (<see cref="MuseMetricsEndpoint"/>).
     /// </summary>
     public static TBuilder ConfigureMuseKestrel<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder
@@ -83,8 +93,25 @@ public static class MuseHostingExtensions
             configuration.AddInMemoryCollection([new("urls", MuseHostingOptions.DefaultUrl)]);
         }
 
-        builder.Services.Configure<KestrelServerOptions>(kestrel =>
-            kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2));
+        var tls = configuration.GetSection($"{MuseSecurityOptions.Section}:Tls").Get<TlsOptions>() ?? new TlsOptions();
+        if (tls.Enabled)
+        {
+            UseTls(builder, tls);
+        }
+
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<MuseHostingOptions>>((kestrel, hosting) =>
+        {
+            kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2);
+            var limits = kestrel.Limits;
+            var options = hosting.Value;
+            limits.KeepAliveTimeout = options.IdleConnectionTimeout;
+            limits.RequestHeadersTimeout = options.RequestHeadersTimeout;
+            limits.MaxRequestHeadersTotalSize = options.MaxRequestHeadersSize;
+            limits.Http2.MaxStreamsPerConnection = options.MaxStreamsPerConnection;
+            limits.Http2.MaxRequestHeaderFieldSize = Math.Min(options.MaxRequestHeadersSize, limits.Http2.MaxRequestHeaderFieldSize);
+            limits.Http2.KeepAlivePingDelay = options.KeepAlivePing;
+            limits.Http2.KeepAlivePingTimeout = options.KeepAlivePing;
+        });
         var metricsUrl = configuration[$"{MuseHostingOptions.Section}:{nameof(MuseHostingOptions.MetricsUrl)}"];
         if (!string.IsNullOrWhiteSpace(metricsUrl))
         {
@@ -92,6 +119,51 @@ public static class MuseHostingExtensions
         }
 
         return builder;
+    }
+
+    // The certificate is read once, at start-up: a missing or unreadable file stops the process before it listens.
+    private static void UseTls(IHostApplicationBuilder builder, TlsOptions tls)
+    {
+        if (string.IsNullOrWhiteSpace(tls.CertificateFile) || string.IsNullOrWhiteSpace(tls.KeyFile))
+        {
+            throw new InvalidOperationException(
+                "TLS needs both Muse:Security:Tls:CertificateFile and Muse:Security:Tls:KeyFile (PEM files); only one is set.");
+        }
+
+        X509Certificate2 certificate;
+        try
+        {
+            certificate = X509Certificate2.CreateFromPemFile(tls.CertificateFile, tls.KeyFile);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            throw new InvalidOperationException(
+                $"Cannot load the TLS certificate {tls.CertificateFile} with key {tls.KeyFile}: {ex.Message}", ex);
+        }
+
+        // Every plaintext address of this process becomes a TLS one; Kestrel then answers only TLS there.
+        var configuration = builder.Configuration;
+        var settings = new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["urls"] = string.Join(';', (configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(url => url.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? "https://" + url["http://".Length..] : url)),
+        };
+        if (!string.IsNullOrWhiteSpace(configuration["http_ports"]))
+        {
+            settings["https_ports"] = configuration["http_ports"];
+            settings["http_ports"] = "";
+        }
+
+        configuration.AddInMemoryCollection(settings);
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<MuseHostingOptions>>((kestrel, hosting) =>
+            kestrel.ConfigureHttpsDefaults(https =>
+            {
+                https.ServerCertificate = certificate;
+                // A connection that never completes its handshake is held no longer than one that never sends headers.
+                https.HandshakeTimeout = hosting.Value.RequestHeadersTimeout;
+            }));
+        builder.Services.AddHostedService(services => new TlsAnnouncer(
+            certificate, tls.CertificateFile, services.GetRequiredService<ILogger<TlsAnnouncer>>()));
     }
 
     private static void AddMetricsListener(IHostApplicationBuilder builder, string metricsUrl) =>
@@ -123,7 +195,9 @@ public static class MuseHostingExtensions
         {
             var urls = (configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Concat((configuration["http_ports"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                    .Select(port => $"http://*:{port}"));
+                    .Select(port => $"http://*:{port}"))
+                .Concat((configuration["https_ports"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(port => $"https://*:{port}"));
             var i = 0;
             foreach (var grpcUrl in urls)
             {
@@ -132,6 +206,7 @@ public static class MuseHostingExtensions
 
             settings["urls"] = "";
             settings["http_ports"] = "";
+            settings["https_ports"] = "";
         }
 
         configuration.AddInMemoryCollection(settings);
@@ -233,6 +308,7 @@ public static class MuseHostingExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddGrpc(grpc => grpc.Interceptors.Add<ErrorMappingInterceptor>());
+        UseValidatingBinder(builder.Services);
         builder.Services.AddOptions<GrpcServiceOptions>()
             .Configure<IOptions<MuseHostingOptions>>((grpc, hosting) =>
             {
@@ -240,6 +316,51 @@ public static class MuseHostingExtensions
                 grpc.MaxSendMessageSize = hosting.Value.MaxSendMessageSize;
             });
         builder.Services.AddGrpcReflection();
+        return builder;
+    }
+
+    /// <summary>
+    /// Adds to the process's gRPC server what <paramref name="configure"/> registers (e.g. JSON transcoding) after
+    /// <see cref="AddMuseGrpc"/>, keeping the validating binder: <c>AddGrpc()</c> alone would bring grpc-dotnet's
+    /// binder back.
+    /// </summary>
+    public static TBuilder AddMuseGrpcFeature<TBuilder>(this TBuilder builder, Action<IGrpcServerBuilder> configure)
+        where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        configure(builder.Services.AddGrpc());
+        UseValidatingBinder(builder.Services);
+        return builder;
+    }
+
+    // Requests that are not valid protobuf are INVALID_ARGUMENT (ValidatingServiceMethodProvider), in place of
+    // grpc-dotnet's binder, which would report them as UNKNOWN.
+    private static void UseValidatingBinder(IServiceCollection services)
+    {
+        foreach (var binder in services.Where(IsGrpcBinder).ToList())
+        {
+            services.Remove(binder);
+        }
+
+        services.TryAddEnumerable(ServiceDescriptor.Singleton(typeof(IServiceMethodProvider<>), typeof(ValidatingServiceMethodProvider<>)));
+    }
+
+    /// <summary>
+    /// Makes this process internal (stage processes call it): with <see cref="MuseSecurityOptions.InternalToken"/> set,
+    /// every call but health checks needs the cluster credential (<see cref="InternalTokenInterceptor"/>).
+    /// </summary>
+    public static TBuilder RequireMuseInternalToken<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddOptions<GrpcServiceOptions>().Configure(grpc =>
+        {
+            if (!grpc.Interceptors.Any(i => i.Type == typeof(InternalTokenInterceptor)))
+            {
+                grpc.Interceptors.Add<InternalTokenInterceptor>();
+            }
+        });
         return builder;
     }
 
@@ -268,6 +389,12 @@ public static class MuseHostingExtensions
         where TEndpoints : IEndpointRouteBuilder
     {
         ArgumentNullException.ThrowIfNull(endpoints);
+        if (endpoints.ServiceProvider.GetServices<IServiceMethodProvider<Grpc.Health.V1.Health.HealthBase>>().Any(p => IsGrpcBinderType(p.GetType())))
+        {
+            throw new InvalidOperationException(
+                "AddGrpc() was called after AddMuseDefaults(): it added grpc-dotnet's service binder back, and every method would be bound twice. Call AddGrpc() first.");
+        }
+
         endpoints.MapGrpcHealthChecksService();
         endpoints.MapGrpcReflectionService();
         if (endpoints.ServiceProvider.GetService<MuseMetricsEndpoint>() is not null)
@@ -278,8 +405,26 @@ public static class MuseHostingExtensions
         return endpoints;
     }
 
+    private static bool IsGrpcBinder(ServiceDescriptor descriptor) =>
+        descriptor.ServiceType == typeof(IServiceMethodProvider<>) && descriptor.ImplementationType is { } type && IsGrpcBinderType(type);
+
+    private static bool IsGrpcBinderType(Type type) =>
+        type.Name == "BinderServiceMethodProvider`1" && type.Assembly == typeof(GrpcServiceOptions).Assembly;
+
     private static bool IsHealthProbe(PathString path) =>
         path.StartsWithSegments("/grpc.health.v1.Health", StringComparison.Ordinal);
+
+    /// <summary>Logs the certificate in use once the host starts.</summary>
+    private sealed class TlsAnnouncer(X509Certificate2 certificate, string file, ILogger<TlsAnnouncer> logger) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            SecurityLog.ServingTls(logger, certificate.Subject, certificate.NotAfter.ToUniversalTime(), file);
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
 
     /// <summary>Marks that <see cref="AddMuseDefaults"/> ran, so a second call adds nothing twice.</summary>
     private sealed class MuseDefaultsMarker;

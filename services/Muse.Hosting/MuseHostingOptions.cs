@@ -30,6 +30,38 @@ public sealed class MuseHostingOptions
     public int MaxSendMessageSize { get; set; } = DefaultMessageSize;
 
     /// <summary>
+    /// A connection with no request in flight is closed after this long (Kestrel <c>KeepAliveTimeout</c>; also a
+    /// raw connection that never sends its HTTP/2 preface). Default 30 s; clients reconnect by themselves.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan IdleConnectionTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Time a client has to send a request's headers (Kestrel <c>RequestHeadersTimeout</c>). Default 10 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
+    public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Concurrent HTTP/2 streams (calls) per connection; more wait in the client. Default 100 (Kestrel's), so one
+    /// connection cannot hold more than that many calls open.
+    /// </summary>
+    [Range(1, 10_000)]
+    public int MaxStreamsPerConnection { get; set; } = 100;
+
+    /// <summary>
+    /// Largest total size of a request's headers (metadata), in bytes. Default 16 KiB: a credential and tracing
+    /// headers fit many times; more is refused by Kestrel before any service code runs.
+    /// </summary>
+    [Range(1024, 1024 * 1024)]
+    public int MaxRequestHeadersSize { get; set; } = 16 * 1024;
+
+    /// <summary>
+    /// HTTP/2 keep-alive: a connection silent this long gets a PING, and one that does not answer within the same time
+    /// again is closed, so a client that vanished without closing (network gone) frees its calls. Default 30 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan KeepAlivePing { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// Console log format: <see cref="ConsoleLogFormat.Json"/> (default; one JSON object per line, structured
     /// fields kept) or <see cref="ConsoleLogFormat.Simple"/> (one human-readable line per entry).
     /// </summary>

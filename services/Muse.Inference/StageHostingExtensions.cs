@@ -17,13 +17,15 @@ namespace Muse.Inference;
 public static class StageHostingExtensions
 {
     /// <summary>
-    /// <see cref="MuseHostingExtensions.AddMuseDefaults"/> plus the models of <paramref name="stages"/> (see <see cref="AddMuseModels"/>).
+    /// <see cref="MuseHostingExtensions.AddMuseDefaults"/>, the cluster credential when one is configured (stages are
+    /// internal: <see cref="MuseHostingExtensions.RequireMuseInternalToken"/>), plus the models of
+    /// <paramref name="stages"/> (see <see cref="AddMuseModels"/>).
     /// </summary>
     /// <param name="builder">The application builder.</param>
     /// <param name="stages">Values of <see cref="Repository.Stages"/> this process serves, e.g. <c>Stages.TextEncoder</c>.</param>
     public static TBuilder AddMuseStage<TBuilder>(this TBuilder builder, params string[] stages)
         where TBuilder : IHostApplicationBuilder =>
-        builder.AddMuseDefaults().AddMuseModels(stages);
+        builder.AddMuseDefaults().RequireMuseInternalToken().AddMuseModels(stages);
 
     /// <summary>
     /// Loads the models of <paramref name="stages"/> at start-up (before Kestrel listens) into the singleton

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Muse.Hosting;
+using Muse.Hosting.Security;
 using Muse.Repository;
 
 namespace Muse.Inference;
@@ -70,7 +71,7 @@ public sealed class StageModels : IDisposable
         return _byId.TryGetValue(id, out var model)
             ? model
             : throw new ModelNotFoundException(
-                $"Model '{id}' is not loaded here; this {string.Join("/", Selection.Stages)} process serves {string.Join(", ", _byId.Keys)}.");
+                $"Model {BoundedText.Quote(id)} is not loaded here; this {string.Join("/", Selection.Stages)} process serves {string.Join(", ", _byId.Keys)}.");
     }
 
     /// <inheritdoc/>

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Microsoft.Extensions.Options;
 using Muse.Inference;
 using Muse.Protos;
 using Muse.Protos.V1;
@@ -8,10 +9,15 @@ namespace Muse.Transformer;
 /// <summary>
 /// <c>muse.v1.TokenTransformer</c>: one Decode stream per image batch. The first message is the conditioning, kept
 /// in a <see cref="DecodeSession"/>; each following step is validated, scheduled and answered by one reply.
-/// Streams share nothing but the read-only model, so a failing stream cannot affect another.
+/// Streams share nothing but the read-only model, so a failing stream cannot affect another. A stream that sends
+/// nothing for <see cref="DecodeStreamOptions.IdleTimeout"/> is closed.
 /// </summary>
 public sealed class TokenTransformerService(
-    ServedModels<TransformerModel> models, IStepScheduler scheduler, ILogger<TokenTransformerService> logger)
+    ServedModels<TransformerModel> models,
+    IStepScheduler scheduler,
+    IOptions<DecodeStreamOptions> options,
+    TimeProvider time,
+    ILogger<TokenTransformerService> logger)
     : TokenTransformer.TokenTransformerBase
 {
     /// <inheritdoc/>
@@ -23,7 +29,7 @@ public sealed class TokenTransformerService(
         var stepCount = 0;
         try
         {
-            if (!await requestStream.MoveNext(cancellationToken))
+            if (!await NextAsync(requestStream, session, stepCount, cancellationToken))
             {
                 return;
             }
@@ -36,7 +42,7 @@ public sealed class TokenTransformerService(
             session = DecodeSession.Open(request.Conditioning, models.Get(request.Conditioning.Model));
             TransformerLog.StreamOpened(logger, session.Model.Id, session.BatchSize);
 
-            while (await requestStream.MoveNext(cancellationToken))
+            while (await NextAsync(requestStream, session, stepCount, cancellationToken))
             {
                 request = requestStream.Current;
                 DecodeValidation.Require(
@@ -63,6 +69,25 @@ public sealed class TokenTransformerService(
             {
                 scheduler.StreamEnded(session);
             }
+        }
+    }
+
+    // The next message within the idle timeout; a stream that stays silent ends with DEADLINE_EXCEEDED.
+    private async Task<bool> NextAsync(
+        IAsyncStreamReader<DecodeRequest> requestStream, DecodeSession? session, int stepCount, CancellationToken cancellationToken)
+    {
+        var idle = options.Value.IdleTimeout;
+        using var timeout = new CancellationTokenSource(idle, time);
+        using var read = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            return await requestStream.MoveNext(read.Token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            TransformerLog.StreamIdle(logger, session?.Model.Id ?? "(no model yet)", idle.TotalSeconds, stepCount);
+            throw new RpcException(new Status(StatusCode.DeadlineExceeded,
+                $"The Decode stream sent no message for {idle.TotalSeconds:0.###} s (Muse:Transformer:Stream:IdleTimeout); it was closed."));
         }
     }
 

@@ -11,7 +11,7 @@ public static class TransformerExtensions
     /// <summary>
     /// Registers what <see cref="TokenTransformerService"/> needs on top of <c>AddMuseStage</c>: the served
     /// <see cref="TransformerModel"/>s (<see cref="ServedModels{TModel}"/>), the <see cref="StepRunner"/>,
-    /// <see cref="BatchingOptions"/> (section <c>Muse:Transformer:Batching</c>) and the <see cref="IStepScheduler"/>:
+    /// <see cref="BatchingOptions"/> (section <c>Muse:Transformer:Batching</c>), <see cref="DecodeStreamOptions"/> and the <see cref="IStepScheduler"/>:
     /// <see cref="BatchingStepScheduler"/> when batching is enabled (the default), else <see cref="ImmediateStepScheduler"/>.
     /// </summary>
     public static TBuilder AddTokenTransformer<TBuilder>(this TBuilder builder)
@@ -28,6 +28,10 @@ public static class TransformerExtensions
         builder.Services.AddSingleton<StepRunner>();
         builder.Services.AddOptions<BatchingOptions>()
             .Bind(builder.Configuration.GetSection(BatchingOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddOptions<DecodeStreamOptions>()
+            .Bind(builder.Configuration.GetSection(DecodeStreamOptions.Section))
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.TryAddSingleton(TimeProvider.System);

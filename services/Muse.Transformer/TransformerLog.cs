@@ -19,4 +19,7 @@ internal static partial class TransformerLog
 
     [LoggerMessage(6, LogLevel.Debug, "{Model}: one run of {Rows} row(s) for {Streams} stream(s).")]
     public static partial void BatchRunning(ILogger logger, string model, int rows, int streams);
+
+    [LoggerMessage(7, LogLevel.Information, "Decode stream on {Model} closed: no message for {Seconds:F1} s after {StepCount} step(s).")]
+    public static partial void StreamIdle(ILogger logger, string model, double seconds, int stepCount);
 }

@@ -128,7 +128,7 @@ public sealed class SupervisedProcessTests : IAsyncLifetime
         var base0 = await CreateSutAsync(script, maxRestarts: 0, stage: "base", replica: 0);
         var base1 = await CreateSutAsync(script, maxRestarts: 0, stage: "base", replica: 1);
         var orchestrator = await CreateSutAsync(script, maxRestarts: 0, stage: "orchestrator", replica: 0);
-        await using var cluster = new LocalCluster("/models/repository", [base0, base1], orchestrator, Timeout, _log);
+        await using var cluster = new LocalCluster("/models/repository", [base0, base1], orchestrator, Timeout, internalToken: "test-internal-token-0123", _log);
         var failure = cluster.WaitForFailureAsync();
 
         base0.Current.Kill();

@@ -33,7 +33,7 @@ public sealed class SupervisionTests(TwoReplicaClusterFixture fixture) : IClassF
         await victim.WaitUntilAsync(p => p is { State: SupervisedState.Serving, Restarts: 1 }, bound.Token);
         var restarted = victim.Current;
         var health = await CheckHealthAsync(restarted.Url, bound.Token);
-        var stageInfo = await GetStageInfoAsync(restarted.Url, bound.Token);
+        var stageInfo = await GetStageInfoAsync(restarted.Url, cluster.InternalToken, bound.Token);
         // Round-robin sends two requests in a row to both replicas; one that cannot reach its replica fails, so both
         // succeeding means the orchestrator's channel to the restarted one works again.
         var afterwards = new[]
@@ -62,9 +62,10 @@ public sealed class SupervisionTests(TwoReplicaClusterFixture fixture) : IClassF
         return reply.Status;
     }
 
-    private static async Task<GetStageInfoReply> GetStageInfoAsync(Uri url, CancellationToken ct)
+    // Stages of a local cluster require its credential (health checks above need none).
+    private static async Task<GetStageInfoReply> GetStageInfoAsync(Uri url, string internalToken, CancellationToken ct)
     {
-        using var channel = GrpcChannel.ForAddress(url);
+        using var channel = MuseChannels.Create(url, bearer: internalToken);
         return await new StageInfo.StageInfoClient(channel).GetStageInfoAsync(new GetStageInfoRequest(), cancellationToken: ct);
     }
 }

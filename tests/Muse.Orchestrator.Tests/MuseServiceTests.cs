@@ -103,6 +103,7 @@ public sealed class MuseServiceTests : IDisposable
             new AdmissionController(Options.Create(new QueueOptions { MaxConcurrent = 4 })),
             new ModelMetrics(_meters.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()),
             _time,
+            Options.Create(new QueueOptions()),
             NullLogger<MuseService>.Instance);
     }
 
@@ -116,6 +117,13 @@ public sealed class MuseServiceTests : IDisposable
         {
             Events.Add(message);
             return Task.CompletedTask;
+        }
+
+        // The service bounds every write with a token (a client that stops reading is cancelled).
+        public Task WriteAsync(GenerateEvent message, CancellationToken cancellationToken)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return WriteAsync(message);
         }
     }
 

@@ -23,6 +23,14 @@ public sealed class QueueOptions
     /// <summary>Requests waiting for a slot; one more gets RESOURCE_EXHAUSTED. Default 64; 0 = no queue.</summary>
     [Range(0, 100_000)]
     public int MaxQueued { get; set; } = 64;
+
+    /// <summary>
+    /// Time a client has to take each event of its response stream (HTTP/2 flow control holds a write while the client
+    /// reads nothing). A client that takes none for this long has its request cancelled: the slot and the replicas'
+    /// work are freed and the stream is reset. Default 20 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")]
+    public TimeSpan ClientReadTimeout { get; set; } = TimeSpan.FromSeconds(20);
 }
 
 /// <summary>

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Muse.Decoding;
 using Muse.Hosting;
+using Muse.Hosting.Security;
 using Muse.Orchestrator.Pipelines;
 using Muse.Protos.V1;
 using Muse.Repository;
@@ -73,7 +74,7 @@ public sealed record GenerateSettings(
         pipeline = pipeline.Length == 0 ? catalog.DefaultPipeline : pipeline;
         MuseValidation.Require(
             catalog.Contains(pipeline),
-            $"names no known pipeline ('{pipeline}'); known: {string.Join(", ", catalog.File.Pipelines.Keys)}.",
+            $"names no known pipeline ({BoundedText.Quote(pipeline)}); known: {string.Join(", ", catalog.File.Pipelines.Keys)}.",
             nameof(pipeline));
         var decodingSettings = DecodingSettings.FromRequest(decoding, catalog.File.Pipelines[pipeline].Defaults);
         MuseValidation.InRange(previewEvery, 0, MaskSchedule.MaxSteps);
@@ -96,13 +97,13 @@ public sealed record GenerateSettings(
         var definition = catalog.File.Pipelines[choice.Pipeline];
         foreach (var pin in pins)
         {
-            MuseValidation.Require(definition.Stages.ContainsKey(pin.Stage), $"names no stage of the pipeline ('{pin.Stage}').", "models.stage");
+            MuseValidation.Require(definition.Stages.ContainsKey(pin.Stage), $"names no stage of the pipeline ({BoundedText.Quote(pin.Stage)}).", "models.stage");
             var candidate = definition.Stages[pin.Stage].FirstOrDefault(c => c.Model == pin.Name && c.Version == pin.Version);
             if (candidate is null)
             {
                 var offered = string.Join(", ", definition.Stages[pin.Stage].Select(c => c.Id));
                 MuseValidation.ThrowFailedPrecondition(
-                    $"Pipeline '{choice.Pipeline}' does not offer {pin.Stage} model {pin.Name}/{pin.Version} (it offers {offered}); "
+                    $"Pipeline '{choice.Pipeline}' does not offer {pin.Stage} model {BoundedText.Quote($"{pin.Name}/{pin.Version}")} (it offers {offered}); "
                     + "the image was made with model versions this orchestrator no longer serves.");
             }
 

@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Options;
+using Muse.Hosting.Security;
 using Muse.Protos.V1;
 using Muse.Repository;
 using Polly;
@@ -35,11 +36,13 @@ public sealed class StageClients : IStageGateway, IDisposable
     private readonly ITimer _resolveTimer;
     private readonly IDisposable? _configurationChanges;
     private readonly Task _firstRefresh;
+    private readonly string? _internalToken;
     private IReadOnlyDictionary<string, StageReplica[]> _replicas = NoReplicas;
 
     /// <summary>
     /// Creates the replicas of every configured stage (resolving <c>dns:///</c> endpoints in the background), then
-    /// follows configuration changes and re-resolves every <see cref="StageResilienceOptions.ResolveInterval"/>.
+    /// follows configuration changes and re-resolves every <see cref="StageResilienceOptions.ResolveInterval"/>. Every call
+    /// presents <see cref="MuseSecurityOptions.InternalToken"/> when <paramref name="security"/> sets one.
     /// </summary>
     public StageClients(
         IOptionsMonitor<OrchestratorOptions> options,
@@ -48,9 +51,11 @@ public sealed class StageClients : IStageGateway, IDisposable
         IReplicaResolver resolver,
         IReplicaProbe probe,
         TimeProvider time,
-        ILogger<StageClients> logger)
+        ILogger<StageClients> logger,
+        IOptions<MuseSecurityOptions>? security = null)
     {
         _options = options;
+        _internalToken = security?.Value.InternalToken is { Length: > 0 } token ? token : null;
         _resilience = resilience.Value;
         _unary = pipelines.GetPipeline(StagePipelines.Unary);
         _resolver = resolver;
@@ -155,7 +160,7 @@ public sealed class StageClients : IStageGateway, IDisposable
 
                 var existing = current.GetValueOrDefault(stage) ?? [];
                 next[stage] = [.. urls.Distinct(StringComparer.Ordinal).Select(url =>
-                    existing.FirstOrDefault(r => r.Endpoint == url) ?? new StageReplica(stage, url, CreateChannel(url)))];
+                    existing.FirstOrDefault(r => r.Endpoint == url) ?? new StageReplica(stage, url, CreateChannel(url, _internalToken)))];
                 var added = next[stage].Except(existing).Select(r => r.Endpoint).ToList();
                 var removed = existing.Except(next[stage]).Select(r => r.Endpoint).ToList();
                 if (added.Count + removed.Count > 0 && current != NoReplicas)
@@ -193,8 +198,20 @@ public sealed class StageClients : IStageGateway, IDisposable
     // grpc-dotnet reconnects a lost connection with exponential backoff, from 1 s up to 120 s by default, and fails every
     // call at once while it waits ("Error connecting to subchannel"): a replica down for a minute stayed unusable for
     // minutes after its restart. The orchestrator probes down replicas itself, so the channel may retry often.
-    private static GrpcChannel CreateChannel(string url) => GrpcChannel.ForAddress(url, new GrpcChannelOptions
+    // The cluster credential rides on every call; stage traffic is plaintext inside the cluster (a private network),
+    // so call credentials are allowed on insecure channels.
+    private static GrpcChannel CreateChannel(string url, string? internalToken) => GrpcChannel.ForAddress(url, new GrpcChannelOptions
     {
+        Credentials = internalToken is null
+            ? null
+            : ChannelCredentials.Create(
+                url.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure,
+                CallCredentials.FromInterceptor((_, metadata) =>
+                {
+                    metadata.Add(BearerToken.Header, BearerToken.Format(internalToken));
+                    return Task.CompletedTask;
+                })),
+        UnsafeUseInsecureChannelCallCredentials = true,
         MaxReceiveMessageSize = 64 * 1024 * 1024,
         MaxSendMessageSize = 64 * 1024 * 1024,
         InitialReconnectBackoff = TimeSpan.FromMilliseconds(100),

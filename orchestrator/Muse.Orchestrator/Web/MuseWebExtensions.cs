@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.StaticFiles;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.OpenApi.Models;
 using Muse.Hosting;
+using Muse.Hosting.Security;
 
 namespace Muse.Orchestrator.Web;
 
@@ -31,15 +32,18 @@ public static class MuseWebExtensions
         builder.Services.AddOptions<MuseWebOptions>().Bind(section).ValidateDataAnnotations().ValidateOnStart();
         // The error details the service attaches (google.rpc.BadRequest and friends, see MuseValidation) are written
         // into the JSON error body as Any, which needs their descriptors.
-        builder.Services.AddGrpc().AddJsonTranscoding(transcoding =>
-            transcoding.TypeRegistry = TypeRegistry.FromFiles(Google.Rpc.ErrorDetailsReflection.Descriptor));
+        builder.AddMuseGrpcFeature(grpc => grpc.AddJsonTranscoding(transcoding =>
+            transcoding.TypeRegistry = TypeRegistry.FromFiles(Google.Rpc.ErrorDetailsReflection.Descriptor)));
         var port = section.Get<MuseWebOptions>()?.Port;
         if (port is null)
         {
             return builder;
         }
 
-        builder.AddMuseHttp1Listener(new MuseWebListener(), $"http://{WebHost(builder.Configuration)}:{port}");
+        // With TLS on the gRPC port the page and the JSON API are TLS too: API keys never cross in plaintext.
+        var tls = builder.Configuration.GetSection($"{MuseSecurityOptions.Section}:Tls").Get<TlsOptions>();
+        var scheme = tls is { Enabled: true } ? "https" : "http";
+        builder.AddMuseHttp1Listener(new MuseWebListener(), $"{scheme}://{WebHost(builder.Configuration)}:{port}");
         builder.Services.AddGrpcSwagger();
         builder.Services.AddSwaggerGen(swagger =>
         {
