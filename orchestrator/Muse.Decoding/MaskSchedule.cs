@@ -17,6 +17,12 @@ public enum MaskScheduleKind
 
     /// <summary>γ(r) = 1 − r³: more concave still.</summary>
     Cubic = 3,
+
+    /// <summary>
+    /// γ(r) = cos(π/2 · r) evaluated in float32 as aMUSEd's scheduler does (ratio, angle, cosine and N·γ all in
+    /// float32, then floored): where the exact count is an integer (γ = ½ at r = ⅔) float32 lands one below it.
+    /// </summary>
+    AmusedCosine = 4,
 }
 
 /// <summary>
@@ -63,6 +69,7 @@ public sealed class MaskSchedule
             MaskScheduleKind.Linear => 1 - ratio,
             MaskScheduleKind.Square => 1 - (ratio * ratio),
             MaskScheduleKind.Cubic => 1 - (ratio * ratio * ratio),
+            MaskScheduleKind.AmusedCosine => ratio == 1 ? 0 : MathF.Cos((float)ratio * MathF.PI / 2f),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown mask schedule."),
         };
     }
@@ -98,7 +105,9 @@ public sealed class MaskSchedule
         var masked = initiallyMasked;
         for (var t = 1; t <= stepsDone; t++)
         {
-            var scheduled = (int)Math.Floor(initiallyMasked * Gamma((double)t / Steps));
+            var scheduled = Kind == MaskScheduleKind.AmusedCosine
+                ? (int)MathF.Floor(initiallyMasked * (float)Gamma((float)t / Steps))
+                : (int)Math.Floor(initiallyMasked * Gamma((double)t / Steps));
             masked = Math.Max(1, Math.Min(masked - 1, scheduled));
         }
 

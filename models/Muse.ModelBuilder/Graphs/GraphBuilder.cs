@@ -262,15 +262,40 @@ public sealed class GraphBuilder
     }
 
     /// <summary>
-    /// VQGAN ResBlock named <paramref name="prefix"/>: <c>h = conv1(silu(norm1(x)))</c>, <c>h = conv2(silu(norm2(h)))</c>,
-    /// output <c>shortcut(x) + h</c> where the shortcut is the 1×1 <c>nin_shortcut</c> when the width changes.
+    /// PyTorch <c>Conv2d</c> named <paramref name="prefix"/> with ONNX <paramref name="pads"/>
+    /// <c>[top, left, bottom, right]</c> (diffusers' asymmetric downsampling pads bottom/right only), an optional bias
+    /// and <paramref name="groups"/> (the channel count for a depthwise convolution).
     /// </summary>
-    public string ResBlock(string x, string prefix, int inChannels, int outChannels, int groups, double eps)
+    public string Conv2d(string x, string prefix, int stride, long[] pads, bool bias, int groups = 1)
+    {
+        var weight = Get($"{prefix}.weight");
+        string[] inputs = bias ? [x, Weight($"{prefix}.weight"), Weight($"{prefix}.bias")] : [x, Weight($"{prefix}.weight")];
+        return OpNamed($"{prefix}.out", "Conv", inputs,
+            Attr.Ints("kernel_shape", weight.Shape[2], weight.Shape[3]),
+            Attr.Ints("strides", stride, stride),
+            Attr.Ints("pads", pads),
+            Attr.Int("group", groups));
+    }
+
+    /// <summary>LayerNorm over the last axis with weight <c>{prefix}.weight</c> and no bias.</summary>
+    public string LayerNormNoBias(string x, string prefix, double eps) =>
+        OpNamed($"{prefix}.out", "LayerNormalization", [x, Weight($"{prefix}.weight")],
+            Attr.Int("axis", -1), Attr.Float("epsilon", (float)eps));
+
+    /// <summary>Elements <paramref name="start"/>…<paramref name="end"/> − 1 of <paramref name="axis"/>.</summary>
+    public string Slice(string x, long axis, long start, long end) =>
+        Op("Slice", [x, Int64s(start), Int64s(end), Int64s(axis)]);
+
+    /// <summary>
+    /// VQGAN ResBlock named <paramref name="prefix"/>: <c>h = conv1(silu(norm1(x)))</c>, <c>h = conv2(silu(norm2(h)))</c>,
+    /// output <c>shortcut(x) + h</c> where the shortcut is the 1×1 <c>{shortcut}</c> (default <c>nin_shortcut</c>; diffusers says <c>conv_shortcut</c>) when the width changes.
+    /// </summary>
+    public string ResBlock(string x, string prefix, int inChannels, int outChannels, int groups, double eps, string shortcut = "nin_shortcut")
     {
         var h = Conv2d(Silu(GroupNorm(x, $"{prefix}.norm1", groups, eps)), $"{prefix}.conv1", 1, 1);
         h = Conv2d(Silu(GroupNorm(h, $"{prefix}.norm2", groups, eps)), $"{prefix}.conv2", 1, 1);
-        var shortcut = inChannels != outChannels ? Conv2d(x, $"{prefix}.nin_shortcut", 1, 0) : x;
-        return Add(shortcut, h);
+        var skip = inChannels != outChannels ? Conv2d(x, $"{prefix}.{shortcut}", 1, 0) : x;
+        return Add(skip, h);
     }
 
     /// <summary>
