@@ -44,7 +44,7 @@ public static class MuseWebExtensions
         var tls = builder.Configuration.GetSection($"{MuseSecurityOptions.Section}:Tls").Get<TlsOptions>();
         var scheme = tls is { Enabled: true } ? "https" : "http";
         builder.AddMuseHttp1Listener(new MuseWebListener(), $"{scheme}://{WebHost(builder.Configuration)}:{port}");
-        builder.Services.AddGrpcSwagger();
+        builder.AddMuseGrpcFeature(grpc => grpc.Services.AddGrpcSwagger());   // it calls AddGrpc() itself
         builder.Services.AddSwaggerGen(swagger =>
         {
             swagger.SwaggerDoc("v1", new OpenApiInfo
