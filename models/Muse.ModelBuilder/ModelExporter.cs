@@ -107,9 +107,15 @@ public static class ModelExporter
                 break;
         }
 
-        File.WriteAllText(Path.Combine(directory, ManifestFileName), System.Text.Json.JsonSerializer.Serialize(manifest, ModelManifest.JsonOptions) + "\n");
-        files.Add(ManifestFileName);
+        files.Add(WriteManifest(manifest, directory));
         return new ExportResult(manifest, directory, files);
+    }
+
+    /// <summary>Writes <paramref name="manifest"/> as <see cref="ManifestFileName"/> in <paramref name="directory"/>; returns the file name.</summary>
+    internal static string WriteManifest(ModelManifest manifest, string directory)
+    {
+        File.WriteAllText(Path.Combine(directory, ManifestFileName), System.Text.Json.JsonSerializer.Serialize(manifest, ModelManifest.JsonOptions) + "\n");
+        return ManifestFileName;
     }
 
     private static ModelManifest TextEncoderManifest(ExportRequest request, T5Config config)

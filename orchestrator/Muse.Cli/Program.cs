@@ -17,7 +17,7 @@ var root = new RootCommand("Muse text-to-image over gRPC: generate images with a
     InpaintCommand.Create(),
     OutpaintCommand.Create(),
     EditCommand.Create(),
-    ModelsCommand.Create(),
+    ModelsCommand.Create(ImportCommand.Create()),
     UpCommand.Create(),
     KeysCommand.Create(),
     BenchCommand.Create(),

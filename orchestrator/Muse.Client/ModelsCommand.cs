@@ -11,11 +11,17 @@ namespace Muse.Client;
 /// </summary>
 public static class ModelsCommand
 {
-    public static Command Create()
+    /// <summary>The command, with <paramref name="subcommands"/> (e.g. <c>import</c>, which needs model code this project has not).</summary>
+    public static Command Create(params Command[] subcommands)
     {
         var connection = new ConnectionOptions();
         var command = new Command("models", "List pipelines and their model versions");
         connection.AddTo(command);
+        foreach (var subcommand in subcommands)
+        {
+            command.Subcommands.Add(subcommand);
+        }
+
         command.SetAction((parseResult, cancellationToken) => CommandRunner.RunAsync(
             ct => RunAsync(connection.Read(parseResult), ct),
             cancellationToken));

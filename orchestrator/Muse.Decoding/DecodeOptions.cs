@@ -36,6 +36,22 @@ public sealed record DecodeOptions
     /// </summary>
     public float ChoiceTemperature { get; init; } = 4.5f;
 
+    /// <summary>How <see cref="ChoiceTemperature"/> is annealed over the steps. Default <see cref="ChoiceTemperatureSchedule.MaskGit"/>.</summary>
+    public ChoiceTemperatureSchedule ChoiceTemperatureSchedule { get; init; } = ChoiceTemperatureSchedule.MaskGit;
+
+    /// <summary>The re-masking noise scale after step <paramref name="step"/> of <paramref name="schedule"/>.</summary>
+    public double ChoiceTemperatureAt(int step, MaskSchedule schedule)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        return ChoiceTemperatureSchedule switch
+        {
+            // MaskGIT: c · (1 − t/T) read at t + 1, so the first step already has less than c.
+            ChoiceTemperatureSchedule.MaskGit => ChoiceTemperature * (1 - schedule.Ratio(step + 1)),
+            // aMUSEd: linspace(c, 0, T)[t], c at the first step and 0 at the last.
+            _ => schedule.Steps == 1 ? ChoiceTemperature : ChoiceTemperature - (ChoiceTemperature / (schedule.Steps - 1) * step),
+        };
+    }
+
     /// <summary>The mask schedule these options describe.</summary>
     public MaskSchedule CreateSchedule() => new(MaskSchedule, Steps);
 
@@ -61,6 +77,10 @@ public sealed record DecodeOptions
 
         CheckRange(SamplingTemperature, MaxSamplingTemperature, nameof(SamplingTemperature));
         CheckRange(ChoiceTemperature, MaxChoiceTemperature, nameof(ChoiceTemperature));
+        if (!Enum.IsDefined(ChoiceTemperatureSchedule))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ChoiceTemperatureSchedule), ChoiceTemperatureSchedule, "Unknown choice temperature schedule.");
+        }
     }
 
     private static void CheckRange(float value, float max, string name)
@@ -71,4 +91,14 @@ public sealed record DecodeOptions
             throw new ArgumentOutOfRangeException(name, value, $"Must be a finite number from 0 to {max}.");
         }
     }
+}
+
+/// <summary>How the Gumbel noise of re-masking is annealed to 0 over the steps.</summary>
+public enum ChoiceTemperatureSchedule
+{
+    /// <summary>MaskGIT: <c>c · (1 − (t + 1)/T)</c> at step t.</summary>
+    MaskGit,
+
+    /// <summary>aMUSEd (<c>AmusedScheduler</c>'s <c>linspace(c, 0, T)</c>): c at the first step, 0 at the last.</summary>
+    Linear,
 }

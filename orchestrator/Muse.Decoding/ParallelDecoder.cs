@@ -46,7 +46,7 @@ public static class ParallelDecoder
             CheckSampled(sampled, states);
 
             // Noise in the choice is annealed away: exploration early, pure confidence at the end.
-            var choiceTemperature = options.ChoiceTemperature * (1 - schedule.Ratio(step + 1));
+            var choiceTemperature = options.ChoiceTemperatureAt(step, schedule);
             for (var i = 0; i < states.Count; i++)
             {
                 states[i].Accept(sampled.TokensOf(i));                                  // known tokens never change

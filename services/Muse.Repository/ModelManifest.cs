@@ -85,6 +85,19 @@ public sealed record ModelManifest
     /// <summary>Text encoder: lower-case and collapse white space before tokenizing.</summary>
     public bool LowercaseText { get; init; }
 
+    /// <summary>
+    /// Text encoder: how texts become ids. Empty (default): the SentencePiece model in file <c>tokenizer</c>, T5 ids
+    /// with end-of-sequence; <see cref="ClipTokenizerKind"/>: CLIP's BPE from the folder in file <c>tokenizer</c>
+    /// (<c>vocab.json</c>, <c>merges.txt</c>), start and end tokens, padded to <see cref="TextMaxLength"/>.
+    /// </summary>
+    public string TextTokenizer { get; init; } = "";
+
+    /// <summary>
+    /// Width of the pooled text embedding: the text encoder's <c>pooled</c> output and the transformer's
+    /// <c>pooled_text_embeddings</c> input (aMUSEd); 0 when the model has none (Muse).
+    /// </summary>
+    public int PooledEmbeddingDim { get; init; }
+
     /// <summary><c>name/version</c> of the image tokenizer the transformer was trained with.</summary>
     public string ImageTokenizer { get; init; } = "";
 
@@ -93,6 +106,9 @@ public sealed record ModelManifest
 
     /// <summary>Architecture hyper-parameters, as written by the builder (see models/README.md).</summary>
     public JsonElement? Architecture { get; init; }
+
+    /// <summary>The <see cref="TextTokenizer"/> value of CLIP's BPE tokenizer.</summary>
+    public const string ClipTokenizerKind = "clip";
 
     /// <summary><c>name/version</c>.</summary>
     [JsonIgnore]
@@ -121,6 +137,8 @@ public sealed record ModelManifest
             case Stages.TextEncoder:
                 Check(Files.ContainsKey("model") && Files.ContainsKey("tokenizer"), "text encoder needs files 'model' and 'tokenizer'");
                 Check(TextEmbeddingDim > 0 && TextMaxLength > 0, "text encoder needs textEmbeddingDim and textMaxLength");
+                Check(TextTokenizer is "" or ClipTokenizerKind, $"unknown textTokenizer '{TextTokenizer}'");
+                Check(PooledEmbeddingDim == 0 || Outputs.ContainsKey("pooled"), "a pooledEmbeddingDim needs output 'pooled'");
                 break;
             case Stages.ImageTokenizer:
                 Check(Files.ContainsKey("encoder") && Files.ContainsKey("decoder"), "image tokenizer needs files 'encoder' and 'decoder'");

@@ -60,6 +60,9 @@ public sealed record PipelineDefaults
     /// <summary>Gumbel temperature of confidence re-masking. Default 4.5 (MaskGIT).</summary>
     public double ChoiceTemperature { get; init; } = 4.5;
 
+    /// <summary>How the choice temperature is annealed: <c>maskGit</c> (default, c · (1 − (t+1)/T)) or <c>linear</c> (aMUSEd, linspace(c, 0, T)).</summary>
+    public string ChoiceTemperatureSchedule { get; init; } = "maskGit";
+
     /// <summary>Mask schedule name: <c>cosine</c> (default, Muse and MaskGIT), <c>linear</c>, <c>square</c>, <c>cubic</c>.</summary>
     public string MaskSchedule { get; init; } = "cosine";
 }

@@ -8,23 +8,26 @@ using Muse.Repository;
 namespace Muse.TextEncoder;
 
 /// <summary>
-/// A loaded T5 encoder with its SentencePiece tokenizer: texts → ids (+ end-of-sequence, padded to
-/// <see cref="ModelManifest.TextMaxLength"/>) → <c>last_hidden_state</c>. Thread-safe; does not own
-/// <see cref="Model"/> (StageModels does).
+/// A loaded text encoder with its tokenizer, chosen by the manifest's <see cref="ModelManifest.TextTokenizer"/>: T5 with
+/// SentencePiece (ids + end-of-sequence) or aMUSEd's CLIP with <see cref="ClipTokenizer"/> (start, ids, end); padded
+/// to <see cref="ModelManifest.TextMaxLength"/> → <c>last_hidden_state</c> and, where the manifest maps it, the
+/// <c>pooled</c> embedding. Thread-safe; does not own <see cref="Model"/> (StageModels does).
 /// </summary>
 public sealed class TextEncoderModel
 {
     /// <summary>Padding id (T5 convention, see models/README.md).</summary>
-    public const int PadId = 0;
+    public const int PadIdT5 = 0;
 
     /// <summary>End-of-sequence id; every text ends with it.</summary>
     public const int EosId = 1;
 
-    private readonly SentencePieceTokenizer _tokenizer;
+    private readonly SentencePieceTokenizer? _tokenizer;
+    private readonly ClipTokenizer? _clip;
     private readonly OnnxModel _graph;
     private readonly string _inputIdsName;
-    private readonly string _attentionMaskName;
+    private readonly string? _attentionMaskName;
     private readonly string _hiddenStateName;
+    private readonly string? _pooledName;
     private readonly ILogger _logger;
 
     /// <summary>Reads the tokenizer file of <paramref name="model"/>.</summary>
@@ -35,23 +38,33 @@ public sealed class TextEncoderModel
         Model = model;
         _logger = logger;
         var path = model.FilePath("tokenizer");
-        using (var stream = File.OpenRead(path))
+        if (model.Manifest.TextTokenizer == ModelManifest.ClipTokenizerKind)
         {
-            // BOS/EOS are added here, not by the tokenizer: T5 has no BOS and the EOS id is part of the contract.
-            _tokenizer = SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: false);
+            _clip = ClipTokenizer.Load(path);
+            PadId = _clip.PadId;
         }
-
-        if (_tokenizer.EndOfSentenceId != EosId)
+        else
         {
-            throw new InvalidDataException(
-                $"{path}: end-of-sequence id is {_tokenizer.EndOfSentenceId}; {model.Manifest.Id} expects {EosId} (T5).");
+            using (var stream = File.OpenRead(path))
+            {
+                // BOS/EOS are added here, not by the tokenizer: T5 has no BOS and the EOS id is part of the contract.
+                _tokenizer = SentencePieceTokenizer.Create(stream, addBeginningOfSentence: false, addEndOfSentence: false);
+            }
+
+            if (_tokenizer.EndOfSentenceId != EosId)
+            {
+                throw new InvalidDataException(
+                    $"{path}: end-of-sequence id is {_tokenizer.EndOfSentenceId}; {model.Manifest.Id} expects {EosId} (T5).");
+            }
         }
 
         _graph = model.Graph("model");
+        var manifest = model.Manifest;
         _inputIdsName = model.InputName("model", "input_ids");
-        _attentionMaskName = model.InputName("model", "attention_mask");
+        _attentionMaskName = manifest.Inputs.ContainsKey("attention_mask") ? model.InputName("model", "attention_mask") : null;   // CLIP has none
         _hiddenStateName = model.OutputName("model", "last_hidden_state");
-        TextEncoderLog.TokenizerLoaded(logger, model.Manifest.Id, path, _tokenizer.Vocabulary.Count, model.Manifest.LowercaseText);
+        _pooledName = manifest.PooledEmbeddingDim > 0 ? model.OutputName("model", "pooled") : null;
+        TextEncoderLog.TokenizerLoaded(logger, manifest.Id, path, _tokenizer?.Vocabulary.Count ?? -1, manifest.LowercaseText);
     }
 
     /// <summary>The model version (manifest and graph).</summary>
@@ -59,6 +72,9 @@ public sealed class TextEncoderModel
 
     /// <summary>Tokens per sequence L, padding and end-of-sequence included.</summary>
     public int MaxLength => Model.Manifest.TextMaxLength;
+
+    /// <summary>Id that fills the positions after a text's last token (T5: 0; CLIP: its pad token).</summary>
+    public int PadId { get; } = PadIdT5;
 
     /// <summary>Width D of one embedding.</summary>
     public int EmbeddingDim => Model.Manifest.TextEmbeddingDim;
@@ -70,8 +86,13 @@ public sealed class TextEncoderModel
     public int[] Tokenize(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        if (_clip is not null)
+        {
+            return [_clip.StartId, .. _clip.EncodeText(text), _clip.EndId];
+        }
+
         var normalized = Model.Manifest.LowercaseText ? Normalize(text) : text;
-        var ids = _tokenizer.EncodeToIds(normalized, addBeginningOfSentence: false, addEndOfSentence: false);
+        var ids = _tokenizer!.EncodeToIds(normalized, addBeginningOfSentence: false, addEndOfSentence: false);
         var withEos = new int[ids.Count + 1];
         for (var i = 0; i < ids.Count; i++)
         {
@@ -85,8 +106,11 @@ public sealed class TextEncoderModel
     /// <summary>
     /// Runs the encoder on already tokenized texts (each at most <see cref="MaxLength"/> ids).
     /// </summary>
-    /// <returns>Embeddings float32 [n, L, D], mask int32 [n, L] and the real token count per text.</returns>
-    public (Tensor Embeddings, Tensor Mask, int[] TokenCounts) Encode(
+    /// <returns>
+    /// Embeddings float32 [n, L, D], mask int32 [n, L], the real token count per text, and the pooled embeddings
+    /// float32 [n, P] (null when the model has none).
+    /// </returns>
+    public (Tensor Embeddings, Tensor Mask, int[] TokenCounts, Tensor? Pooled) Encode(
         IReadOnlyList<int[]> tokenized, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tokenized);
@@ -95,6 +119,7 @@ public sealed class TextEncoderModel
 
         // Preprocess: pad with PadId; the attention mask marks real tokens, end-of-sequence included.
         var inputIds = new long[batch * length];      // [batch, seqLen]
+        Array.Fill(inputIds, (long)PadId);
         var attentionMask = new long[batch * length]; // [batch, seqLen]
         var mask = new int[batch * length];           // [batch, seqLen]
         var tokenCounts = new int[batch];
@@ -119,11 +144,12 @@ public sealed class TextEncoderModel
         long[] inputShape = [batch, length];
         using var idsValue = OrtValue.CreateTensorValueFromMemory(inputIds, inputShape);
         using var maskValue = OrtValue.CreateTensorValueFromMemory(attentionMask, inputShape);
-        var inputs = new Dictionary<string, OrtValue>
+        var inputs = new Dictionary<string, OrtValue> { [_inputIdsName] = idsValue };
+        if (_attentionMaskName is not null)
         {
-            [_inputIdsName] = idsValue,
-            [_attentionMaskName] = maskValue,
-        };
+            inputs[_attentionMaskName] = maskValue;
+        }
+
         using var outputs = _graph.Run(inputs, cancellationToken);
 
         // Postprocess: copy out before the OrtValue is disposed.
@@ -136,8 +162,21 @@ public sealed class TextEncoderModel
         }
 
         var embeddings = TensorConvert.FromFloat32(hidden.GetTensorDataAsSpan<float>(), batch, length, EmbeddingDim);
+        Tensor? pooled = null;
+        if (_pooledName is not null)
+        {
+            var values = outputs[IndexOf(_graph.OutputNames, _pooledName)].GetTensorDataAsSpan<float>();   // [batch, P]
+            var width = Model.Manifest.PooledEmbeddingDim;
+            if (values.Length != batch * width)
+            {
+                throw new InvalidOperationException($"{Model.Manifest.Id} returned {values.Length} pooled values; expected [{batch}, {width}].");
+            }
+
+            pooled = TensorConvert.FromFloat32(values, batch, width);
+        }
+
         TextEncoderLog.Encoded(_logger, Model.Manifest.Id, batch);
-        return (embeddings, TensorConvert.FromInt32(mask, batch, length), tokenCounts);
+        return (embeddings, TensorConvert.FromInt32(mask, batch, length), tokenCounts, pooled);
     }
 
     /// <summary>Lower-case and collapse runs of white space into one space, trimming the ends.</summary>

@@ -5,7 +5,7 @@ using Muse.Protos.V1;
 
 namespace Muse.TextEncoder;
 
-/// <summary><c>muse.v1.TextEncoder</c>: prompts → T5 text embeddings + mask.</summary>
+/// <summary><c>muse.v1.TextEncoder</c>: prompts → text embeddings + mask (+ pooled embeddings for CLIP).</summary>
 public sealed class TextEncoderService(ServedModels<TextEncoderModel> encoders) : Protos.V1.TextEncoder.TextEncoderBase
 {
     /// <summary>Most texts in one request (proto contract).</summary>
@@ -36,14 +36,20 @@ public sealed class TextEncoderService(ServedModels<TextEncoderModel> encoders) 
         using var activity = MuseTelemetry.ActivitySource.StartActivity("TextEncoder.Encode");
         activity?.SetTag("muse.model", encoder.Model.Manifest.Id);
         activity?.SetTag("muse.batch", tokenized.Length);
-        var (embeddings, mask, tokenCounts) = encoder.Encode(tokenized, context.CancellationToken);
-        return Task.FromResult(new EncodeReply
+        var (embeddings, mask, tokenCounts, pooled) = encoder.Encode(tokenized, context.CancellationToken);
+        var reply = new EncodeReply
         {
             Embeddings = embeddings,
             Mask = mask,
             TokenCounts = { tokenCounts },
             Model = StageInfoService.MapRef(encoder.Model.Manifest),
-        });
+        };
+        if (pooled is not null)
+        {
+            reply.PooledEmbeddings = pooled;
+        }
+
+        return Task.FromResult(reply);
     }
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]

@@ -18,6 +18,9 @@ public static class UVitGraph
     /// <summary>ONNX input names.</summary>
     public const string InputIds = "input_ids", EncoderHiddenStates = "encoder_hidden_states", PooledTextEmb = "pooled_text_emb", MicroConds = "micro_conds";
 
+    /// <summary>Input of <see cref="BuildForStage"/>: int64 [B, h·w], mask token = codebook size.</summary>
+    public const string StageTokens = "tokens";
+
     /// <summary>ONNX output name.</summary>
     public const string Logits = "logits";
 
@@ -114,7 +117,25 @@ public static class UVitGraph
     public static ModelProto Build(UVitConfig c, IReadOnlyDictionary<string, WeightTensor> weights, int textLength, int gridSide)
     {
         var g = new GraphBuilder("amused_uvit", weights);
-        var ids = g.Input(InputIds, DataType.Int64, "batch", gridSide, gridSide);
+        return Build(g, c, g.Input(InputIds, DataType.Int64, "batch", gridSide, gridSide), textLength, gridSide);
+    }
+
+    /// <summary>
+    /// The graph with the base transformer stage's token contract: input <see cref="StageTokens"/> int64 [B, h·w] whose
+    /// mask token is the codebook size K (models/README.md), mapped here to aMUSEd's mask id vocab_size − 1.
+    /// </summary>
+    public static ModelProto BuildForStage(UVitConfig c, IReadOnlyDictionary<string, WeightTensor> weights, int textLength)
+    {
+        var g = new GraphBuilder("amused_uvit", weights);
+        var side = c.SampleSize;
+        var tokens = g.Input(StageTokens, DataType.Int64, "batch", (long)side * side);
+        var masked = g.Op("Equal", [tokens, g.Int64Initializer("stage_mask_id", [c.CodebookSize], [])]);
+        var ids = g.Op("Where", [masked, g.Int64Initializer("amused_mask_id", [c.VocabSize - 1], []), tokens]);
+        return Build(g, c, g.Reshape(ids, 0, side, side), textLength, side);
+    }
+
+    private static ModelProto Build(GraphBuilder g, UVitConfig c, string ids, int textLength, int gridSide)
+    {
         var text = g.Input(EncoderHiddenStates, DataType.Float, "batch", textLength, c.EncoderHidden);
         var pooledText = g.Input(PooledTextEmb, DataType.Float, "batch", c.CondEmbedDim);
         var micro = g.Input(MicroConds, DataType.Float, "batch", UVitConfig.MicroConditions);

@@ -64,6 +64,7 @@ public sealed record DecodingSettings(DecodeOptions Base, DecodeOptions SuperRes
             GuidanceSchedule = decoding.GuidanceSchedule == Protos.V1.GuidanceSchedule.Linear ? Decoding.GuidanceSchedule.Linear : Decoding.GuidanceSchedule.Constant,
             SamplingTemperature = decoding.HasSamplingTemperature ? decoding.SamplingTemperature : (float)defaults.SamplingTemperature,
             ChoiceTemperature = decoding.HasChoiceTemperature ? decoding.ChoiceTemperature : (float)defaults.ChoiceTemperature,
+            ChoiceTemperatureSchedule = Enum.Parse<ChoiceTemperatureSchedule>(defaults.ChoiceTemperatureSchedule, ignoreCase: true),
         };
         return new DecodingSettings(
             common with { Steps = decoding.HasBaseSteps ? decoding.BaseSteps : defaults.BaseSteps },

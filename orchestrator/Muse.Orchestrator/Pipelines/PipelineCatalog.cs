@@ -173,6 +173,11 @@ public sealed class PipelineCatalog
                 throw new InvalidDataException($"{source}: pipeline '{name}' names an unknown mask schedule '{definition.Defaults.MaskSchedule}'.");
             }
 
+            if (!Enum.TryParse<ChoiceTemperatureSchedule>(definition.Defaults.ChoiceTemperatureSchedule, ignoreCase: true, out _))
+            {
+                throw new InvalidDataException($"{source}: pipeline '{name}' names an unknown choice temperature schedule '{definition.Defaults.ChoiceTemperatureSchedule}'.");
+            }
+
             foreach (var stage in RequiredStages)
             {
                 if (!definition.Stages.TryGetValue(stage, out var candidates) || candidates.Count == 0)
