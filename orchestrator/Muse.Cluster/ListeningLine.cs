@@ -13,6 +13,9 @@ public static class ListeningLine
     /// <summary>The marker of the orchestrator's web listener line (page, HTTP/JSON API), <c>MUSE_WEB &lt;url&gt;</c>.</summary>
     public const string WebMarker = "MUSE_WEB";
 
+    /// <summary>The marker of a process's metrics listener line (<c>Muse:Hosting:MetricsUrl</c>), <c>MUSE_METRICS &lt;url&gt;</c>.</summary>
+    public const string MetricsMarker = "MUSE_METRICS";
+
     /// <summary>Reads the address from a <c>MUSE_LISTENING &lt;url&gt;</c> line; false for any other line.</summary>
     /// <remarks>Only absolute http/https addresses count; path and trailing slash are dropped.</remarks>
     public static bool TryParse(string? line, [NotNullWhen(true)] out Uri? url) => TryParse(line, Marker, out url);
