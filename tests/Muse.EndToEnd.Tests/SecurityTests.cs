@@ -81,7 +81,7 @@ public sealed class SecureClusterFixture : IAsyncLifetime
         {
             TrustMode = X509ChainTrustMode.CustomRootTrust,
             RevocationMode = X509RevocationMode.NoCheck,
-            CustomTrustStore = { X509Certificate2.CreateFromPemFile(Certificates.CertificateFile) },
+            CustomTrustStore = { X509Certificate2.CreateFromPem(File.ReadAllText(Certificates.CertificateFile)) },
         };
         return new HttpClient(handler) { BaseAddress = Cluster.WebUrl };
     }

@@ -44,7 +44,8 @@ public static class MuseWebExtensions
         var tls = builder.Configuration.GetSection($"{MuseSecurityOptions.Section}:Tls").Get<TlsOptions>();
         var scheme = tls is { Enabled: true } ? "https" : "http";
         builder.AddMuseHttp1Listener(new MuseWebListener(), $"{scheme}://{WebHost(builder.Configuration)}:{port}");
-        builder.Services.AddGrpcSwagger();
+        // AddGrpcSwagger calls AddGrpc() itself, which would bring grpc-dotnet's binder back beside the validating one.
+        builder.AddMuseGrpcFeature(_ => builder.Services.AddGrpcSwagger());
         builder.Services.AddSwaggerGen(swagger =>
         {
             swagger.SwaggerDoc("v1", new OpenApiInfo
