@@ -102,7 +102,7 @@ public static class LoadCommand
         {
             table.AddRow(
                 report.Plan.Clients.ToString(CultureInfo.InvariantCulture),
-                report.Plan.Requests.ToString(CultureInfo.InvariantCulture),
+                report.Outcomes.Count.ToString(CultureInfo.InvariantCulture),
                 report.Succeeded.ToString(CultureInfo.InvariantCulture),
                 report.Failed.ToString(CultureInfo.InvariantCulture),
                 report.Retried.ToString(CultureInfo.InvariantCulture),

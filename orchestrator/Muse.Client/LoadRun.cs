@@ -17,6 +17,8 @@ namespace Muse.Client;
 /// <param name="NegativePrompt">Negative prompt of every request; empty = none.</param>
 /// <param name="Attempts">Tries per request: a retryable status (<see cref="IsRetryable"/>) is tried again, up to this many times in all.</param>
 /// <param name="RequestTimeout">Deadline of one attempt.</param>
+/// <param name="Duration">When set, a time-boxed run: no request starts after this much time (those running end), and
+/// <see cref="Requests"/> only caps the total.</param>
 public sealed record LoadPlan(
     int Clients,
     int Requests,
@@ -26,7 +28,8 @@ public sealed record LoadPlan(
     string Pipeline = "",
     string NegativePrompt = "",
     int Attempts = 4,
-    TimeSpan? RequestTimeout = null)
+    TimeSpan? RequestTimeout = null,
+    TimeSpan? Duration = null)
 {
     /// <summary>The request with index <paramref name="index"/>.</summary>
     public GenerateRequest Request(int index)
@@ -93,7 +96,7 @@ public sealed record LoadReport(LoadPlan Plan, IReadOnlyList<LoadOutcome> Outcom
     public IReadOnlyDictionary<string, object> Summary() => new Dictionary<string, object>(StringComparer.Ordinal)
     {
         ["clients"] = Plan.Clients,
-        ["requests"] = Plan.Requests,
+        ["requests"] = Outcomes.Count,
         ["succeeded"] = Succeeded,
         ["failed"] = Failed,
         ["retried"] = Retried,
@@ -143,9 +146,10 @@ public static class LoadRun
         var outcomes = new ConcurrentBag<LoadOutcome>();
         var next = -1;
         var started = time.GetTimestamp();
+        bool TimeLeft() => plan.Duration is not { } duration || time.GetElapsedTime(started) < duration;
         var workers = Enumerable.Range(0, plan.Clients).Select(_ => Task.Run(async () =>
         {
-            for (var index = Interlocked.Increment(ref next); index < plan.Requests; index = Interlocked.Increment(ref next))
+            for (var index = Interlocked.Increment(ref next); index < plan.Requests && TimeLeft(); index = Interlocked.Increment(ref next))
             {
                 var outcome = await RequestAsync(client, plan, index, time, ct);
                 outcomes.Add(outcome);

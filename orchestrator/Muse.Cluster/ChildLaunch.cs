@@ -23,7 +23,8 @@ internal sealed record ChildLaunch(
     /// <summary>
     /// The same launch listening on <paramref name="url"/>: every <c>--urls</c> value is replaced (a first start asks
     /// for port 0; a restart asks for the port the first start got, so the endpoints the orchestrator was given stay
-    /// valid). Arguments without <c>--urls</c> are kept as they are.
+    /// valid). The scheme and host asked for are kept (a child on every interface, <c>0.0.0.0</c>, is reached on
+    /// loopback but must bind every interface again). Arguments without <c>--urls</c> are kept as they are.
     /// </summary>
     public ChildLaunch ListeningOn(Uri url)
     {
@@ -32,14 +33,18 @@ internal sealed record ChildLaunch(
         {
             if (arguments[i] == UrlsOption && i + 1 < arguments.Length)
             {
-                arguments[++i] = ListeningLine.Format(url);
+                i++;
+                arguments[i] = WithPort(arguments[i], url);
             }
             else if (arguments[i].StartsWith(UrlsOption + "=", StringComparison.Ordinal))
             {
-                arguments[i] = $"{UrlsOption}={ListeningLine.Format(url)}";
+                arguments[i] = $"{UrlsOption}={WithPort(arguments[i][(UrlsOption.Length + 1)..], url)}";
             }
         }
 
         return this with { Arguments = arguments };
     }
+
+    private static string WithPort(string asked, Uri url) =>
+        ListeningLine.Format(Uri.TryCreate(asked, UriKind.Absolute, out var original) ? new UriBuilder(original) { Port = url.Port }.Uri : url);
 }

@@ -304,13 +304,13 @@ public sealed class ClusterProcess : IAsyncDisposable
         }
 
         LocalClusterLog.ChildOutput(_logger, Name, line);
-        if (ListeningLine.TryParse(line, out var url) && _listening.TrySetResult(url))
+        if (ListeningLine.TryParse(line, out var url) && _listening.TrySetResult(ListeningLine.Reachable(url)))
         {
-            _url = url;
+            _url = ListeningLine.Reachable(url);
         }
         else if (ListeningLine.TryParse(line, ListeningLine.WebMarker, out var web))
         {
-            WebUrl = web;
+            WebUrl = ListeningLine.Reachable(web);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Net;
 
 namespace Muse.Cluster;
 
@@ -12,6 +13,9 @@ public static class ListeningLine
 
     /// <summary>The marker of the orchestrator's web listener line (page, HTTP/JSON API), <c>MUSE_WEB &lt;url&gt;</c>.</summary>
     public const string WebMarker = "MUSE_WEB";
+
+    /// <summary>The marker of a process's metrics listener line (<c>Muse:Hosting:MetricsUrl</c>), <c>MUSE_METRICS &lt;url&gt;</c>.</summary>
+    public const string MetricsMarker = "MUSE_METRICS";
 
     /// <summary>Reads the address from a <c>MUSE_LISTENING &lt;url&gt;</c> line; false for any other line.</summary>
     /// <remarks>Only absolute http/https addresses count; path and trailing slash are dropped.</remarks>
@@ -41,4 +45,21 @@ public static class ListeningLine
 
     /// <summary>The address as configuration and clients want it: scheme, host and port, no trailing slash.</summary>
     public static string Format(Uri url) => url.GetLeftPart(UriPartial.Authority);
+
+    /// <summary>
+    /// The address a local client dials for <paramref name="url"/>: a process listening on every interface
+    /// (<c>0.0.0.0</c>, <c>[::]</c>, e.g. <c>muse up --host 0.0.0.0</c>) announces that wildcard, which is no
+    /// destination, so it becomes loopback; any other address is kept.
+    /// </summary>
+    public static Uri Reachable(Uri url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        if (!IPAddress.TryParse(url.Host.Trim('[', ']'), out var host) || !(host.Equals(IPAddress.Any) || host.Equals(IPAddress.IPv6Any)))
+        {
+            return url;
+        }
+
+        var loopback = host.Equals(IPAddress.Any) ? IPAddress.Loopback : IPAddress.IPv6Loopback;
+        return new UriBuilder(url) { Host = loopback.ToString() }.Uri;
+    }
 }

@@ -219,7 +219,7 @@ public static class MuseHostingExtensions
             {
                 // Endpoint defaults say HTTP/2 for gRPC; this listener is for HTTP/1.1 clients.
                 config.ListenOptions.Protocols = HttpProtocols.Http1;
-                listener.Bind(config.ListenOptions);
+                listener.Bind(config.ListenOptions, config.IsHttps);
             });
         });
         return builder;

@@ -18,6 +18,7 @@ namespace Muse.Hosting;
 public class MuseHttp1Listener(string endpointName, string prefix)
 {
     private ListenOptions? _listen;
+    private string _scheme = Uri.UriSchemeHttp;
 
     /// <summary>Name of the Kestrel endpoint this listener is.</summary>
     public string EndpointName { get; } = endpointName;
@@ -26,10 +27,14 @@ public class MuseHttp1Listener(string endpointName, string prefix)
     public string Prefix { get; } = prefix;
 
     /// <summary>
-    /// The bound address, e.g. <c>http://127.0.0.1:39211</c> (the real port when the configuration asked for 0); null
-    /// before Kestrel has bound it.
+    /// The bound address, e.g. <c>http://127.0.0.1:39211</c> (the real port when the configuration asked for 0;
+    /// <c>https</c> when the endpoint is TLS); null before Kestrel has bound it.
     /// </summary>
-    public Uri? Url => Volatile.Read(ref _listen)?.EndPoint is IPEndPoint { Port: > 0 } endPoint ? new Uri($"http://{endPoint}") : null;
+    public Uri? Url => Volatile.Read(ref _listen)?.EndPoint is IPEndPoint { Port: > 0 } endPoint ? new Uri($"{_scheme}://{endPoint}") : null;
 
-    internal void Bind(ListenOptions listen) => Volatile.Write(ref _listen, listen);
+    internal void Bind(ListenOptions listen, bool https)
+    {
+        _scheme = https ? Uri.UriSchemeHttps : Uri.UriSchemeHttp;
+        Volatile.Write(ref _listen, listen);
+    }
 }

@@ -52,4 +52,14 @@ public sealed class ListeningLineTests
 
         Assert.Equal("http://127.0.0.1:45123", formatted);
     }
+
+    [Theory]
+    [InlineData("http://0.0.0.0:5000/", "http://127.0.0.1:5000/")]
+    [InlineData("https://[::]:8443/", "https://[::1]:8443/")]
+    [InlineData("http://192.0.2.7:5000/", "http://192.0.2.7:5000/")]
+    [InlineData("http://127.0.0.1:5000/", "http://127.0.0.1:5000/")]
+    public void Reachable_WildcardHost_IsLoopback_OthersKept(string announced, string expected)
+    {
+        Assert.Equal(new Uri(expected), ListeningLine.Reachable(new Uri(announced)));
+    }
 }

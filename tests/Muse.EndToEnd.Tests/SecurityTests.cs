@@ -1,20 +1,24 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Muse.Cluster;
 using Muse.Protos.V1;
 using Muse.Testing;
+using Xunit.Abstractions;
 
 namespace Muse.EndToEnd.Tests;
 
 /// <summary>
-/// A cluster run as `muse up --tls-cert --tls-key --api-keys` would run it (stages behind the per-run cluster
-/// credential), one request at a time and a 2 s client read timeout; keys made by the real `muse keys` command.
+/// A cluster run as `muse up --tls-cert --tls-key --api-keys --web-port 0` would run it (stages behind the per-run
+/// cluster credential), one request at a time, a 2 s client read timeout and a plaintext loopback metrics listener;
+/// keys made by the real `muse keys` command.
 /// </summary>
 public sealed class SecureClusterFixture : IAsyncLifetime
 {
     private LocalCluster? _cluster;
+    private Uri? _metrics;
 
     public TestCertificates Certificates { get; } = new();
 
@@ -24,22 +28,35 @@ public sealed class SecureClusterFixture : IAsyncLifetime
 
     public Dictionary<string, string> Keys { get; } = [];
 
+    private const string MetricsPath = "/metrics";
+
     public async Task InitializeAsync()
     {
         await CreateKeyAsync("alice");
         await CreateKeyAsync("two-per-minute", "--requests-per-minute", "2");
         await CreateKeyAsync("one-at-a-time", "--max-concurrent", "1");
         await CreateKeyAsync("leaver");
+        await CreateKeyAsync("web-one-per-minute", "--requests-per-minute", "1");
+        // The abuse test's keys: two that go over their limits, two whose clients stay within theirs.
+        await CreateKeyAsync("abuse-per-minute", "--requests-per-minute", "3");
+        await CreateKeyAsync("abuse-one-at-a-time", "--max-concurrent", "1");
+        await CreateKeyAsync("steady-a", "--requests-per-minute", "600", "--max-concurrent", "4");
+        await CreateKeyAsync("steady-b", "--requests-per-minute", "600", "--max-concurrent", "4");
         var options = new LocalClusterOptions
         {
             TlsCertificateFile = Certificates.CertificateFile,
             TlsKeyFile = Certificates.KeyFile,
             ApiKeysFile = KeysFile,
+            WebPort = 0,
         };
         options.StageArguments.Add("--Muse:Inference:IntraOpThreads=1");
         options.OrchestratorArguments.Add("--Muse:Queue:MaxConcurrent=1");
         options.OrchestratorArguments.Add("--Muse:Queue:ClientReadTimeout=00:00:02");
+        options.OrchestratorArguments.Add("--Muse:Hosting:MetricsUrl=http://127.0.0.1:0");
         _cluster = await LocalCluster.StartAsync(options);
+        var line = await ClusterFixture.OutputLineAsync(
+            Cluster.Orchestrator, l => ListeningLine.TryParse(l, ListeningLine.MetricsMarker, out _), "metrics address", TimeSpan.FromSeconds(30));
+        _metrics = ListeningLine.TryParse(line, ListeningLine.MetricsMarker, out var url) ? new Uri(url, MetricsPath) : null;
     }
 
     public async Task DisposeAsync()
@@ -56,6 +73,55 @@ public sealed class SecureClusterFixture : IAsyncLifetime
     public GrpcChannel Channel(string? key) =>
         MuseChannels.Create(Cluster.OrchestratorUrl, Certificates.CertificateFile, key is null ? null : Keys.GetValueOrDefault(key, key));
 
+    /// <summary>An HTTP/1.1 client of the web listener (<see cref="LocalCluster.WebUrl"/>) trusting exactly the test CA.</summary>
+    public HttpClient Web()
+    {
+        var handler = new SocketsHttpHandler();
+        handler.SslOptions.CertificateChainPolicy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = X509RevocationMode.NoCheck,
+            CustomTrustStore = { X509Certificate2.CreateFromPem(File.ReadAllText(Certificates.CertificateFile)) },
+        };
+        return new HttpClient(handler) { BaseAddress = Cluster.WebUrl };
+    }
+
+    /// <summary>
+    /// The orchestrator's gauges <c>muse_orchestrator_requests_in_flight</c> and <c>muse_orchestrator_queue_depth</c>,
+    /// read from its <c>/metrics</c>.
+    /// </summary>
+    public async Task<(int InFlight, int Queued)> AdmissionGaugesAsync(CancellationToken ct)
+    {
+        using var http = new HttpClient();
+        var text = await http.GetStringAsync(_metrics, ct);
+        return (Gauge(text, "muse_orchestrator_requests_in_flight"), Gauge(text, "muse_orchestrator_queue_depth"));
+
+        static int Gauge(string text, string name) => text.Split('\n')
+            .Where(l => l.StartsWith(name, StringComparison.Ordinal) && l.Length > name.Length && l[name.Length] is ' ' or '{')
+            .Select(l => int.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture))
+            .Single();
+    }
+
+    /// <summary>
+    /// Polls <see cref="AdmissionGaugesAsync"/> until nothing runs or waits; the time that took. The gauges are sampled
+    /// state, which nothing signals, so this polls every 50 ms up to <paramref name="bound"/> (a hang guard).
+    /// </summary>
+    public async Task<TimeSpan> WaitUntilIdleAsync(TimeSpan bound, CancellationToken ct)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var gauges = await AdmissionGaugesAsync(ct);
+        while (gauges != (0, 0) && Stopwatch.GetElapsedTime(started) < bound)
+        {
+#pragma warning disable RS0030 // Polling a sampled gauge, see above.
+            await Task.Delay(TimeSpan.FromMilliseconds(50), ct);
+#pragma warning restore RS0030
+            gauges = await AdmissionGaugesAsync(ct);
+        }
+
+        Assert.True(gauges == (0, 0), $"Still {gauges.InFlight} request(s) in flight and {gauges.Queued} queued after {bound.TotalSeconds:0} s.");
+        return Stopwatch.GetElapsedTime(started);
+    }
+
     public async Task CreateKeyAsync(string name, params string[] limits)
     {
         var (exit, stdout, stderr) = await MuseCli.RunAsync(["keys", "create", name, "--file", KeysFile, .. limits]);
@@ -64,7 +130,14 @@ public sealed class SecureClusterFixture : IAsyncLifetime
     }
 }
 
-public sealed class SecurityTests(SecureClusterFixture fixture) : IClassFixture<SecureClusterFixture>
+[CollectionDefinition(Name)]
+public sealed class SecureCluster : ICollectionFixture<SecureClusterFixture>
+{
+    public const string Name = "secure cluster";
+}
+
+[Collection(SecureCluster.Name)]
+public sealed class SecurityTests(SecureClusterFixture fixture, ITestOutputHelper output)
 {
     private static readonly TimeSpan Bound = TimeSpan.FromMinutes(2);
 
@@ -265,6 +338,67 @@ public sealed class SecurityTests(SecureClusterFixture fixture) : IClassFixture<
         Assert.Contains("cancelled", line, StringComparison.Ordinal);
         Assert.NotEmpty(result.Image);
         Assert.True(Stopwatch.GetElapsedTime(started) < Bound);
+    }
+
+    [Fact]
+    public async Task AbandonedCalls_FreeTheirSlotQueuePlaceAndReplicaWorkAtOnce()
+    {
+        var replica = fixture.Cluster.Replicas(Repository.Stages.Base)[0];
+        var cancelledBefore = replica.RecentOutput.Where(IsCancelledLine).ToHashSet(StringComparer.Ordinal);
+        using var bound = new CancellationTokenSource(Bound);
+        using var next = fixture.Channel("alice");
+        var running = fixture.Channel("alice");
+        var waiting = fixture.Channel("alice");
+        var slow = Small(7);
+        slow.Decoding = new DecodingOptions { BaseSteps = 64, SrSteps = 64 };
+        slow.NumImages = 4;
+
+        // One slot: the slow request runs, the second waits first in line, the third behind it.
+        using var first = new Protos.V1.Muse.MuseClient(running).Generate(slow, cancellationToken: bound.Token);
+        await ReadUntilAsync(first, e => e.Progress is not null, bound.Token);
+        using var second = new Protos.V1.Muse.MuseClient(waiting).Generate(Small(8), cancellationToken: bound.Token);
+        await ReadUntilAsync(second, e => e.Queued is { Position: 1 }, bound.Token);
+        using var third = new Protos.V1.Muse.MuseClient(next).Generate(Small(9), cancellationToken: bound.Token);
+        await ReadUntilAsync(third, e => e.Queued is { Position: 2 }, bound.Token);
+
+        // Both clients go away without ending their calls: disposing a channel closes its connection.
+        var abandoned = Stopwatch.GetTimestamp();
+        running.Dispose();
+        waiting.Dispose();
+        var events = new List<GenerateEvent>();
+        await foreach (var e in third.ResponseStream.ReadAllAsync(bound.Token))
+        {
+            events.Add(e);
+        }
+
+        var served = Stopwatch.GetElapsedTime(abandoned);
+        var cancelled = await ClusterFixture.OutputLineAsync(
+            replica, l => IsCancelledLine(l) && !cancelledBefore.Contains(l), "'stream cancelled' line", Bound);
+        // The third request's slot is released before its stream ends, and nothing else holds one.
+        var gauges = await fixture.AdmissionGaugesAsync(bound.Token);
+
+        // The third request moved up to first in line and then ran: both places ahead of it were given back.
+        Assert.Contains(events, e => e.Queued is { Position: 1 });
+        Assert.NotEmpty(events[^1].Result.Image);
+        Assert.DoesNotContain("after 64 step", cancelled, StringComparison.Ordinal);
+        Assert.Equal((0, 0), gauges);
+        // Reported, not asserted: seconds from the abandonment to the third request's image.
+        output.WriteLine($"abandoned calls: third request served {served.TotalSeconds:0.0} s after the abandonment");
+    }
+
+    private static bool IsCancelledLine(string line) => line.Contains("was cancelled by the client after", StringComparison.Ordinal);
+
+    private static async Task ReadUntilAsync(AsyncServerStreamingCall<GenerateEvent> call, Func<GenerateEvent, bool> match, CancellationToken ct)
+    {
+        while (await call.ResponseStream.MoveNext(ct))
+        {
+            if (match(call.ResponseStream.Current))
+            {
+                return;
+            }
+        }
+
+        throw new InvalidOperationException("The stream ended before the awaited event.");
     }
 
     private static async Task<Result> GenerateAsync(Protos.V1.Muse.MuseClient client, GenerateRequest request, CancellationToken ct)

@@ -44,7 +44,8 @@ public static class MuseWebExtensions
         var tls = builder.Configuration.GetSection($"{MuseSecurityOptions.Section}:Tls").Get<TlsOptions>();
         var scheme = tls is { Enabled: true } ? "https" : "http";
         builder.AddMuseHttp1Listener(new MuseWebListener(), $"{scheme}://{WebHost(builder.Configuration)}:{port}");
-        builder.AddMuseGrpcFeature(grpc => grpc.Services.AddGrpcSwagger());   // it calls AddGrpc() itself
+        // AddGrpcSwagger calls AddGrpc() itself, which would bring grpc-dotnet's binder back beside the validating one.
+        builder.AddMuseGrpcFeature(grpc => grpc.Services.AddGrpcSwagger());
         builder.Services.AddSwaggerGen(swagger =>
         {
             swagger.SwaggerDoc("v1", new OpenApiInfo
