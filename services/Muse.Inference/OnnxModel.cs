@@ -74,6 +74,11 @@ public sealed class OnnxModel : IDisposable
                 GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
                 IntraOpNumThreads = options.IntraOpThreads,
             };
+            if (!options.AllowSpinning)
+            {
+                sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+            }
+
             try
             {
                 Append(sessionOptions, provider, options.DeviceId);
