@@ -56,6 +56,9 @@ public sealed record BenchOptions
     /// </summary>
     public bool AllowSpinning { get; init; } = true;
 
+    /// <summary>Whether sessions keep activations in ONNX Runtime's CPU arena between runs (both modes). Default true.</summary>
+    public bool CpuMemoryArena { get; init; } = true;
+
     /// <summary>Side of the square fp32 GEMM that measures the machine's peak; 0 skips it. Default 2048.</summary>
     public int PeakGemmSize { get; init; } = 2048;
 }
@@ -172,6 +175,7 @@ public static class PipelineBench
                 var clusterOptions = new LocalClusterOptions { Repository = repository };
                 clusterOptions.StageArguments.Add($"--Muse:Inference:IntraOpThreads={options.IntraOpThreads}");
                 clusterOptions.StageArguments.Add($"--Muse:Inference:AllowSpinning={(options.AllowSpinning ? "true" : "false")}");
+                clusterOptions.StageArguments.Add($"--Muse:Inference:CpuMemoryArena={(options.CpuMemoryArena ? "true" : "false")}");
                 cluster = await LocalCluster.StartAsync(clusterOptions, cancellationToken: ct);
                 channel = GrpcChannel.ForAddress(cluster.OrchestratorUrl);
                 client = new Protos.V1.Muse.MuseClient(channel);
@@ -182,7 +186,7 @@ public static class PipelineBench
             if (runInProcess)
             {
                 var loading = Stopwatch.GetTimestamp();
-                stages = await InProcessStages.StartAsync(repository, EffectiveThreads(options), options.AllowSpinning, ct);
+                stages = await InProcessStages.StartAsync(repository, EffectiveThreads(options), options.AllowSpinning, options.CpuMemoryArena, ct);
                 cost = new InProcessCost(Stopwatch.GetElapsedTime(loading).TotalSeconds, Environment.WorkingSet, 0);
                 generator = new Generator(new StageRunner(stages, Options.Create(new StageResilienceOptions()), TimeProvider.System, NullLogger<StageRunner>.Instance), stages, TimeProvider.System);
             }
@@ -323,7 +327,7 @@ public static class PipelineBench
         var line = File.Exists(Status) ? File.ReadLines(Status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)) : null;
         return line is null
             ? Environment.WorkingSet
-            : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            : long.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
     }
 
     private static double Median(IEnumerable<double> values)

@@ -16,7 +16,7 @@ internal static class BenchCommand
     public static Command Create()
     {
         var requests = new Option<int>("--requests") { Description = "Measured requests per mode (after the warm-up)", DefaultValueFactory = _ => 5 };
-        var warmup = new Option<int>("--warmup") { Description = "Unmeasured warm-up requests per mode (JIT tiers, sessions, connections)", DefaultValueFactory = _ => 10 };
+        var warmup = new Option<int?>("--warmup") { Description = "Unmeasured warm-up requests per mode (JIT tiers, sessions, connections); default 10, or 1 in-process only" };
         var steps = new Option<int>("--steps") { Description = "Base decoding steps", DefaultValueFactory = _ => 12 };
         var srSteps = new Option<int>("--sr-steps") { Description = "Super-resolution decoding steps", DefaultValueFactory = _ => 8 };
         var threads = new Option<int?>("--intra-op-threads") { Description = "ONNX Runtime threads per operator (default: 1 with split stages sharing the cores, one per physical core in-process only)" };
@@ -26,10 +26,11 @@ internal static class BenchCommand
         var mode = new Option<string>("--mode") { Description = "both (split and in-process side by side), in-process or split", DefaultValueFactory = _ => "both" };
         mode.AcceptOnlyFromAmong("both", "in-process", "split");
         var spinning = new Option<bool?>("--allow-spinning") { Description = "Let idle ONNX Runtime threads spin (default: on for both/split, off in-process, where the idle sessions would spin on the cores the running one computes on)" };
+        var arena = new Option<bool?>("--memory-arena") { Description = "Keep activations in ONNX Runtime's CPU arena between runs (default: on for both/split, off in-process, where full-size models would hold every session's peak at once)" };
         var peak = new Option<int>("--peak-gemm") { Description = "Side of the square fp32 GEMM that measures the machine's peak (0 = skip)", DefaultValueFactory = _ => 2048 };
         var command = new Command("bench", "Measure the split pipeline (one process per stage, gRPC) against the same stage code in one process")
         {
-            requests, warmup, steps, srSteps, threads, json, repository, pipeline, mode, spinning, peak,
+            requests, warmup, steps, srSteps, threads, json, repository, pipeline, mode, spinning, arena, peak,
         };
         command.SetAction((parseResult, cancellationToken) => CommandRunner.RunAsync(
             async ct =>
@@ -39,7 +40,9 @@ internal static class BenchCommand
                 var options = new BenchOptions
                 {
                     Requests = parseResult.GetValue(requests),
-                    WarmupRequests = parseResult.GetValue(warmup),
+                    // In-process, a warm-up only has to bring each session through its first run (its allocations); the
+                    // JIT tiers that need ten requests in five processes are noise against steps of seconds.
+                    WarmupRequests = parseResult.GetValue(warmup) ?? (inProcessOnly ? 1 : 10),
                     BaseSteps = parseResult.GetValue(steps),
                     SrSteps = parseResult.GetValue(srSteps),
                     IntraOpThreads = parseResult.GetValue(threads) ?? (inProcessOnly ? PipelineBench.PhysicalCores() : 1),
@@ -47,10 +50,11 @@ internal static class BenchCommand
                     Pipeline = parseResult.GetValue(pipeline),
                     Mode = benchMode,
                     AllowSpinning = parseResult.GetValue(spinning) ?? !inProcessOnly,
+                    CpuMemoryArena = parseResult.GetValue(arena) ?? !inProcessOnly,
                     PeakGemmSize = parseResult.GetValue(peak),
                 };
                 var asJson = parseResult.GetValue(json);
-                var header = $"{options.WarmupRequests} warm-up + {options.Requests} measured requests per mode ({parseResult.GetValue(mode)}), base {options.BaseSteps} / sr {options.SrSteps} steps, {options.IntraOpThreads} ORT thread(s) per operator, spinning {(options.AllowSpinning ? "on" : "off")}";
+                var header = $"{options.WarmupRequests} warm-up + {options.Requests} measured requests per mode ({parseResult.GetValue(mode)}), base {options.BaseSteps} / sr {options.SrSteps} steps, {options.IntraOpThreads} ORT thread(s) per operator, spinning {(options.AllowSpinning ? "on" : "off")}, memory arena {(options.CpuMemoryArena ? "on" : "off")}";
                 if (asJson)
                 {
                     await Console.Error.WriteLineAsync(header);
@@ -136,6 +140,7 @@ internal static class BenchCommand
             ["sr_steps"] = options.SrSteps,
             ["intra_op_threads"] = options.IntraOpThreads,
             ["allow_spinning"] = options.AllowSpinning,
+            ["cpu_memory_arena"] = options.CpuMemoryArena,
             ["load_average"] = new Dictionary<string, IReadOnlyList<double>>(StringComparer.Ordinal) { ["start"] = result.LoadAverageStart, ["end"] = result.LoadAverageEnd },
         };
         if (result.Mode != BenchMode.InProcess)

@@ -49,6 +49,14 @@ public sealed class InferenceOptions
     public bool AllowSpinning { get; set; } = true;
 
     /// <summary>
+    /// Whether each session keeps its activation memory in ONNX Runtime's CPU arena between runs (default true, ORT's
+    /// default: no allocation per run). The arena never shrinks, so every session holds its own peak: with full-size
+    /// models (4096-token attention, 512 px convolutions) false returns it after each run and the process peaks at the
+    /// largest single run instead of the sum of them.
+    /// </summary>
+    public bool CpuMemoryArena { get; set; } = true;
+
+    /// <summary>
     /// Bytes of memory the weights of this process's models may take; a model that would exceed it is refused at load
     /// (<see cref="ModelTooLargeException"/>). 0 (the default) = the memory the machine has available at load.
     /// </summary>

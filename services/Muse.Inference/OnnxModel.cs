@@ -73,6 +73,7 @@ public sealed class OnnxModel : IDisposable
             {
                 GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
                 IntraOpNumThreads = options.IntraOpThreads,
+                EnableCpuMemArena = options.CpuMemoryArena,
             };
             if (!options.AllowSpinning)
             {
