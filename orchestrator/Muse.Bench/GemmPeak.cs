@@ -11,7 +11,11 @@ namespace Muse.Bench;
 /// <param name="Size">M = N = K of the product.</param>
 /// <param name="FlopsPerSecond">2·M·N·K over the fastest of the timed runs.</param>
 /// <param name="Runs">Timed runs (after one warm-up).</param>
-public sealed record GemmPeakResult(int Size, double FlopsPerSecond, int Runs);
+public sealed record GemmPeakResult(int Size, double FlopsPerSecond, int Runs)
+{
+    /// <summary>Every sample's FLOP/s when several were taken (the bench's before and after); empty otherwise.</summary>
+    public IReadOnlyList<double> Samples { get; init; } = [];
+}
 
 /// <summary>
 /// Times one square fp32 MatMul (a graph written by Muse.ModelBuilder, loaded through <see cref="OnnxModel"/> with the

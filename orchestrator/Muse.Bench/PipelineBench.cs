@@ -159,10 +159,13 @@ public static class PipelineBench
         var runSplit = options.Mode != BenchMode.InProcess;
         var runInProcess = options.Mode != BenchMode.Split;
 
-        // The peak first, on an otherwise idle process: nothing else of this run competes with it.
-        var peak = options.PeakGemmSize > 0
+        // The peak is sampled before the models load and again after the requests, and the faster sample counts: on a
+        // shared machine either sample can fall in a busy moment of other tenants, and a slow "peak" would overstate
+        // the stages' utilisation.
+        GemmPeakResult? SamplePeak() => options.PeakGemmSize > 0
             ? GemmPeak.Measure(EffectiveThreads(options), options.AllowSpinning, options.PeakGemmSize)
             : null;
+        var peakBefore = SamplePeak();
 
         LocalCluster? cluster = null;
         GrpcChannel? channel = null;
@@ -236,6 +239,12 @@ public static class PipelineBench
 
             // Every request counts for identity, the warm-up ones too: more seeds, same claim.
             var identical = !(runSplit && runInProcess) || split.Zip(inProcess).All(p => p.First.Result.Image.Equals(p.Second.Image));
+            var peakAfter = SamplePeak();
+            var peak = peakBefore is null || peakAfter is null ? null
+                : (peakAfter.FlopsPerSecond > peakBefore.FlopsPerSecond ? peakAfter : peakBefore) with
+                {
+                    Samples = [peakBefore.FlopsPerSecond, peakAfter.FlopsPerSecond],
+                };
             var choice = catalog.Choose(pipeline, "bench");
             var guided = Guidance.NeedsUnconditional((float)catalog.File.Pipelines[pipeline].Defaults.GuidanceScale);
             var timed = runInProcess ? measuredInProcess : splitResults;

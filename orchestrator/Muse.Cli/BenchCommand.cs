@@ -166,8 +166,9 @@ internal static class BenchCommand
         {
             summary["peak"] = new Dictionary<string, object>(StringComparer.Ordinal)
             {
-                ["gemm"] = $"fp32 {peak.Size}x{peak.Size}x{peak.Size} MatMul through ONNX Runtime, fastest of {peak.Runs}",
+                ["gemm"] = $"fp32 {peak.Size}x{peak.Size}x{peak.Size} MatMul through ONNX Runtime, fastest of {peak.Runs} runs, before the models load and after the requests",
                 ["flops_per_second"] = Math.Round(peak.FlopsPerSecond),
+                ["samples_flops_per_second"] = peak.Samples.Select(v => Math.Round(v)).ToArray(),
             };
         }
 
