@@ -103,8 +103,9 @@ public sealed class FullSizeModelSetTests
 
         var flops = TransformerFlops.PerSequence(config);
 
-        // Embedding lookups cost no FLOPs; attention over 256 tokens adds a few percent.
-        Assert.InRange(flops / parameterFlops, 0.98, 1.15);
+        // Within 10 % of the 2·P·N rule: embeddings cost no FLOPs and the text projection and the cross-attention keys
+        // and values see only the 64 text tokens (−11 %), while attention over 256 tokens adds 4 %.
+        Assert.InRange(flops / parameterFlops, 0.90, 0.95);
     }
 
     private static ExportResult Export(string root, string name, IReadOnlyDictionary<string, WeightTensor> weights, WeightStorage? storage) =>
