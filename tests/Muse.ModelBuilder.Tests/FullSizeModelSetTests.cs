@@ -51,6 +51,9 @@ public sealed class FullSizeModelSetTests
         var worst = a.Zip(b, (x, y) => Math.Abs(x - y)).Max();
         Assert.True(worst < 0.02 * scale, $"fp16 storage moved a logit by {worst} (scale {scale})");
         Assert.NotEqual(a, b);   // the fp16 rounding is really there
+        var original = weights["layers.0.mlp.fc1.weight"].Floats;
+        var readBack = OnnxWeights.ReadModel(fp16.Directory).Weights["layers.0.mlp.fc1.weight"].Floats;   // [out, in] again
+        Assert.Equal(original.Select(v => (float)(Half)v), readBack);
     }
 
     [Fact]
