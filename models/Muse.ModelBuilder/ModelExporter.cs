@@ -40,7 +40,18 @@ public sealed record ExportRequest
 
     /// <summary><c>name/version</c> of the text encoder a transformer was trained with; default empty.</summary>
     public string TextEncoder { get; init; } = "";
+
+    /// <summary>
+    /// How to store weights too large to build in memory: streamed into capped external data files as each graph is
+    /// built, fp32 or fp16. Null (default): the graph is built in memory and its data split off when written.
+    /// </summary>
+    public WeightStorage? Storage { get; init; }
 }
+
+/// <summary>Streamed weight storage of an export (<see cref="ExportRequest.Storage"/>).</summary>
+/// <param name="Precision">fp32 or fp16 (fp16 is stored behind a Cast; arithmetic stays fp32).</param>
+/// <param name="MaxFileBytes">Per data file cap; a graph's data spans as many files as it needs.</param>
+public sealed record WeightStorage(WeightPrecision Precision = WeightPrecision.Fp32, long MaxFileBytes = ExternalDataWriter.DefaultMaxFileBytes);
 
 /// <summary>The result of <see cref="ModelExporter.Export"/>.</summary>
 /// <param name="Manifest">The manifest written (already validated).</param>
@@ -91,22 +102,38 @@ public static class ModelExporter
 
         Directory.CreateDirectory(directory);
         var files = new List<string>();
+        var weightBytes = 0L;
+        IReadOnlyList<string> Write(string fileName, Func<ExternalDataWriter?, Onnx.ModelProto> build)
+        {
+            var path = Path.Combine(directory, fileName);
+            if (request.Storage is not { } storage)
+            {
+                return OnnxFileWriter.Write(build(null), path);
+            }
+
+            using var externalData = new ExternalDataWriter(path, storage.Precision, storage.MaxFileBytes);
+            var written = OnnxFileWriter.Write(build(externalData), path, externalData);
+            weightBytes += (externalData.Elements * sizeof(float)) + new FileInfo(path).Length;
+            return written;
+        }
+
         switch (request.Config)
         {
             case T5Config t5:
-                files.AddRange(OnnxFileWriter.Write(T5EncoderGraph.Build(t5, request.Weights), Path.Combine(directory, ModelFileName)));
+                files.AddRange(Write(ModelFileName, data => T5EncoderGraph.Build(t5, request.Weights, data)));
                 File.WriteAllBytes(Path.Combine(directory, TokenizerFileName), request.TokenizerModel!);
                 files.Add(TokenizerFileName);
                 break;
             case VqganConfig vqgan:
-                files.AddRange(OnnxFileWriter.Write(VqganGraphs.BuildEncoder(vqgan, request.Weights), Path.Combine(directory, EncoderFileName)));
-                files.AddRange(OnnxFileWriter.Write(VqganGraphs.BuildDecoder(vqgan, request.Weights), Path.Combine(directory, DecoderFileName)));
+                files.AddRange(Write(EncoderFileName, data => VqganGraphs.BuildEncoder(vqgan, request.Weights, externalData: data)));
+                files.AddRange(Write(DecoderFileName, data => VqganGraphs.BuildDecoder(vqgan, request.Weights, data)));
                 break;
             case TransformerConfig transformer:
-                files.AddRange(OnnxFileWriter.Write(MaskedTransformerGraph.Build(transformer, request.Weights), Path.Combine(directory, ModelFileName)));
+                files.AddRange(Write(ModelFileName, data => MaskedTransformerGraph.Build(transformer, request.Weights, data)));
                 break;
         }
 
+        manifest = manifest with { WeightBytes = weightBytes };
         files.Add(WriteManifest(manifest, directory));
         return new ExportResult(manifest, directory, files);
     }
@@ -146,7 +173,7 @@ public static class ModelExporter
             Inputs = new() { ["encoder.image"] = VqganGraphs.Image, ["decoder.tokens"] = VqganGraphs.Tokens },
             Outputs = new() { ["encoder.tokens"] = VqganGraphs.Tokens, ["decoder.image"] = VqganGraphs.Image },
             CodebookSize = config.CodebookSize,
-            DownsampleFactor = VqganConfig.DownsampleFactor,
+            DownsampleFactor = config.DownsampleFactor,
         };
     }
 

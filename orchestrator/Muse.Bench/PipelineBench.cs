@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Muse.Decoding;
+using Muse.ModelBuilder.Architectures;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Muse.Cluster;
@@ -41,9 +43,59 @@ public sealed record BenchOptions
 
     /// <summary>Model repository; default located as the stages do.</summary>
     public string? Repository { get; init; }
+
+    /// <summary>Pipeline of every request; null (default) = the repository's default pipeline.</summary>
+    public string? Pipeline { get; init; }
+
+    /// <summary>Which ways to run: both side by side (default), or only one of them.</summary>
+    public BenchMode Mode { get; init; } = BenchMode.Both;
+
+    /// <summary>
+    /// Whether idle ONNX Runtime threads spin (both modes). Default true (ONNX Runtime's own default); false keeps the
+    /// sessions of one process from spinning on the cores another session computes on.
+    /// </summary>
+    public bool AllowSpinning { get; init; } = true;
+
+    /// <summary>Whether sessions keep activations in ONNX Runtime's CPU arena between runs (both modes). Default true.</summary>
+    public bool CpuMemoryArena { get; init; } = true;
+
+    /// <summary>Side of the square fp32 GEMM that measures the machine's peak; 0 skips it. Default 2048.</summary>
+    public int PeakGemmSize { get; init; } = 2048;
 }
 
-/// <summary>Median milliseconds of one stage in both modes.</summary>
+/// <summary>How <see cref="PipelineBench.RunAsync"/> runs the requests.</summary>
+public enum BenchMode
+{
+    /// <summary>Split (one process per stage, gRPC) and in-process side by side: the transport's cost.</summary>
+    Both,
+
+    /// <summary>In-process only: the stage code and the models, for models too large to load twice.</summary>
+    InProcess,
+
+    /// <summary>Split only.</summary>
+    Split,
+}
+
+/// <summary>
+/// Achieved arithmetic rate of one transformer stage: FLOPs of a step (counted from the architecture, times the rows
+/// a step runs: 2 with classifier-free guidance) over its median time per step, and its share of the GEMM peak.
+/// </summary>
+public sealed record StageThroughput(string Stage, double FlopsPerStep, double MsPerStep, double PeakFlopsPerSecond)
+{
+    /// <summary>Achieved FLOP/s.</summary>
+    public double FlopsPerSecond => FlopsPerStep / (MsPerStep / 1000);
+
+    /// <summary>Achieved over peak; NaN without a peak.</summary>
+    public double Utilization => PeakFlopsPerSecond > 0 ? FlopsPerSecond / PeakFlopsPerSecond : double.NaN;
+}
+
+/// <summary>What loading the models and running the requests cost the in-process run.</summary>
+/// <param name="LoadSeconds">Time to load every model of the repository (sessions created, weights read).</param>
+/// <param name="LoadedRssBytes">Resident memory after loading.</param>
+/// <param name="PeakRssBytes">Peak resident memory of the process by the end of the run.</param>
+public sealed record InProcessCost(double LoadSeconds, long LoadedRssBytes, long PeakRssBytes);
+
+/// <summary>Median milliseconds of one stage in both modes (NaN for a mode that did not run).</summary>
 public sealed record StageLatency(string Stage, double SplitMs, double InProcessMs);
 
 /// <summary>The outcome of a bench run.</summary>
@@ -57,6 +109,24 @@ public sealed record BenchResult(
 {
     /// <summary>Unmeasured requests per mode before the measured ones.</summary>
     public int WarmupRequests { get; init; }
+
+    /// <summary>How the requests ran.</summary>
+    public BenchMode Mode { get; init; }
+
+    /// <summary>Base and sr achieved FLOP/s and utilisation (from the in-process run, else the split one).</summary>
+    public IReadOnlyList<StageThroughput> Throughput { get; init; } = [];
+
+    /// <summary>The GEMM peak measured in the same run; null when skipped.</summary>
+    public GemmPeakResult? Peak { get; init; }
+
+    /// <summary>Load time and memory of the in-process run; null in split mode.</summary>
+    public InProcessCost? InProcess { get; init; }
+
+    /// <summary>The 1-, 5- and 15-minute load averages at the start and the end of the run (Linux; empty elsewhere).</summary>
+    public IReadOnlyList<double> LoadAverageStart { get; init; } = [];
+
+    /// <summary>Load averages at the end of the run.</summary>
+    public IReadOnlyList<double> LoadAverageEnd { get; init; } = [];
 
     /// <summary>Share of a split request's client-observed latency spent outside the stage code (gRPC, serialisation, process hops).</summary>
     public double OverheadShare => (SplitClientMs - InProcessMs) / SplitClientMs;
@@ -82,52 +152,191 @@ public static class PipelineBench
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Requests, 1, nameof(options.Requests));
         ArgumentOutOfRangeException.ThrowIfNegative(options.WarmupRequests, nameof(options.WarmupRequests));
+        var loadStart = LoadAverage();
         var repository = ModelRepository.Locate(options.Repository);
-        var clusterOptions = new LocalClusterOptions { Repository = repository };
-        clusterOptions.StageArguments.Add($"--Muse:Inference:IntraOpThreads={options.IntraOpThreads}");
-        await using var cluster = await LocalCluster.StartAsync(clusterOptions, cancellationToken: ct);
-        using var channel = GrpcChannel.ForAddress(cluster.OrchestratorUrl);
-        var client = new Protos.V1.Muse.MuseClient(channel);
-        using var stages = await InProcessStages.StartAsync(repository, options.IntraOpThreads, ct);
         var catalog = PipelineCatalog.Load(Path.Combine(Path.GetDirectoryName(repository)!, "pipelines.json"), repository);
-        var generator = new Generator(new StageRunner(stages, Options.Create(new StageResilienceOptions()), TimeProvider.System, NullLogger<StageRunner>.Instance), stages, TimeProvider.System);
+        var pipeline = options.Pipeline ?? catalog.DefaultPipeline;
+        var runSplit = options.Mode != BenchMode.InProcess;
+        var runInProcess = options.Mode != BenchMode.Split;
 
-        var split = new List<(Result Result, double ClientMs)>();
-        var inProcess = new List<Result>();
-        var warmup = options.WarmupRequests;
-        for (var i = 0; i < warmup + options.Requests; i++)
+        // The peak is sampled before the models load and again after the requests, and the faster sample counts: on a
+        // shared machine either sample can fall in a busy moment of other tenants, and a slow "peak" would overstate
+        // the stages' utilisation.
+        GemmPeakResult? SamplePeak() => options.PeakGemmSize > 0
+            ? GemmPeak.Measure(EffectiveThreads(options), options.AllowSpinning, options.PeakGemmSize)
+            : null;
+        var peakBefore = SamplePeak();
+
+        LocalCluster? cluster = null;
+        GrpcChannel? channel = null;
+        InProcessStages? stages = null;
+        try
         {
-            var request = new GenerateRequest { Prompt = options.Prompt, Seed = (ulong)(1000 + i), Decoding = new DecodingOptions { BaseSteps = options.BaseSteps, SrSteps = options.SrSteps } };
-
-            var started = Stopwatch.GetTimestamp();
-            Result? result = null;
-            using (var call = client.Generate(request, cancellationToken: ct))
+            Protos.V1.Muse.MuseClient? client = null;
+            if (runSplit)
             {
-                await foreach (var e in call.ResponseStream.ReadAllAsync(ct))
+                var clusterOptions = new LocalClusterOptions { Repository = repository };
+                clusterOptions.StageArguments.Add($"--Muse:Inference:IntraOpThreads={options.IntraOpThreads}");
+                clusterOptions.StageArguments.Add($"--Muse:Inference:AllowSpinning={(options.AllowSpinning ? "true" : "false")}");
+                clusterOptions.StageArguments.Add($"--Muse:Inference:CpuMemoryArena={(options.CpuMemoryArena ? "true" : "false")}");
+                cluster = await LocalCluster.StartAsync(clusterOptions, cancellationToken: ct);
+                channel = GrpcChannel.ForAddress(cluster.OrchestratorUrl);
+                client = new Protos.V1.Muse.MuseClient(channel);
+            }
+
+            Generator? generator = null;
+            InProcessCost? cost = null;
+            if (runInProcess)
+            {
+                var loading = Stopwatch.GetTimestamp();
+                stages = await InProcessStages.StartAsync(repository, EffectiveThreads(options), options.AllowSpinning, options.CpuMemoryArena, ct);
+                cost = new InProcessCost(Stopwatch.GetElapsedTime(loading).TotalSeconds, Environment.WorkingSet, 0);
+                generator = new Generator(new StageRunner(stages, Options.Create(new StageResilienceOptions()), TimeProvider.System, NullLogger<StageRunner>.Instance), stages, TimeProvider.System);
+            }
+
+            var split = new List<(Result Result, double ClientMs)>();
+            var inProcess = new List<Result>();
+            var warmup = options.WarmupRequests;
+            for (var i = 0; i < warmup + options.Requests; i++)
+            {
+                var request = new GenerateRequest
                 {
-                    result = e.Result ?? result;
+                    Prompt = options.Prompt,
+                    Seed = (ulong)(1000 + i),
+                    Pipeline = pipeline,
+                    Decoding = new DecodingOptions { BaseSteps = options.BaseSteps, SrSteps = options.SrSteps },
+                };
+                if (client is not null)
+                {
+                    var started = Stopwatch.GetTimestamp();
+                    Result? result = null;
+                    using (var call = client.Generate(request, cancellationToken: ct))
+                    {
+                        await foreach (var e in call.ResponseStream.ReadAllAsync(ct))
+                        {
+                            result = e.Result ?? result;
+                        }
+                    }
+
+                    split.Add((result!, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
+                }
+
+                if (generator is not null)
+                {
+                    inProcess.Add(await generator.GenerateAsync(GenerateSettings.FromRequest(request, catalog), _ => Task.CompletedTask, deadline: null, ct));
                 }
             }
 
-            split.Add((result!, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
-            inProcess.Add(await generator.GenerateAsync(GenerateSettings.FromRequest(request, catalog), _ => Task.CompletedTask, deadline: null, ct));
+            // The warm-up requests bring sessions, connections and the JIT's tiers to their steady state; they are not measured.
+            var measuredSplit = split.Skip(warmup).ToList();
+            var measuredInProcess = inProcess.Skip(warmup).ToList();
+            double StageMs(IReadOnlyCollection<Result> results, string stage) =>
+                results.Count == 0 ? double.NaN : Median(results.Select(r => r.Timings.Single(t => t.Stage == stage).Milliseconds));
+            var splitResults = measuredSplit.Select(m => m.Result).ToList();
+            var stagesTable = StageOrder
+                .Select(s => new StageLatency(s, StageMs(splitResults, s), StageMs(measuredInProcess, s)))
+                .ToList();
+
+            // Every request counts for identity, the warm-up ones too: more seeds, same claim.
+            var identical = !(runSplit && runInProcess) || split.Zip(inProcess).All(p => p.First.Result.Image.Equals(p.Second.Image));
+            var peakAfter = SamplePeak();
+            var peak = peakBefore is null || peakAfter is null ? null
+                : (peakAfter.FlopsPerSecond > peakBefore.FlopsPerSecond ? peakAfter : peakBefore) with
+                {
+                    Samples = [peakBefore.FlopsPerSecond, peakAfter.FlopsPerSecond],
+                };
+            var choice = catalog.Choose(pipeline, "bench");
+            var guided = Guidance.NeedsUnconditional((float)catalog.File.Pipelines[pipeline].Defaults.GuidanceScale);
+            var timed = runInProcess ? measuredInProcess : splitResults;
+            var throughput = new[] { (Stages.Base, choice.Base, options.BaseSteps), (Stages.SuperResolution, choice.SuperResolution, options.SrSteps) }
+                .Where(t => t.Item3 > 0 && t.Item2.Architecture is not null)
+                .Select(t => new StageThroughput(
+                    t.Item1,
+                    TransformerFlops.PerSequence((TransformerConfig)ArchitectureConfig.Parse(t.Item2.Architecture!.Value.GetRawText())) * (guided ? 2 : 1),
+                    StageMs(timed, t.Item1) / t.Item3,
+                    peak?.FlopsPerSecond ?? 0))
+                .ToList();
+            return new BenchResult(
+                stagesTable,
+                measuredSplit.Count == 0 ? double.NaN : Median(measuredSplit.Select(m => m.ClientMs)),
+                StageMs(measuredInProcess, "total"),
+                identical,
+                options.Requests,
+                pipeline)
+            {
+                WarmupRequests = warmup,
+                Mode = options.Mode,
+                Throughput = throughput,
+                Peak = peak,
+                InProcess = cost is null ? null : cost with { PeakRssBytes = PeakRss() },
+                LoadAverageStart = loadStart,
+                LoadAverageEnd = LoadAverage(),
+            };
+        }
+        finally
+        {
+            stages?.Dispose();
+            channel?.Dispose();
+            if (cluster is not null)
+            {
+                await cluster.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Intra-op threads of the in-process sessions and the peak: the configured count, or one per physical core when 0.</summary>
+    public static int EffectiveThreads(BenchOptions options) =>
+        options?.IntraOpThreads is > 0 ? options.IntraOpThreads : PhysicalCores();
+
+    /// <summary>
+    /// Physical cores (distinct physical id/core id pairs of /proc/cpuinfo), else the logical processor count: a GEMM
+    /// thread per hyper-thread only contends for the same FMA units.
+    /// </summary>
+    public static int PhysicalCores()
+    {
+        const string CpuInfo = "/proc/cpuinfo";
+        if (!File.Exists(CpuInfo))
+        {
+            return Environment.ProcessorCount;
         }
 
-        // The warm-up requests bring sessions, connections and the JIT's tiers to their steady state; they are not measured.
-        var measuredSplit = split.Skip(warmup).ToList();
-        var measuredInProcess = inProcess.Skip(warmup).ToList();
-        double StageMs(IEnumerable<Result> results, string stage) => Median(results.Select(r => r.Timings.Single(t => t.Stage == stage).Milliseconds));
-        var stagesTable = StageOrder
-            .Select(s => new StageLatency(s, StageMs(measuredSplit.Select(m => m.Result), s), StageMs(measuredInProcess, s)))
-            .ToList();
-        // Every request counts for identity, the warm-up ones too: more seeds, same claim.
-        var identical = split.Zip(inProcess).All(p => p.First.Result.Image.Equals(p.Second.Image));
-        var pipeline = (await client.ListModelsAsync(new ListModelsRequest(), cancellationToken: ct)).DefaultPipeline;
-        return new BenchResult(
-            stagesTable, Median(measuredSplit.Select(m => m.ClientMs)), StageMs(measuredInProcess, "total"), identical, options.Requests, pipeline)
+        var cores = new HashSet<(string, string)>();
+        var physical = "";
+        foreach (var line in File.ReadLines(CpuInfo))
         {
-            WarmupRequests = warmup,
-        };
+            var parts = line.Split(':', 2, StringSplitOptions.TrimEntries);
+            if (parts.Length != 2)
+            {
+                continue;
+            }
+
+            if (parts[0] == "physical id")
+            {
+                physical = parts[1];
+            }
+            else if (parts[0] == "core id")
+            {
+                cores.Add((physical, parts[1]));
+            }
+        }
+
+        return cores.Count > 0 ? Math.Min(cores.Count, Environment.ProcessorCount) : Environment.ProcessorCount;
+    }
+
+    // /proc/loadavg: "0.52 0.58 0.59 1/467 12345".
+    private static double[] LoadAverage() =>
+        File.Exists("/proc/loadavg")
+            ? [.. File.ReadAllText("/proc/loadavg").Split(' ').Take(3).Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture))]
+            : [];
+
+    // VmHWM: the peak resident set of this process (Linux); elsewhere the current working set.
+    private static long PeakRss()
+    {
+        const string Status = "/proc/self/status";
+        var line = File.Exists(Status) ? File.ReadLines(Status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)) : null;
+        return line is null
+            ? Environment.WorkingSet
+            : long.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
     }
 
     private static double Median(IEnumerable<double> values)

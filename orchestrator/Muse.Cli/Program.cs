@@ -10,14 +10,14 @@ if (Console.IsOutputRedirected)
     AnsiConsole.Profile.Width = 160;
 }
 
-// One file per command; Program.cs only lists them.
+// One file per command; Program.cs only lists them. Models are listed by the client and built by Muse.ModelBuilder.
 var root = new RootCommand("Muse text-to-image over gRPC: generate images with a running or a local Muse cluster.")
 {
     GenerateCommand.Create(),
     InpaintCommand.Create(),
     OutpaintCommand.Create(),
     EditCommand.Create(),
-    ModelsCommand.Create(ImportCommand.Create()),
+    ModelsCommand.Create(ImportCommand.Create(), BuildRandomCommand.Create()),
     UpCommand.Create(),
     KeysCommand.Create(),
     BenchCommand.Create(),

@@ -38,7 +38,15 @@ public sealed class InProcessStages : IStageGateway, IDisposable
     }
 
     /// <summary>Loads every model of the repository, registered as the stage processes register them.</summary>
-    public static async Task<InProcessStages> StartAsync(string repository, int intraOpThreads, CancellationToken ct)
+    public static Task<InProcessStages> StartAsync(string repository, int intraOpThreads, CancellationToken ct) =>
+        StartAsync(repository, intraOpThreads, allowSpinning: true, cpuMemoryArena: true, ct);
+
+    /// <summary>
+    /// Loads every model of the repository; <paramref name="allowSpinning"/> false makes idle ONNX Runtime threads sleep,
+    /// so the sessions of one stage do not spin on the cores another stage's session is computing on;
+    /// <paramref name="cpuMemoryArena"/> false returns each run's activations (<see cref="InferenceOptions.CpuMemoryArena"/>).
+    /// </summary>
+    public static async Task<InProcessStages> StartAsync(string repository, int intraOpThreads, bool allowSpinning, bool cpuMemoryArena, CancellationToken ct)
     {
         // One host per stage process, built with the same registration calls as its Program.cs (minus Kestrel).
         async Task<IHost> StageAsync(Action<HostApplicationBuilder> register, params string[] stages)
@@ -48,6 +56,8 @@ public sealed class InProcessStages : IStageGateway, IDisposable
             builder.Configuration[$"{InferenceOptions.Section}:{nameof(InferenceOptions.Repository)}"] = repository;
             builder.Configuration[$"{InferenceOptions.Section}:{nameof(InferenceOptions.IntraOpThreads)}"] =
                 intraOpThreads.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            builder.Configuration[$"{InferenceOptions.Section}:{nameof(InferenceOptions.AllowSpinning)}"] = allowSpinning ? "true" : "false";
+            builder.Configuration[$"{InferenceOptions.Section}:{nameof(InferenceOptions.CpuMemoryArena)}"] = cpuMemoryArena ? "true" : "false";
             builder.AddMuseModels(stages);
             register(builder);
             var host = builder.Build();

@@ -40,6 +40,28 @@ public sealed class InferenceOptions
     /// <summary>Threads used inside one operator; 0 = ONNX Runtime's default (one per core).</summary>
     [Range(0, 1024)]
     public int IntraOpThreads { get; set; }
+
+    /// <summary>
+    /// Whether idle intra-op threads spin for more work (ONNX Runtime's default, true). Spinning shortens the gap between
+    /// operators of one session but burns the cores other sessions, processes or tenants need; false makes idle
+    /// threads sleep.
+    /// </summary>
+    public bool AllowSpinning { get; set; } = true;
+
+    /// <summary>
+    /// Whether each session keeps its activation memory in ONNX Runtime's CPU arena between runs (default true, ORT's
+    /// default: no allocation per run). The arena never shrinks, so every session holds its own peak: with full-size
+    /// models (4096-token attention, 512 px convolutions) false returns it after each run and the process peaks at the
+    /// largest single run instead of the sum of them.
+    /// </summary>
+    public bool CpuMemoryArena { get; set; } = true;
+
+    /// <summary>
+    /// Bytes of memory the weights of this process's models may take; a model that would exceed it is refused at load
+    /// (<see cref="ModelTooLargeException"/>). 0 (the default) = the memory the machine has available at load.
+    /// </summary>
+    [Range(0, long.MaxValue)]
+    public long MemoryBudgetBytes { get; set; }
 }
 
 /// <summary>An ONNX Runtime execution provider.</summary>

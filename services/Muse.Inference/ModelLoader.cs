@@ -103,9 +103,11 @@ public static class ModelLoader
         var loaded = new List<LoadedModel>();
         try
         {
+            var loadedBytes = 0L;
             foreach (var (manifest, folder) in selected)
             {
-                loaded.Add(Load(manifest, folder, options, logger));
+                loaded.Add(Load(manifest, folder, options, logger, loadedBytes));
+                loadedBytes += ModelMemory.WeightBytes(manifest, folder);
             }
 
             return loaded;
@@ -121,10 +123,19 @@ public static class ModelLoader
         }
     }
 
-    /// <summary>Creates the sessions of one model version.</summary>
+    /// <summary>
+    /// Creates the sessions of one model version, after checking that its weights fit the memory left
+    /// (<see cref="InferenceOptions.MemoryBudgetBytes"/> less <paramref name="alreadyLoadedBytes"/>, or what the machine
+    /// has available).
+    /// </summary>
     /// <remarks>The caller owns the returned model and must dispose it.</remarks>
-    public static LoadedModel Load(ModelManifest manifest, string folder, InferenceOptions options, ILogger logger)
+    /// <exception cref="ModelTooLargeException">The weights do not fit; nothing was loaded.</exception>
+    public static LoadedModel Load(ModelManifest manifest, string folder, InferenceOptions options, ILogger logger, long alreadyLoadedBytes = 0)
     {
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(options);
+        var required = ModelMemory.WeightBytes(manifest, folder);
+        ModelMemory.EnsureFits(manifest, required, ModelMemory.Available(options.MemoryBudgetBytes, alreadyLoadedBytes), options.MemoryBudgetBytes);
         var graphs = new Dictionary<string, OnnxModel>();
         try
         {

@@ -73,7 +73,13 @@ public sealed class OnnxModel : IDisposable
             {
                 GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
                 IntraOpNumThreads = options.IntraOpThreads,
+                EnableCpuMemArena = options.CpuMemoryArena,
             };
+            if (!options.AllowSpinning)
+            {
+                sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+            }
+
             try
             {
                 Append(sessionOptions, provider, options.DeviceId);

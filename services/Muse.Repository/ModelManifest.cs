@@ -104,6 +104,13 @@ public sealed record ModelManifest
     /// <summary><c>name/version</c> of the text encoder the transformer was trained with.</summary>
     public string TextEncoder { get; init; } = "";
 
+    /// <summary>
+    /// Bytes the weights of all graphs take in memory once loaded (fp32, even when stored as fp16). 0 (default, older
+    /// manifests) = unknown: the loader then counts the sizes of the graph files and their external data.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public long WeightBytes { get; init; }
+
     /// <summary>Architecture hyper-parameters, as written by the builder (see models/README.md).</summary>
     public JsonElement? Architecture { get; init; }
 

@@ -30,5 +30,37 @@ public sealed class BenchTests
         Assert.DoesNotContain("Failed to load library", stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task MuseBench_InProcessMode_ReportsUtilizationAgainstAMeasuredPeakWithoutASplitRun()
+    {
+        var (exitCode, stdout, stderr) = await RunMuseAsync(
+            "bench", "--mode", "in-process", "--requests", "1", "--steps", "2", "--sr-steps", "2", "--peak-gemm", "256", "--json");
+
+        Assert.True(exitCode == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        var root = json.RootElement;
+        Assert.Equal("in-process", root.GetProperty("mode").GetString());
+        Assert.False(root.TryGetProperty("split_ms", out _));
+        Assert.Equal(1, root.GetProperty("warmup_requests").GetInt32());   // the in-process default
+        Assert.False(root.GetProperty("allow_spinning").GetBoolean());
+        var peak = root.GetProperty("peak").GetProperty("flops_per_second").GetDouble();
+        Assert.True(peak > 1e8, $"peak {peak} FLOP/s");
+        Assert.Equal(2, root.GetProperty("peak").GetProperty("samples_flops_per_second").GetArrayLength());
+        var utilization = root.GetProperty("utilization");
+        var (base_, sr) = (utilization.GetProperty("base"), utilization.GetProperty("sr"));
+        foreach (var stage in new[] { base_, sr })
+        {
+            // Counted from the architecture (2 guided rows of a tiny model: millions, not thousands, of FLOPs).
+            Assert.True(stage.GetProperty("flops_per_step").GetDouble() > 1e7);
+            var achieved = stage.GetProperty("flops_per_second").GetDouble();
+            Assert.Equal(achieved / peak, stage.GetProperty("utilization").GetDouble(), 3);
+            Assert.True(stage.GetProperty("ms_per_step").GetDouble() > 0);
+        }
+
+        Assert.True(root.GetProperty("load").GetProperty("seconds").GetDouble() > 0);
+        Assert.True(root.GetProperty("load").GetProperty("peak_rss_bytes").GetDouble() >= root.GetProperty("load").GetProperty("rss_after_load_bytes").GetDouble());
+        Assert.Equal(3, root.GetProperty("load_average").GetProperty("start").GetArrayLength());
+    }
+
     private static Task<(int ExitCode, string Stdout, string Stderr)> RunMuseAsync(params string[] arguments) => MuseCli.RunAsync(arguments);
 }

@@ -106,13 +106,21 @@ public sealed record T5Config : ArchitectureConfig
     }
 }
 
-/// <summary>VQGAN image tokenizer (<c>kind: vqgan</c>): three 2× downsamplings, so 8 pixels per token side.</summary>
+/// <summary>
+/// VQGAN image tokenizer (<c>kind: vqgan</c>): one 2× downsampling between consecutive channel widths, so four widths
+/// make the f8 tokenizer (8 pixels per token side) and five the paper's f16 one.
+/// </summary>
 public sealed record VqganConfig : ArchitectureConfig
 {
-    /// <summary>Pixels per token side: three stride-2 stages.</summary>
-    public const int DownsampleFactor = 8;
+    /// <summary>Pixels per token side: 2^(channel widths − 1), 8 for the four widths of the shipped models.</summary>
+    [JsonIgnore]
+    public int DownsampleFactor => 1 << (Channels.Length - 1);
 
-    /// <summary>Channel widths [c0, c1, c2, c3].</summary>
+    /// <summary>Stride-2 stages of the encoder (and upsamplings of the decoder): widths − 1.</summary>
+    [JsonIgnore]
+    public int Stages => Channels.Length - 1;
+
+    /// <summary>Channel widths [c0, c1, …]: 4 (f8) or 5 (f16) of them.</summary>
     public required int[] Channels { get; init; }
 
     /// <summary>Latent (codebook entry) width E.</summary>
@@ -137,7 +145,7 @@ public sealed record VqganConfig : ArchitectureConfig
     /// <inheritdoc />
     public override void Validate()
     {
-        Check(Channels is { Length: 4 } && Channels.All(c => c > 0), "channels must hold 4 positive widths");
+        Check(Channels is { Length: 4 or 5 } && Channels.All(c => c > 0), "channels must hold 4 (f8) or 5 (f16) positive widths");
         Check(PatchDim is null or > 0, "patchDim must be positive when set");
         Check(Groups > 0 && Channels.All(c => c % Groups == 0), "every channel width must be divisible by groups");
         Check(EmbedDim > 0 && CodebookSize > 1, "embedDim must be positive and codebookSize above 1");

@@ -73,11 +73,11 @@ public static class MaskedTransformerGraph
     }
 
     /// <summary>Builds the transformer graph from validated <paramref name="weights"/>.</summary>
-    public static ModelProto Build(TransformerConfig config, IReadOnlyDictionary<string, WeightTensor> weights)
+    public static ModelProto Build(TransformerConfig config, IReadOnlyDictionary<string, WeightTensor> weights, ExternalDataWriter? externalData = null)
     {
         config.Validate();
         WeightSpec.Validate(WeightSpecs(config), weights);
-        var g = new GraphBuilder(config.IsSuperResolution ? "muse_sr" : "muse_base", weights);
+        var g = new GraphBuilder(config.IsSuperResolution ? "muse_sr" : "muse_base", weights, externalData);
         var tokens = g.Input(Tokens, DataType.Int64, "batch", config.GridTokens);
         var text = g.Input(TextEmbeddings, DataType.Float, "batch", config.TextMaxLength, config.TextDim);
         var textMask = g.Input(TextMask, DataType.Float, "batch", config.TextMaxLength);

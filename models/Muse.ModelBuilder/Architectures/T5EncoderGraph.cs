@@ -56,11 +56,11 @@ public static class T5EncoderGraph
     }
 
     /// <summary>Builds the encoder graph from validated <paramref name="weights"/>.</summary>
-    public static ModelProto Build(T5Config config, IReadOnlyDictionary<string, WeightTensor> weights)
+    public static ModelProto Build(T5Config config, IReadOnlyDictionary<string, WeightTensor> weights, ExternalDataWriter? externalData = null)
     {
         config.Validate();
         WeightSpec.Validate(WeightSpecs(config), weights);
-        var g = new GraphBuilder("t5_encoder", weights);
+        var g = new GraphBuilder("t5_encoder", weights, externalData);
         var length = config.MaxLength;
         var ids = g.Input(InputIds, DataType.Int64, "batch", length);
         var mask = g.Input(AttentionMask, DataType.Int64, "batch", length);

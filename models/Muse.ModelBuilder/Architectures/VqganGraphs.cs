@@ -7,9 +7,9 @@ namespace Muse.ModelBuilder.Architectures;
 
 /// <summary>
 /// VQGAN encoder and decoder (models/README.md). Spatial axes are dynamic, so one model serves every image
-/// size that is a multiple of <see cref="VqganConfig.DownsampleFactor"/>.
-/// Encoder: <c>image</c> float [B, 3, H, W] in [-1, 1] → <c>tokens</c> int64 [B, H/8, W/8].
-/// Decoder: <c>tokens</c> int64 [B, h, w] → <c>image</c> float [B, 3, 8h, 8w] (not clamped; the host clamps).
+/// size that is a multiple of <see cref="VqganConfig.DownsampleFactor"/> f (8 or 16).
+/// Encoder: <c>image</c> float [B, 3, H, W] in [-1, 1] → <c>tokens</c> int64 [B, H/f, W/f].
+/// Decoder: <c>tokens</c> int64 [B, h, w] → <c>image</c> float [B, 3, f·h, f·w] (not clamped; the host clamps).
 /// </summary>
 public static class VqganGraphs
 {
@@ -29,30 +29,30 @@ public static class VqganGraphs
         var specs = new List<WeightSpec>();
         if (config.PatchDim is { } p)
         {
-            Conv(specs, "encoder.patch_embed", 3, p, VqganConfig.DownsampleFactor);
+            Conv(specs, "encoder.patch_embed", 3, p, config.DownsampleFactor);
             Conv(specs, "encoder.patch_hidden", p, p, 1);
             Conv(specs, "encoder.conv_out", p, config.EmbedDim, 1);
         }
         else
         {
             Conv(specs, "encoder.conv_in", 3, c[0], 3);
-            for (var i = 0; i < 3; i++)
+            for (var i = 0; i < config.Stages; i++)
             {
                 ResBlock(specs, $"encoder.down.{i}.block", c[i], c[i + 1]);
                 Conv(specs, $"encoder.down.{i}.downsample.conv", c[i + 1], c[i + 1], 3);
             }
 
-            ResBlock(specs, "encoder.mid.block", c[3], c[3]);
-            Norm(specs, "encoder.norm_out", c[3]);
-            Conv(specs, "encoder.conv_out", c[3], config.EmbedDim, 1);
+            ResBlock(specs, "encoder.mid.block", c[^1], c[^1]);
+            Norm(specs, "encoder.norm_out", c[^1]);
+            Conv(specs, "encoder.conv_out", c[^1], config.EmbedDim, 1);
         }
 
         // Codebook entries on the scale of the encoder's latents, so random images use many of them.
         specs.Add(new("quantize.embedding.weight", [config.CodebookSize, config.EmbedDim], WeightInit.Normal(0.5)));
 
-        Conv(specs, "decoder.conv_in", config.EmbedDim, c[3], 3);
-        ResBlock(specs, "decoder.mid.block", c[3], c[3]);
-        for (var i = 2; i >= 0; i--)
+        Conv(specs, "decoder.conv_in", config.EmbedDim, c[^1], 3);
+        ResBlock(specs, "decoder.mid.block", c[^1], c[^1]);
+        for (var i = config.Stages - 1; i >= 0; i--)
         {
             Conv(specs, $"decoder.up.{i}.upsample.conv", c[i + 1], c[i + 1], 3);
             ResBlock(specs, $"decoder.up.{i}.block", c[i + 1], c[i]);
@@ -64,31 +64,31 @@ public static class VqganGraphs
     }
 
     /// <summary>Builds the encoder graph; with <paramref name="includeLatent"/> it also outputs <see cref="Latent"/>.</summary>
-    public static ModelProto BuildEncoder(VqganConfig config, IReadOnlyDictionary<string, WeightTensor> weights, bool includeLatent = false)
+    public static ModelProto BuildEncoder(VqganConfig config, IReadOnlyDictionary<string, WeightTensor> weights, bool includeLatent = false, ExternalDataWriter? externalData = null)
     {
         config.Validate();
         WeightSpec.Validate(WeightSpecs(config), weights);
         var c = config.Channels;
-        var g = new GraphBuilder("vqgan_encoder", weights);
+        var g = new GraphBuilder("vqgan_encoder", weights, externalData);
         var image = g.Input(Image, DataType.Float, "batch", 3, "height", "width");
 
         string h;
         if (config.PatchDim is not null)
         {
             // Patch encoder: each token from its own 8×8 pixels alone.
-            h = g.Silu(g.Conv2d(image, "encoder.patch_embed", VqganConfig.DownsampleFactor, 0));   // [B, P, H/8, W/8]
+            h = g.Silu(g.Conv2d(image, "encoder.patch_embed", config.DownsampleFactor, 0));   // [B, P, H/8, W/8]
             h = g.Silu(g.Conv2d(h, "encoder.patch_hidden", 1, 0));                                  // [B, P, h, w]
         }
         else
         {
             h = g.Conv2d(image, "encoder.conv_in", 1, 1);                                    // [B, c0, H, W]
-            for (var i = 0; i < 3; i++)
+            for (var i = 0; i < config.Stages; i++)
             {
                 h = g.ResBlock(h, $"encoder.down.{i}.block", c[i], c[i + 1], config.Groups, config.Eps);
                 h = g.Conv2d(h, $"encoder.down.{i}.downsample.conv", 2, 1);                    // [B, c_{i+1}, H/2^(i+1), W/2^(i+1)]
             }
 
-            h = g.ResBlock(h, "encoder.mid.block", c[3], c[3], config.Groups, config.Eps);
+            h = g.ResBlock(h, "encoder.mid.block", c[^1], c[^1], config.Groups, config.Eps);
             h = g.Silu(g.GroupNorm(h, "encoder.norm_out", config.Groups, config.Eps));
         }
 
@@ -113,18 +113,18 @@ public static class VqganGraphs
     }
 
     /// <summary>Builds the decoder graph.</summary>
-    public static ModelProto BuildDecoder(VqganConfig config, IReadOnlyDictionary<string, WeightTensor> weights)
+    public static ModelProto BuildDecoder(VqganConfig config, IReadOnlyDictionary<string, WeightTensor> weights, ExternalDataWriter? externalData = null)
     {
         config.Validate();
         WeightSpec.Validate(WeightSpecs(config), weights);
         var c = config.Channels;
-        var g = new GraphBuilder("vqgan_decoder", weights);
+        var g = new GraphBuilder("vqgan_decoder", weights, externalData);
         var tokens = g.Input(Tokens, DataType.Int64, "batch", "token_height", "token_width");
 
         var codes = g.Gather(g.Weight("quantize.embedding.weight"), tokens);                // [B, h, w, E]
         var h = g.Conv2d(g.Transpose(codes, 0, 3, 1, 2), "decoder.conv_in", 1, 1);          // [B, c3, h, w]
-        h = g.ResBlock(h, "decoder.mid.block", c[3], c[3], config.Groups, config.Eps);
-        for (var i = 2; i >= 0; i--)
+        h = g.ResBlock(h, "decoder.mid.block", c[^1], c[^1], config.Groups, config.Eps);
+        for (var i = config.Stages - 1; i >= 0; i--)
         {
             h = g.UpsampleNearest2x(h);
             h = g.Conv2d(h, $"decoder.up.{i}.upsample.conv", 1, 1);
@@ -143,10 +143,11 @@ public static class VqganGraphs
     {
         var (entries, width) = ((int)codebook.Shape[0], (int)codebook.Shape[1]);
         var norms = new float[entries];
+        var data = codebook.Floats;   // read once: a lazy tensor makes its data on every read
         for (var k = 0; k < entries; k++)
         {
             var sum = 0.0;
-            foreach (var value in codebook.Floats.AsSpan(k * width, width))
+            foreach (var value in data.AsSpan(k * width, width))
             {
                 sum += (double)value * value;
             }

@@ -75,23 +75,57 @@ public static class RandomWeights
         var weights = new Dictionary<string, WeightTensor>(StringComparer.Ordinal);
         for (var t = 0; t < specs.Count; t++)
         {
-            var spec = specs[t];
-            var data = new float[WeightTensor.ElementCountOf(spec.Shape)];
-            if (spec.Init.Constant is { } constant)
-            {
-                Array.Fill(data, constant);
-            }
-            else
-            {
-                for (var e = 0; e < data.Length; e++)
-                {
-                    data[e] = (float)(spec.Init.Std * CounterRng.Normal(seed, stream, (ulong)t, (ulong)e, (ulong)RngPurpose.WeightInit));
-                }
-            }
-
-            weights[spec.Name] = WeightTensor.Float(data, spec.Shape);
+            weights[specs[t].Name] = WeightTensor.Float(Values(specs[t], t, seed, stream), specs[t].Shape);
         }
 
         return weights;
+    }
+
+    /// <summary>
+    /// The same tensors as <see cref="Create"/>, made only when read (<see cref="WeightTensor.LazyFloat"/>): a model of
+    /// any size is written one tensor at a time, each filled on every core.
+    /// </summary>
+    public static Dictionary<string, WeightTensor> Lazy(IReadOnlyList<WeightSpec> specs, ulong seed, ulong stream)
+    {
+        var weights = new Dictionary<string, WeightTensor>(StringComparer.Ordinal);
+        for (var t = 0; t < specs.Count; t++)
+        {
+            var (spec, index) = (specs[t], t);
+            weights[spec.Name] = WeightTensor.LazyFloat(() => Values(spec, index, seed, stream), spec.Shape);
+        }
+
+        return weights;
+    }
+
+    // Element e of tensor t depends on (seed, stream, t, e) only, so chunks can be filled in any order.
+    private static float[] Values(WeightSpec spec, int t, ulong seed, ulong stream)
+    {
+        var data = new float[WeightTensor.ElementCountOf(spec.Shape)];
+        if (spec.Init.Constant is { } constant)
+        {
+            Array.Fill(data, constant);
+            return data;
+        }
+
+        const int Chunk = 1 << 16;
+        var chunks = (data.Length + Chunk - 1) / Chunk;
+        void Fill(int c)
+        {
+            for (var e = c * Chunk; e < Math.Min(data.Length, (c + 1) * Chunk); e++)
+            {
+                data[e] = (float)(spec.Init.Std * CounterRng.Normal(seed, stream, (ulong)t, (ulong)e, (ulong)RngPurpose.WeightInit));
+            }
+        }
+
+        if (chunks == 1)
+        {
+            Fill(0);
+        }
+        else
+        {
+            Parallel.For(0, chunks, Fill);
+        }
+
+        return data;
     }
 }

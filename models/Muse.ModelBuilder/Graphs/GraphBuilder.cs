@@ -37,12 +37,21 @@ public sealed class GraphBuilder
     private readonly IReadOnlyDictionary<string, WeightTensor> _weights;
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
     private readonly Dictionary<float, string> _scalars = [];
+    private readonly ExternalDataWriter? _externalData;
 
     /// <summary>Starts an empty graph named <paramref name="name"/> that reads weights from <paramref name="weights"/>.</summary>
-    public GraphBuilder(string name, IReadOnlyDictionary<string, WeightTensor> weights)
+    /// <param name="name">Graph name.</param>
+    /// <param name="weights">Weights by name (lazy tensors are read once each).</param>
+    /// <param name="externalData">
+    /// When set, every float initializer above its threshold goes straight to its files as the graph is built (and, at
+    /// <see cref="WeightPrecision.Fp16"/>, as fp16 behind a Cast), so the graph never holds the weights; default
+    /// null keeps the data inline for <see cref="OnnxFileWriter"/>.
+    /// </param>
+    public GraphBuilder(string name, IReadOnlyDictionary<string, WeightTensor> weights, ExternalDataWriter? externalData = null)
     {
         _graph = new GraphProto { Name = name };
         _weights = weights;
+        _externalData = externalData;
     }
 
     /// <summary>Declares a graph input and returns its name.</summary>
@@ -96,6 +105,22 @@ public sealed class GraphBuilder
     /// <summary>A float initializer named <paramref name="name"/> (made unique if taken).</summary>
     public string Initializer(string name, float[] data, long[] shape)
     {
+        ArgumentNullException.ThrowIfNull(data);
+        if (_externalData is not null && _externalData.Takes(data.Length))
+        {
+            var stored = new TensorProto { Name = Fresh(name) };
+            stored.Dims.AddRange(shape);
+            _externalData.Append(stored, data);
+            _graph.Initializer.Add(stored);
+            if (stored.DataType == (int)DataType.Float)
+            {
+                return stored.Name;
+            }
+
+            // fp16 storage, fp32 arithmetic: the Cast is folded into an fp32 initializer when the session loads.
+            return OpNamed($"{stored.Name}.float", "Cast", [stored.Name], Attr.Int("to", (long)DataType.Float));
+        }
+
         var tensor = new TensorProto
         {
             Name = Fresh(name),
@@ -208,12 +233,13 @@ public sealed class GraphBuilder
     {
         var weight = Get($"{prefix}.weight");
         var (outFeatures, inFeatures) = (weight.Shape[0], weight.Shape[1]);
-        var transposed = new float[weight.Floats.Length];
+        var source = weight.Floats;   // read once: a lazy tensor makes its data on every read
+        var transposed = new float[source.Length];
         for (var o = 0; o < outFeatures; o++)
         {
             for (var i = 0; i < inFeatures; i++)
             {
-                transposed[(i * outFeatures) + o] = weight.Floats[(o * inFeatures) + i];
+                transposed[(i * outFeatures) + o] = source[(o * inFeatures) + i];
             }
         }
 

@@ -67,5 +67,23 @@ public static class OnnxFileWriter
         return written;
     }
 
+    /// <summary>
+    /// Writes <paramref name="model"/>, whose large initializers <paramref name="externalData"/> already holds (a graph
+    /// built with it), to <paramref name="path"/> after closing the data files. Returns the file names written (model
+    /// first, then the data files in order).
+    /// </summary>
+    public static IReadOnlyList<string> Write(ModelProto model, string path, ExternalDataWriter externalData)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(externalData);
+        externalData.Complete();
+        using (var stream = File.Create(path))
+        {
+            model.WriteTo(stream);
+        }
+
+        return [Path.GetFileName(path), .. externalData.Files];
+    }
+
     private static StringStringEntryProto Entry(string key, string value) => new() { Key = key, Value = value };
 }

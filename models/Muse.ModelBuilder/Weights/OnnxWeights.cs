@@ -57,9 +57,13 @@ public static class OnnxWeights
                 initializers.TryAdd(tensor.Name, tensor);
             }
 
+            // An fp16 weight reaches its MatMul through a Cast to float (WeightPrecision.Fp16).
+            var castFrom = model.Graph.Node
+                .Where(n => n.OpType == "Cast" && n.Input.Count == 1)
+                .ToDictionary(n => n.Output[0], n => n.Input[0], StringComparer.Ordinal);
             var matMulWeights = model.Graph.Node
                 .Where(n => n.OpType == "MatMul" && n.Input.Count == 2)
-                .Select(n => n.Input[1])
+                .Select(n => castFrom.GetValueOrDefault(n.Input[1], n.Input[1]))
                 .ToHashSet(StringComparer.Ordinal);
             foreach (var spec in specs)
             {
@@ -114,12 +118,14 @@ public static class OnnxWeights
         return WeightTensor.Float(result, spec.Shape);
     }
 
-    // The float data of an initializer: raw little-endian bytes inline or in its external data file, or float_data.
+    // The float data of an initializer: raw little-endian bytes (fp32, or fp16 widened) inline or in its external data
+    // file, or float_data.
     private static float[] Floats(TensorProto tensor, string path)
     {
-        if (tensor.DataType != (int)TensorProto.Types.DataType.Float)
+        var half = tensor.DataType == (int)TensorProto.Types.DataType.Float16;
+        if (tensor.DataType != (int)TensorProto.Types.DataType.Float && !half)
         {
-            throw new InvalidDataException($"{path}: initializer {tensor.Name} is not float.");
+            throw new InvalidDataException($"{path}: initializer {tensor.Name} is neither float nor float16.");
         }
 
         byte[] bytes;
@@ -130,7 +136,7 @@ public static class OnnxWeights
             var offset = entries.TryGetValue("offset", out var o) ? long.Parse(o, System.Globalization.CultureInfo.InvariantCulture) : 0;
             var length = entries.TryGetValue("length", out var l)
                 ? int.Parse(l, System.Globalization.CultureInfo.InvariantCulture)
-                : checked((int)(WeightTensor.ElementCountOf([.. tensor.Dims]) * sizeof(float)));
+                : checked((int)(WeightTensor.ElementCountOf([.. tensor.Dims]) * (half ? 2 : sizeof(float))));
             bytes = new byte[length];
             using var data = File.OpenRead(location);
             data.Position = offset;
@@ -143,6 +149,17 @@ public static class OnnxWeights
         else
         {
             bytes = tensor.RawData.ToByteArray();
+        }
+
+        if (half)
+        {
+            var widened = new float[bytes.Length / 2];
+            for (var i = 0; i < widened.Length; i++)
+            {
+                widened[i] = (float)System.Buffers.Binary.BinaryPrimitives.ReadHalfLittleEndian(bytes.AsSpan(i * 2));
+            }
+
+            return widened;
         }
 
         var floats = new float[bytes.Length / sizeof(float)];

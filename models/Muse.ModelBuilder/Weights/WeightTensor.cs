@@ -13,11 +13,23 @@ public enum WeightDType
 /// <summary>
 /// One named tensor of a weight file: a shape in PyTorch layout (e.g. <c>Linear.weight</c> is <c>[out, in]</c>)
 /// and row-major data. Exactly one of <see cref="FloatData"/> and <see cref="Int64Data"/> is set, matching
-/// <see cref="DType"/>. The arrays are not copied: the tensor shares them with its creator.
+/// <see cref="DType"/>. The arrays are not copied: the tensor shares them with its creator. A
+/// <see cref="LazyFloat"/> tensor makes its data on every read instead of holding it, so a model larger than memory
+/// can be written one tensor at a time.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720", Justification = "Factories are named after the element types.")]
 public sealed record WeightTensor
 {
+    private readonly float[]? _floatData;
+    private readonly Func<float[]>? _floatFactory;
+
+    private WeightTensor(WeightDType dType, long[] shape, Func<float[]> floatFactory)
+    {
+        DType = dType;
+        Shape = shape;
+        _floatFactory = floatFactory;
+    }
+
     private WeightTensor(WeightDType dType, long[] shape, float[]? floatData, long[]? int64Data)
     {
         var count = ElementCountOf(shape);
@@ -29,7 +41,7 @@ public sealed record WeightTensor
 
         DType = dType;
         Shape = shape;
-        FloatData = floatData;
+        _floatData = floatData;
         Int64Data = int64Data;
     }
 
@@ -39,8 +51,8 @@ public sealed record WeightTensor
     /// <summary>Dimensions, outermost first; empty for a scalar.</summary>
     public long[] Shape { get; }
 
-    /// <summary>Data of an <see cref="WeightDType.F32"/> tensor; null otherwise.</summary>
-    public float[]? FloatData { get; }
+    /// <summary>Data of an <see cref="WeightDType.F32"/> tensor; null otherwise. A lazy tensor makes a new array per read.</summary>
+    public float[]? FloatData => _floatData ?? MakeFloats();
 
     /// <summary>Data of an <see cref="WeightDType.I64"/> tensor; null otherwise.</summary>
     public long[]? Int64Data { get; }
@@ -53,6 +65,12 @@ public sealed record WeightTensor
 
     /// <summary>Wraps float data (not copied) with <paramref name="shape"/>.</summary>
     public static WeightTensor Float(float[] data, params long[] shape) => new(WeightDType.F32, shape, data, null);
+
+    /// <summary>
+    /// A float tensor whose data <paramref name="factory"/> makes on each read (not cached): only the tensor being
+    /// written is in memory. The factory must return <c>ElementCountOf(shape)</c> elements, the same on every call.
+    /// </summary>
+    public static WeightTensor LazyFloat(Func<float[]> factory, params long[] shape) => new(WeightDType.F32, shape, factory);
 
     /// <summary>Wraps int64 data (not copied) with <paramref name="shape"/>.</summary>
     public static WeightTensor Int64(long[] data, params long[] shape) => new(WeightDType.I64, shape, null, data);
@@ -75,5 +93,18 @@ public sealed record WeightTensor
         }
 
         return count;
+    }
+
+    private float[]? MakeFloats()
+    {
+        if (_floatFactory is null)
+        {
+            return null;
+        }
+
+        var data = _floatFactory();
+        return data.LongLength == ElementCount
+            ? data
+            : throw new InvalidOperationException($"A lazy tensor {ShapeText} made {data.LongLength} elements.");
     }
 }
