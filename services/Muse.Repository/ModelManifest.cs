@@ -86,16 +86,18 @@ public sealed record ModelManifest
     public bool LowercaseText { get; init; }
 
     /// <summary>
-    /// Text encoder: how texts become ids. Empty (default): the SentencePiece model in file <c>tokenizer</c>, T5 ids
+    /// Text encoder: how texts become ids. Null (default, not written): the SentencePiece model in file <c>tokenizer</c>, T5 ids
     /// with end-of-sequence; <see cref="ClipTokenizerKind"/>: CLIP's BPE from the folder in file <c>tokenizer</c>
     /// (<c>vocab.json</c>, <c>merges.txt</c>), start and end tokens, padded to <see cref="TextMaxLength"/>.
     /// </summary>
-    public string TextTokenizer { get; init; } = "";
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? TextTokenizer { get; init; }
 
     /// <summary>
     /// Width of the pooled text embedding: the text encoder's <c>pooled</c> output and the transformer's
     /// <c>pooled_text_embeddings</c> input (aMUSEd); 0 when the model has none (Muse).
     /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int PooledEmbeddingDim { get; init; }
 
     /// <summary><c>name/version</c> of the image tokenizer the transformer was trained with.</summary>
@@ -144,7 +146,7 @@ public sealed record ModelManifest
             case Stages.TextEncoder:
                 Check(Files.ContainsKey("model") && Files.ContainsKey("tokenizer"), "text encoder needs files 'model' and 'tokenizer'");
                 Check(TextEmbeddingDim > 0 && TextMaxLength > 0, "text encoder needs textEmbeddingDim and textMaxLength");
-                Check(TextTokenizer is "" or ClipTokenizerKind, $"unknown textTokenizer '{TextTokenizer}'");
+                Check(TextTokenizer is null or "" or ClipTokenizerKind, $"unknown textTokenizer '{TextTokenizer}'");
                 Check(PooledEmbeddingDim == 0 || Outputs.ContainsKey("pooled"), "a pooledEmbeddingDim needs output 'pooled'");
                 break;
             case Stages.ImageTokenizer:
