@@ -20,6 +20,9 @@ public sealed class SecuredStageHosts : IAsyncLifetime
 {
     public const string Token = "cluster-credential-for-tests-0123456789";
 
+    /// <summary>Streams the plaintext host allows on one connection.</summary>
+    public const int MaxStreams = 3;
+
     public TestCertificates Certificates { get; } = new();
 
     public StageHost Tls { get; private set; } = null!;
@@ -39,6 +42,7 @@ public sealed class SecuredStageHosts : IAsyncLifetime
         {
             ["Muse:Hosting:IdleConnectionTimeout"] = "00:00:02",
             ["Muse:Hosting:MaxReceiveMessageSize"] = "65536",
+            ["Muse:Hosting:MaxStreamsPerConnection"] = MaxStreams.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
     }
 
@@ -184,6 +188,52 @@ public sealed class SecurityTests(SecuredStageHosts hosts) : IClassFixture<Secur
             .EncodeAsync(new EncodeRequest { Texts = { new string('a', 100_000) } }).ResponseAsync);
 
         Assert.Contains("exceeds the maximum", ex.Status.Detail, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task OversizedHeaders_AreRefused_AndTheServerKeepsServing()
+    {
+        using var channel = Cluster.MuseChannels.Create(hosts.Plain.Address, bearer: SecuredStageHosts.Token);
+        var client = new Protos.V1.TextEncoder.TextEncoderClient(channel);
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        // 20 KB of metadata: over MaxRequestHeadersSize (16 KiB by default).
+        var headers = new Metadata { { "x-padding", new string('h', 20 * 1024) } };
+
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.EncodeAsync(
+            new EncodeRequest { Texts = { "a red circle" } }, headers, cancellationToken: bound.Token).ResponseAsync);
+        var next = await client.EncodeAsync(new EncodeRequest { Texts = { "a blue square" } }, cancellationToken: bound.Token);
+
+        Assert.NotEqual(StatusCode.OK, ex.StatusCode);
+        Assert.NotEqual(StatusCode.DeadlineExceeded, ex.StatusCode);    // refused, not left to hang
+        Assert.NotEmpty(next.Embeddings.Data);
+    }
+
+    [Fact]
+    public async Task StreamsPerConnection_AreAnnouncedToClients_AsTheConfiguredCap()
+    {
+        // HTTP/2 prior knowledge: the client preface and an empty SETTINGS frame; Kestrel answers with its SETTINGS,
+        // where SETTINGS_MAX_CONCURRENT_STREAMS (0x3) is what bounds every client's open calls on the connection.
+        using var client = new TcpClient();
+        await client.ConnectAsync(hosts.Plain.Address.Host, hosts.Plain.Address.Port);
+        var stream = client.GetStream();
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        byte[] preface = [.. "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8, 0, 0, 0, 0x4, 0, 0, 0, 0, 0];
+        await stream.WriteAsync(preface, bound.Token);
+
+        var header = new byte[9];
+        await stream.ReadExactlyAsync(header, bound.Token);
+        var length = (header[0] << 16) | (header[1] << 8) | header[2];
+        var payload = new byte[length];
+        await stream.ReadExactlyAsync(payload, bound.Token);
+        var settings = new Dictionary<int, long>();
+        for (var i = 0; i + 6 <= length; i += 6)
+        {
+            settings[(payload[i] << 8) | payload[i + 1]] =
+                ((long)payload[i + 2] << 24) | ((long)payload[i + 3] << 16) | ((long)payload[i + 4] << 8) | payload[i + 5];
+        }
+
+        Assert.Equal(0x4, header[3]);    // a SETTINGS frame
+        Assert.Equal(SecuredStageHosts.MaxStreams, settings.GetValueOrDefault(0x3));
     }
 
     [Theory]
