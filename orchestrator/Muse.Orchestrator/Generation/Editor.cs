@@ -183,7 +183,7 @@ public sealed class Editor(StageRunner runner, IStageGateway stages, ImageUpload
             var model = Models.Base;
             var states = new[] { TokenState.ForEditing(model.GridHeight, model.GridWidth, model.MaskTokenId, tokens, editMask) };
             ulong[] seeds = [seed];
-            await runner.DecodeStageAsync(model, DecodeStage.Base, StageRunner.Conditioning(model, text, seeds, lowResTokens: null), states,
+            await runner.DecodeStageAsync(model, DecodeStage.Base, StageRunner.Conditioning(model, text, seeds, lowResTokens: null, Models.Defaults.MicroConditions), states,
                 settings.Decoding.Base, seeds, deadline, async progress =>
                 {
                     var preview = StageRunner.WantsPreview(settings.PreviewEvery, progress)
@@ -202,7 +202,7 @@ public sealed class Editor(StageRunner runner, IStageGateway stages, ImageUpload
             var lowRes = TensorConvert.FromInt32(baseTokens, 1, Models.Base.GridHeight, Models.Base.GridWidth);   // [1, h, w]
             var states = new[] { TokenState.ForEditing(model.GridHeight, model.GridWidth, model.MaskTokenId, tokens, editMask) };
             ulong[] seeds = [seed];
-            await runner.DecodeStageAsync(model, DecodeStage.SuperResolution, StageRunner.Conditioning(model, text, seeds, lowRes), states,
+            await runner.DecodeStageAsync(model, DecodeStage.SuperResolution, StageRunner.Conditioning(model, text, seeds, lowRes, Models.Defaults.MicroConditions), states,
                 settings.Decoding.SuperResolution, seeds, deadline, async progress =>
                 {
                     var preview = StageRunner.WantsPreview(settings.PreviewEvery, progress)

@@ -32,7 +32,7 @@ public sealed class Generator(StageRunner runner, IStageGateway stages, TimeProv
         stageStarted = time.GetTimestamp();
         var baseModel = models.Base;
         var baseStates = seeds.Select(_ => TokenState.AllMasked(baseModel.GridHeight, baseModel.GridWidth, baseModel.MaskTokenId)).ToArray();
-        var baseConditioning = StageRunner.Conditioning(baseModel, text, seeds, lowResTokens: null);
+        var baseConditioning = StageRunner.Conditioning(baseModel, text, seeds, lowResTokens: null, models.Defaults.MicroConditions);
         await runner.DecodeStageAsync(baseModel, DecodeStage.Base, baseConditioning, baseStates, settings.Decoding.Base, seeds, deadline, async progress =>
         {
             var preview = StageRunner.WantsPreview(settings.PreviewEvery, progress)
@@ -47,7 +47,7 @@ public sealed class Generator(StageRunner runner, IStageGateway stages, TimeProv
         var srModel = models.SuperResolution;
         var lowRes = TensorConvert.FromInt32(Concat(baseStates), batch, baseModel.GridHeight, baseModel.GridWidth);   // [batch, h, w]
         var srStates = seeds.Select(_ => TokenState.AllMasked(srModel.GridHeight, srModel.GridWidth, srModel.MaskTokenId)).ToArray();
-        var srConditioning = StageRunner.Conditioning(srModel, text, seeds, lowRes);
+        var srConditioning = StageRunner.Conditioning(srModel, text, seeds, lowRes, models.Defaults.MicroConditions);
         await runner.DecodeStageAsync(srModel, DecodeStage.SuperResolution, srConditioning, srStates, settings.Decoding.SuperResolution, seeds, deadline, async progress =>
         {
             var preview = StageRunner.WantsPreview(settings.PreviewEvery, progress)
