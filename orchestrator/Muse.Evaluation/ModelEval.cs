@@ -180,7 +180,7 @@ public static class ModelEval
         LocalPipeline pipeline, IReadOnlyList<SceneSample> scenes, EvalOptions options, CancellationToken ct)
     {
         var (stages, models) = (pipeline.Stages, pipeline.Models);
-        var srModel = models.SuperResolution;
+        var srModel = models.SuperResolution ?? throw new InvalidOperationException($"Pipeline {models.Pipeline} has no super-resolution stage to evaluate.");
         var decode = DecodingSettings.FromRequest(new DecodingOptions { SrSteps = options.SrSteps }, pipeline.Defaults).SuperResolution;
         var factor = models.ImageTokenizer.DownsampleFactor;
         var (lowSize, highSize) = (srModel.LowResGridWidth * factor, srModel.GridWidth * factor);

@@ -47,7 +47,7 @@ public sealed class LocalPipeline : IDisposable
     public PipelineChoice Models { get; }
 
     /// <summary>Side of the output images, in pixels (the SR grid times the tokenizer's factor).</summary>
-    public int Size => Models.SuperResolution.GridWidth * Models.ImageTokenizer.DownsampleFactor;
+    public int Size => Models.Final.GridWidth * Models.ImageTokenizer.DownsampleFactor;
 
     /// <summary>The defaults of the pipeline in pipelines.json.</summary>
     public PipelineDefaults Defaults => Catalog.File.Pipelines[Name].Defaults;

@@ -172,10 +172,12 @@ public sealed class MuseService(
             }));
         }
 
-        var sr = catalog.Manifest(definition.Stages[Repository.Stages.SuperResolution][0].Id);
+        // The image is the last transformer's grid: SR's, or the base model's in a pipeline without SR.
+        var last = definition.Stages.GetValueOrDefault(Repository.Stages.SuperResolution) ?? definition.Stages[Repository.Stages.Base];
+        var final = catalog.Manifest(last[0].Id);
         var vqgan = catalog.Manifest(definition.Stages[Repository.Stages.ImageTokenizer][0].Id);
-        info.Width = sr.GridWidth * vqgan.DownsampleFactor;
-        info.Height = sr.GridHeight * vqgan.DownsampleFactor;
+        info.Width = final.GridWidth * vqgan.DownsampleFactor;
+        info.Height = final.GridHeight * vqgan.DownsampleFactor;
         info.Trained = definition.Stages.Values.SelectMany(c => c).All(c => catalog.Manifest(c.Id).Trained);
         return info;
     }

@@ -65,4 +65,10 @@ public sealed record PipelineDefaults
 
     /// <summary>Mask schedule name: <c>cosine</c> (default, Muse and MaskGIT), <c>linear</c>, <c>square</c>, <c>cubic</c>.</summary>
     public string MaskSchedule { get; init; } = "cosine";
+
+    /// <summary>
+    /// Micro-conditions sent with every image to transformers that take them (aMUSEd: original width, original height,
+    /// crop top, crop left, aesthetic score = W, H, 0, 0, 6); null (default) for models without them.
+    /// </summary>
+    public float[]? MicroConditions { get; init; }
 }

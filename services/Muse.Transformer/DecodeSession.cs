@@ -17,13 +17,17 @@ public sealed class DecodeSession
     private ConditioningRows? _conditional;
     private ConditioningRows? _guided;
 
-    private DecodeSession(TransformerModel model, ulong[] seeds, float[] textEmbeddings, float[] textMask, long[]? lowResTokens)
+    private DecodeSession(
+        TransformerModel model, ulong[] seeds, float[] textEmbeddings, float[] textMask, long[]? lowResTokens,
+        float[]? pooledTextEmbeddings, float[]? microConditions)
     {
         Model = model;
         Seeds = seeds;
         TextEmbeddings = textEmbeddings;
         TextMask = textMask;
         LowResTokens = lowResTokens;
+        PooledTextEmbeddings = pooledTextEmbeddings;
+        MicroConditions = microConditions;
     }
 
     /// <summary>The transformer this stream decodes with.</summary>
@@ -43,6 +47,12 @@ public sealed class DecodeSession
 
     /// <summary>[B, M] the base model's tokens (sr); null for base.</summary>
     public long[]? LowResTokens { get; }
+
+    /// <summary>[2, Dp] pooled text rows, like <see cref="TextEmbeddings"/>; null when the model has no such input.</summary>
+    public float[]? PooledTextEmbeddings { get; }
+
+    /// <summary>[B, 5] micro-conditions per image; null when the model has no such input.</summary>
+    public float[]? MicroConditions { get; }
 
     /// <summary>Validates the first message of a stream against <paramref name="model"/>.</summary>
     /// <exception cref="Grpc.Core.RpcException">InvalidArgument, naming the offending field.</exception>
@@ -76,7 +86,23 @@ public sealed class DecodeSession
             DecodeValidation.Require(conditioning.LowResTokens is null, conditioning.LowResTokens, $"must be absent for the base model {model.Id}.");
         }
 
-        return new DecodeSession(model, [.. conditioning.Seeds], textEmbeddings, Array.ConvertAll(textMask, m => (float)m), lowResTokens);
+        // Inputs of some models only (aMUSEd); other models ignore them, so older clients and T5 models are unaffected.
+        float[]? pooled = null;                                                                              // [2, Dp]
+        if (model.PooledTextEmbeddingsInput is not null)
+        {
+            pooled = DecodeValidation.Float32(conditioning.PooledTextEmbeddings, [2, manifest.PooledEmbeddingDim]);
+            DecodeValidation.Require(Array.TrueForAll(pooled, float.IsFinite), conditioning.PooledTextEmbeddings, "must be finite.");
+        }
+
+        float[]? micro = null;                                                                               // [B, 5]
+        if (model.MicroConditionsInput is not null)
+        {
+            micro = DecodeValidation.Float32(conditioning.MicroConditions, [batch, TransformerModel.MicroConditionCount]);
+            DecodeValidation.Require(Array.TrueForAll(micro, float.IsFinite), conditioning.MicroConditions, "must be finite.");
+        }
+
+        return new DecodeSession(
+            model, [.. conditioning.Seeds], textEmbeddings, Array.ConvertAll(textMask, m => (float)m), lowResTokens, pooled, micro);
     }
 
     /// <summary>Validates one step message against this stream's model and batch.</summary>
@@ -119,6 +145,10 @@ public sealed class DecodeSession
         var textEmbeddings = new float[rows * textSize];    // [rows, L, Dt]
         var textMask = new float[rows * textLength];        // [rows, L]
         var lowResTokens = LowResTokens is null ? null : new long[rows * lowResLength];   // [rows, M]
+        var pooledDim = manifest.PooledEmbeddingDim;
+        var pooled = PooledTextEmbeddings is null ? null : new float[rows * pooledDim];         // [rows, Dp]
+        const int microLength = TransformerModel.MicroConditionCount;
+        var micro = MicroConditions is null ? null : new float[rows * microLength];           // [rows, 5]
         for (var row = 0; row < rows; row++)
         {
             var text = row < BatchSize ? 0 : 1;
@@ -126,9 +156,11 @@ public sealed class DecodeSession
             TextEmbeddings.AsSpan(text * textSize, textSize).CopyTo(textEmbeddings.AsSpan(row * textSize));
             TextMask.AsSpan(text * textLength, textLength).CopyTo(textMask.AsSpan(row * textLength));
             LowResTokens?.AsSpan(image * lowResLength, lowResLength).CopyTo(lowResTokens.AsSpan(row * lowResLength));
+            PooledTextEmbeddings?.AsSpan(text * pooledDim, pooledDim).CopyTo(pooled.AsSpan(row * pooledDim));
+            MicroConditions?.AsSpan(image * microLength, microLength).CopyTo(micro.AsSpan(row * microLength));
         }
 
-        return new ConditioningRows(rows, textEmbeddings, textMask, lowResTokens);
+        return new ConditioningRows(rows, textEmbeddings, textMask, lowResTokens, pooled, micro);
     }
 }
 
@@ -137,7 +169,10 @@ public sealed class DecodeSession
 /// <param name="TextEmbeddings">[rows, L, Dt].</param>
 /// <param name="TextMask">[rows, L].</param>
 /// <param name="LowResTokens">[rows, M] (sr); null for base.</param>
-public sealed record ConditioningRows(int Rows, float[] TextEmbeddings, float[] TextMask, long[]? LowResTokens);
+/// <param name="PooledTextEmbeddings">[rows, Dp] (models with a pooled-text input); null otherwise.</param>
+/// <param name="MicroConditions">[rows, 5] (models with a micro-conditions input); null otherwise.</param>
+public sealed record ConditioningRows(
+    int Rows, float[] TextEmbeddings, float[] TextMask, long[]? LowResTokens, float[]? PooledTextEmbeddings, float[]? MicroConditions);
 
 /// <summary>One validated step of a stream.</summary>
 /// <param name="Tokens">[B, N] current tokens; masked positions hold the mask token.</param>

@@ -78,7 +78,23 @@ public sealed class StepRunner(ILogger<StepRunner> logger)
             inputs[model.TokensInput] = OrtValue.CreateTensorValueFromMemory(tokens, [rows, length]);
             inputs[model.TextEmbeddingsInput] = OrtValue.CreateTensorValueFromMemory(
                 textEmbeddings, [rows, textLength, model.Manifest.TextEmbeddingDim]);
-            inputs[model.TextMaskInput] = OrtValue.CreateTensorValueFromMemory(textMask, [rows, textLength]);
+            if (model.TextMaskInput is not null)
+            {
+                inputs[model.TextMaskInput] = OrtValue.CreateTensorValueFromMemory(textMask, [rows, textLength]);
+            }
+
+            if (model.PooledTextEmbeddingsInput is not null)
+            {
+                var pooled = Stack(steps, s => s.Conditioning.PooledTextEmbeddings!);   // [rows, Dp]
+                inputs[model.PooledTextEmbeddingsInput] = OrtValue.CreateTensorValueFromMemory(pooled, [rows, model.Manifest.PooledEmbeddingDim]);
+            }
+
+            if (model.MicroConditionsInput is not null)
+            {
+                var micro = Stack(steps, s => s.Conditioning.MicroConditions!);          // [rows, 5]
+                inputs[model.MicroConditionsInput] = OrtValue.CreateTensorValueFromMemory(micro, [rows, TransformerModel.MicroConditionCount]);
+            }
+
             if (model.LowResTokensInput is not null)
             {
                 var lowResTokens = Stack(steps, s => s.Conditioning.LowResTokens!);   // [rows, M]

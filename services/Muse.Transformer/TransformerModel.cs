@@ -22,8 +22,14 @@ public sealed class TransformerModel
         /// <summary>float [B, L, Dt] text embeddings.</summary>
         public const string TextEmbeddings = "text_embeddings";
 
-        /// <summary>float [B, L] 1 = token, 0 = padding.</summary>
+        /// <summary>float [B, L] 1 = token, 0 = padding (optional: aMUSEd attends to every position).</summary>
         public const string TextMask = "text_mask";
+
+        /// <summary>float [B, Dp] pooled text embedding (optional: aMUSEd).</summary>
+        public const string PooledTextEmbeddings = "pooled_text_embeddings";
+
+        /// <summary>float [B, 5] micro-conditions (optional: aMUSEd).</summary>
+        public const string MicroConditions = "micro_conditions";
 
         /// <summary>int64 [B, M] the base model's tokens (sr only).</summary>
         public const string LowResTokens = "low_res_tokens";
@@ -31,6 +37,9 @@ public sealed class TransformerModel
         /// <summary>float [B, N, K] logits over the codebook.</summary>
         public const string Logits = "logits";
     }
+
+    /// <summary>Micro-conditions per image: original width, original height, crop top, crop left, aesthetic score.</summary>
+    public const int MicroConditionCount = 5;
 
     private TransformerModel(LoadedModel loaded, OnnxModel graph)
     {
@@ -41,7 +50,9 @@ public sealed class TransformerModel
         Stage = IsSuperResolution ? DecodeStage.SuperResolution : DecodeStage.Base;
         TokensInput = loaded.InputName("model", Roles.Tokens);
         TextEmbeddingsInput = loaded.InputName("model", Roles.TextEmbeddings);
-        TextMaskInput = loaded.InputName("model", Roles.TextMask);
+        TextMaskInput = OptionalInput(loaded, Roles.TextMask);
+        PooledTextEmbeddingsInput = OptionalInput(loaded, Roles.PooledTextEmbeddings);
+        MicroConditionsInput = OptionalInput(loaded, Roles.MicroConditions);
         LowResTokensInput = IsSuperResolution ? loaded.InputName("model", Roles.LowResTokens) : null;
         LogitsOutput = loaded.OutputName("model", Roles.Logits);
         LogitsIndex = graph.OutputNames.ToList().IndexOf(LogitsOutput);
@@ -87,8 +98,14 @@ public sealed class TransformerModel
     /// <summary>ONNX name of the text embeddings input.</summary>
     public string TextEmbeddingsInput { get; }
 
-    /// <summary>ONNX name of the text mask input.</summary>
-    public string TextMaskInput { get; }
+    /// <summary>ONNX name of the text mask input; null when the graph attends to every text position.</summary>
+    public string? TextMaskInput { get; }
+
+    /// <summary>ONNX name of the pooled text embeddings input (width <see cref="ModelManifest.PooledEmbeddingDim"/>); null when the model has none.</summary>
+    public string? PooledTextEmbeddingsInput { get; }
+
+    /// <summary>ONNX name of the micro-conditions input ([B, <see cref="MicroConditionCount"/>]); null when the model has none.</summary>
+    public string? MicroConditionsInput { get; }
 
     /// <summary>ONNX name of the low-res tokens input; null for base models.</summary>
     public string? LowResTokensInput { get; }
@@ -111,4 +128,8 @@ public sealed class TransformerModel
 
         return new TransformerModel(loaded, loaded.Graph("model"));
     }
+
+    // A role the manifest may leave out; one it names must exist in the graph.
+    private static string? OptionalInput(LoadedModel loaded, string role) =>
+        loaded.Manifest.Inputs.ContainsKey(role) ? loaded.InputName("model", role) : null;
 }

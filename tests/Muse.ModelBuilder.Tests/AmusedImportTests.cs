@@ -48,6 +48,7 @@ public sealed class AmusedImportTests : IDisposable
         Assert.Equal([Stages.TextEncoder, Stages.ImageTokenizer, Stages.Base], pipeline.Stages.Keys);
         Assert.Equal("amused-tiny-base", pipeline.Stages[Stages.Base].Single().Model);
         Assert.Equal((10.0, "amusedCosine", 2.0, "linear"), (pipeline.Defaults.GuidanceScale, pipeline.Defaults.MaskSchedule, pipeline.Defaults.ChoiceTemperature, pipeline.Defaults.ChoiceTemperatureSchedule));
+        Assert.Equal([32f, 32, 0, 0, 6], pipeline.Defaults.MicroConditions!);   // 8×8 tokens × 4 pixels; diffusers' crop (0, 0), score 6
     }
 
     [Fact]

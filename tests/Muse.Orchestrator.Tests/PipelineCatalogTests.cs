@@ -22,7 +22,8 @@ public sealed class PipelineCatalogTests : IDisposable
         Assert.Equal("b/1", choice.Base.Id);
         Assert.Equal("t/1", choice.TextEncoder.Id);
         Assert.Equal("v/1", choice.ImageTokenizer.Id);
-        Assert.Equal("s/1", choice.SuperResolution.Id);
+        Assert.Equal("s/1", choice.SuperResolution?.Id);
+        Assert.Same(choice.SuperResolution, choice.Final);
     }
 
     [Fact]
@@ -47,6 +48,41 @@ public sealed class PipelineCatalogTests : IDisposable
         var error = Assert.Throws<InvalidDataException>(() => CreateSut(Pipeline(("base", "b", "9", 1))));
 
         Assert.Contains("codebook", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_PipelineWithoutSuperResolution_ChoosesNoSrAndTheBaseModelMakesTheImage()
+    {
+        var stages = VersionOneStages();
+        stages.Remove(Stages.SuperResolution);
+        var sut = CreateSut(new { defaultPipeline = "p", pipelines = new Dictionary<string, object> { ["p"] = new { stages } } });
+
+        var choice = sut.Choose("p", "request-1");
+
+        Assert.Null(choice.SuperResolution);
+        Assert.Same(choice.Base, choice.Final);
+        Assert.Equal([Stages.TextEncoder, Stages.Base, Stages.ImageTokenizer], choice.Models.Select(m => m.Stage));
+    }
+
+    [Fact]
+    public void Load_SuperResolutionStageWithNoCandidates_IsRefusedAtStartUp()
+    {
+        var stages = VersionOneStages();
+        stages[Stages.SuperResolution] = [];
+
+        var error = Assert.Throws<InvalidDataException>(() => CreateSut(new { defaultPipeline = "p", pipelines = new Dictionary<string, object> { ["p"] = new { stages } } }));
+
+        Assert.Contains("has no 'sr' model", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_TransformerWithPooledInputAndEncoderWithoutOne_IsRefusedAtStartUp()
+    {
+        _repository.Write(TestRepository.Transformer("b", "7", Stages.Base, 8, 8) with { PooledEmbeddingDim = 24 });
+
+        var error = Assert.Throws<InvalidDataException>(() => CreateSut(Pipeline(("base", "b", "7", 1))));
+
+        Assert.Contains("expects a pooled text embedding of 24 but t/1 makes 0", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

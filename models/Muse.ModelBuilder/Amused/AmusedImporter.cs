@@ -128,10 +128,16 @@ public static class AmusedImporter
                 [Stages.ImageTokenizer] = [new(vq.Name, version)],
                 [Stages.Base] = [new(uvit.Name, version)],
             },
-            Defaults = Defaults,
+            Defaults = Defaults with { MicroConditions = MicroConditions(uvitConfig.SampleSize * vqConfig.DownsampleFactor) },
         });
         return results;
     }
+
+    /// <summary>
+    /// What diffusers' <c>AmusedPipeline</c> sends by default for a <paramref name="size"/>² image: original size
+    /// (width, height), crop top-left (0, 0), aesthetic score 6.
+    /// </summary>
+    public static float[] MicroConditions(int size) => [size, size, 0, 0, 6];
 
     private static ModelManifest Manifest(string name, string version, string stage, string description, object config, Provenance provenance) => new()
     {

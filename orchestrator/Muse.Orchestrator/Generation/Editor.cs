@@ -27,7 +27,8 @@ public sealed class Editor(StageRunner runner, IStageGateway stages, ImageUpload
         var common = settings.Common;
         var models = common.Models;
         var factor = models.ImageTokenizer.DownsampleFactor;
-        var size = models.SuperResolution.GridWidth * factor;           // output side, 128 px for the shipped models
+        var sr = models.SuperResolution;                                // null: the base model decodes at full size (aMUSEd)
+        var size = models.Final.GridWidth * factor;                     // output side, 128 px for the shipped models
         var baseSize = models.Base.GridWidth * factor;                  // 64 px
         var timings = new List<StageTiming>();
         var started = time.GetTimestamp();
@@ -37,7 +38,7 @@ public sealed class Editor(StageRunner runner, IStageGateway stages, ImageUpload
         using var canvas = Prepare(settings, size, out var pixelMask);
         using var small = EditImages.Resized(canvas, baseSize, baseSize);
         var baseTokens = await TokenizeAsync(models.ImageTokenizer, models.Base, small, deadline, ct);
-        var srTokens = await TokenizeAsync(models.ImageTokenizer, models.SuperResolution, canvas, deadline, ct);
+        var srTokens = sr is null ? null : await TokenizeAsync(models.ImageTokenizer, sr, canvas, deadline, ct);
         timings.Add(runner.Timing("tokenize", stageStarted));
 
         // 2. Text.
@@ -54,17 +55,20 @@ public sealed class Editor(StageRunner runner, IStageGateway stages, ImageUpload
         else
         {
             var baseMask = EditMasks.FromPixelMask(pixelMask!, size, size, models.Base.GridHeight, models.Base.GridWidth, settings.Dilation);
-            var srMask = EditMasks.FromPixelMask(pixelMask!, size, size, models.SuperResolution.GridHeight, models.SuperResolution.GridWidth, settings.Dilation);
             baseTokens = await loops.BaseAsync(baseTokens, baseMask, common.Seed, round: 0, rounds: 0);
-            srTokens = await loops.SuperResolutionAsync(srTokens, srMask, baseTokens, common.Seed, round: 0, rounds: 0);
+            if (sr is not null)
+            {
+                var srMask = EditMasks.FromPixelMask(pixelMask!, size, size, sr.GridHeight, sr.GridWidth, settings.Dilation);
+                srTokens = await loops.SuperResolutionAsync(srTokens!, srMask, baseTokens, common.Seed, round: 0, rounds: 0);
+            }
         }
 
         // 4. Pixels out, with the original pasted back outside the edited region.
         stageStarted = time.GetTimestamp();
-        var sr = models.SuperResolution;
+        var final = models.Final;
         // Raw pixels, encoded once here (after the paste, when there is one): the same PNG the tokenizer would write.
         var reply = await stages.DetokenizeAsync(
-            models.ImageTokenizer, TensorConvert.FromInt32(srTokens, 1, sr.GridHeight, sr.GridWidth), PixelEncoding.Rgb24, deadline, ct);
+            models.ImageTokenizer, TensorConvert.FromInt32(srTokens ?? baseTokens, 1, final.GridHeight, final.GridWidth), PixelEncoding.Rgb24, deadline, ct);
         using var generated = Image.LoadPixelData<Rgb24>(reply.Images[0].Span, reply.Width, reply.Height);
         if (settings.Blend && pixelMask is not null)
         {
@@ -92,7 +96,7 @@ public sealed class Editor(StageRunner runner, IStageGateway stages, ImageUpload
         CounterRng.Hash(seed, (ulong)stage, (ulong)round, ulong.MaxValue, (ulong)RngPurpose.EditMask);
 
     // Rounds r = 0..R-1: a fresh random subset of each grid is masked and decoded again under the new prompt.
-    private static async Task<(int[] Base, int[] SuperResolution)> MaskFreeAsync(Loops loops, EditSettings settings, int[] baseTokens, int[] srTokens)
+    private static async Task<(int[] Base, int[]? SuperResolution)> MaskFreeAsync(Loops loops, EditSettings settings, int[] baseTokens, int[]? srTokens)
     {
         var seed = settings.Common.Seed;
         for (var round = 0; round < settings.Iterations; round++)
@@ -100,6 +104,11 @@ public sealed class Editor(StageRunner runner, IStageGateway stages, ImageUpload
             var baseSeed = RoundSeed(seed, DecodeStage.Base, round);
             var baseMask = EditMasks.RandomSubset(baseSeed, round, Count(settings.MaskFraction, baseTokens.Length), baseTokens.Length);
             baseTokens = await loops.BaseAsync(baseTokens, baseMask, baseSeed, round + 1, settings.Iterations);
+
+            if (srTokens is null)
+            {
+                continue;   // no SR stage
+            }
 
             var srSeed = RoundSeed(seed, DecodeStage.SuperResolution, round);
             var srMask = EditMasks.RandomSubset(srSeed, round, Count(settings.MaskFraction, srTokens.Length), srTokens.Length);
@@ -183,7 +192,7 @@ public sealed class Editor(StageRunner runner, IStageGateway stages, ImageUpload
             var model = Models.Base;
             var states = new[] { TokenState.ForEditing(model.GridHeight, model.GridWidth, model.MaskTokenId, tokens, editMask) };
             ulong[] seeds = [seed];
-            await runner.DecodeStageAsync(model, DecodeStage.Base, StageRunner.Conditioning(model, text, seeds, lowResTokens: null), states,
+            await runner.DecodeStageAsync(model, DecodeStage.Base, StageRunner.Conditioning(model, text, seeds, lowResTokens: null, Models.Defaults.MicroConditions), states,
                 settings.Decoding.Base, seeds, deadline, async progress =>
                 {
                     var preview = StageRunner.WantsPreview(settings.PreviewEvery, progress)
@@ -198,11 +207,11 @@ public sealed class Editor(StageRunner runner, IStageGateway stages, ImageUpload
         public async Task<int[]> SuperResolutionAsync(int[] tokens, bool[] editMask, int[] baseTokens, ulong seed, int round, int rounds)
         {
             var started = time.GetTimestamp();
-            var model = Models.SuperResolution;
+            var model = Models.SuperResolution ?? throw new InvalidOperationException($"Pipeline {Models.Pipeline} has no super-resolution stage.");
             var lowRes = TensorConvert.FromInt32(baseTokens, 1, Models.Base.GridHeight, Models.Base.GridWidth);   // [1, h, w]
             var states = new[] { TokenState.ForEditing(model.GridHeight, model.GridWidth, model.MaskTokenId, tokens, editMask) };
             ulong[] seeds = [seed];
-            await runner.DecodeStageAsync(model, DecodeStage.SuperResolution, StageRunner.Conditioning(model, text, seeds, lowRes), states,
+            await runner.DecodeStageAsync(model, DecodeStage.SuperResolution, StageRunner.Conditioning(model, text, seeds, lowRes, Models.Defaults.MicroConditions), states,
                 settings.Decoding.SuperResolution, seeds, deadline, async progress =>
                 {
                     var preview = StageRunner.WantsPreview(settings.PreviewEvery, progress)

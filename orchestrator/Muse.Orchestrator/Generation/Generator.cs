@@ -10,7 +10,7 @@ namespace Muse.Orchestrator.Generation;
 
 /// <summary>
 /// Runs one Generate request through the stages (docs/architecture.md, "One request, end to end"): text → base
-/// loop → SR loop → pixels. Owns the token state; the replicas only sample.
+/// loop → SR loop (when the pipeline has one) → pixels. Owns the token state; the replicas only sample.
 /// </summary>
 public sealed class Generator(StageRunner runner, IStageGateway stages, TimeProvider time)
 {
@@ -32,7 +32,7 @@ public sealed class Generator(StageRunner runner, IStageGateway stages, TimeProv
         stageStarted = time.GetTimestamp();
         var baseModel = models.Base;
         var baseStates = seeds.Select(_ => TokenState.AllMasked(baseModel.GridHeight, baseModel.GridWidth, baseModel.MaskTokenId)).ToArray();
-        var baseConditioning = StageRunner.Conditioning(baseModel, text, seeds, lowResTokens: null);
+        var baseConditioning = StageRunner.Conditioning(baseModel, text, seeds, lowResTokens: null, models.Defaults.MicroConditions);
         await runner.DecodeStageAsync(baseModel, DecodeStage.Base, baseConditioning, baseStates, settings.Decoding.Base, seeds, deadline, async progress =>
         {
             var preview = StageRunner.WantsPreview(settings.PreviewEvery, progress)
@@ -42,24 +42,30 @@ public sealed class Generator(StageRunner runner, IStageGateway stages, TimeProv
         }, ct);
         timings.Add(runner.Timing(Stages.Base, stageStarted));
 
-        // 3. Super-resolution loop, conditioned on the text and the finished low-resolution tokens.
-        stageStarted = time.GetTimestamp();
-        var srModel = models.SuperResolution;
-        var lowRes = TensorConvert.FromInt32(Concat(baseStates), batch, baseModel.GridHeight, baseModel.GridWidth);   // [batch, h, w]
-        var srStates = seeds.Select(_ => TokenState.AllMasked(srModel.GridHeight, srModel.GridWidth, srModel.MaskTokenId)).ToArray();
-        var srConditioning = StageRunner.Conditioning(srModel, text, seeds, lowRes);
-        await runner.DecodeStageAsync(srModel, DecodeStage.SuperResolution, srConditioning, srStates, settings.Decoding.SuperResolution, seeds, deadline, async progress =>
+        // 3. Super-resolution loop, conditioned on the text and the finished low-resolution tokens; a pipeline without
+        // SR (aMUSEd) detokenizes the base tokens.
+        var finalStates = baseStates;
+        if (models.SuperResolution is { } srModel)
         {
-            var preview = StageRunner.WantsPreview(settings.PreviewEvery, progress)
-                ? await runner.PreviewAsync(models.ImageTokenizer, srStates[0], deadline, ct)
-                : ByteString.Empty;
-            await emit(StageRunner.ProgressEvent(Stages.SuperResolution, progress, preview));
-        }, ct);
-        timings.Add(runner.Timing(Stages.SuperResolution, stageStarted));
+            stageStarted = time.GetTimestamp();
+            var lowRes = TensorConvert.FromInt32(Concat(baseStates), batch, baseModel.GridHeight, baseModel.GridWidth);   // [batch, h, w]
+            var srStates = seeds.Select(_ => TokenState.AllMasked(srModel.GridHeight, srModel.GridWidth, srModel.MaskTokenId)).ToArray();
+            var srConditioning = StageRunner.Conditioning(srModel, text, seeds, lowRes, models.Defaults.MicroConditions);
+            await runner.DecodeStageAsync(srModel, DecodeStage.SuperResolution, srConditioning, srStates, settings.Decoding.SuperResolution, seeds, deadline, async progress =>
+            {
+                var preview = StageRunner.WantsPreview(settings.PreviewEvery, progress)
+                    ? await runner.PreviewAsync(models.ImageTokenizer, srStates[0], deadline, ct)
+                    : ByteString.Empty;
+                await emit(StageRunner.ProgressEvent(Stages.SuperResolution, progress, preview));
+            }, ct);
+            timings.Add(runner.Timing(Stages.SuperResolution, stageStarted));
+            finalStates = srStates;
+        }
 
         // 4. Pixels.
         stageStarted = time.GetTimestamp();
-        var tokens = TensorConvert.FromInt32(Concat(srStates), batch, srModel.GridHeight, srModel.GridWidth);   // [batch, h, w]
+        var final = models.Final;
+        var tokens = TensorConvert.FromInt32(Concat(finalStates), batch, final.GridHeight, final.GridWidth);   // [batch, h, w]
         // Raw pixels: the final file is written here anyway, so a PNG from the tokenizer would only be decoded again.
         var image = await stages.DetokenizeAsync(models.ImageTokenizer, tokens, PixelEncoding.Rgb24, deadline, ct);
         // The final encoding carries each image's own parameters (its seed, not the request's), so image k equals a

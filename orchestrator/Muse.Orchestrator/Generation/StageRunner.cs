@@ -102,8 +102,13 @@ public sealed class StageRunner(IStageGateway stages, IOptions<StageResilienceOp
     public static bool WantsPreview(int every, StepProgress progress) =>
         every > 0 && (progress.Step % every == 0 || progress.Step == progress.Steps);
 
-    /// <summary>The conditioning a Decode stream opens with.</summary>
-    public static Conditioning Conditioning(ModelManifest model, EncodeReply text, ulong[] seeds, Tensor? lowResTokens)
+    /// <summary>
+    /// The conditioning a Decode stream opens with: the text rows (and their pooled embeddings, from encoders that have
+    /// them), the pipeline's <paramref name="microConditions"/> for every image when it defines them, and the low-res
+    /// tokens (sr). Transformers without pooled or micro-condition inputs ignore those fields.
+    /// </summary>
+    public static Conditioning Conditioning(
+        ModelManifest model, EncodeReply text, ulong[] seeds, Tensor? lowResTokens, IReadOnlyList<float>? microConditions)
     {
         var conditioning = new Conditioning
         {
@@ -115,6 +120,17 @@ public sealed class StageRunner(IStageGateway stages, IOptions<StageResilienceOp
         if (lowResTokens is not null)
         {
             conditioning.LowResTokens = lowResTokens;
+        }
+
+        if (text.PooledEmbeddings is not null)
+        {
+            conditioning.PooledTextEmbeddings = text.PooledEmbeddings;
+        }
+
+        if (microConditions is { Count: > 0 })
+        {
+            var perImage = Enumerable.Repeat(microConditions, seeds.Length).SelectMany(m => m).ToArray();   // [batch, 5]
+            conditioning.MicroConditions = TensorConvert.FromFloat32(perImage, seeds.Length, microConditions.Count);
         }
 
         return conditioning;

@@ -12,14 +12,16 @@ public sealed record PipelineChoice(
     ModelManifest TextEncoder,
     ModelManifest ImageTokenizer,
     ModelManifest Base,
-    ModelManifest SuperResolution,
+    ModelManifest? SuperResolution,
     PipelineDefaults Defaults)
 {
-    /// <summary>(stage, manifest) in pipeline order.</summary>
-    public IEnumerable<(string Stage, ModelManifest Model)> Models =>
-    [
-        (Stages.TextEncoder, TextEncoder), (Stages.Base, Base), (Stages.SuperResolution, SuperResolution), (Stages.ImageTokenizer, ImageTokenizer),
-    ];
+    /// <summary>(stage, manifest) in pipeline order; a pipeline without super-resolution (aMUSEd) has no SR entry.</summary>
+    public IEnumerable<(string Stage, ModelManifest Model)> Models => SuperResolution is null
+        ? [(Stages.TextEncoder, TextEncoder), (Stages.Base, Base), (Stages.ImageTokenizer, ImageTokenizer)]
+        : [(Stages.TextEncoder, TextEncoder), (Stages.Base, Base), (Stages.SuperResolution, SuperResolution), (Stages.ImageTokenizer, ImageTokenizer)];
+
+    /// <summary>The transformer whose tokens become the image: the SR model, or the base model when there is none.</summary>
+    public ModelManifest Final => SuperResolution ?? Base;
 }
 
 /// <summary>
@@ -28,7 +30,7 @@ public sealed record PipelineChoice(
 /// </summary>
 public sealed class PipelineCatalog
 {
-    private static readonly string[] RequiredStages = [Stages.TextEncoder, Stages.ImageTokenizer, Stages.Base, Stages.SuperResolution];
+    private static readonly string[] RequiredStages = [Stages.TextEncoder, Stages.ImageTokenizer, Stages.Base];
     private readonly Dictionary<string, ModelManifest> _manifests;
 
     private PipelineCatalog(PipelinesDocument file, Dictionary<string, ModelManifest> manifests)
@@ -119,16 +121,18 @@ public sealed class PipelineCatalog
             return _manifests[candidates[^1].Id];
         }
 
-        return new PipelineChoice(pipeline, Pick(Stages.TextEncoder), Pick(Stages.ImageTokenizer), Pick(Stages.Base), Pick(Stages.SuperResolution), definition.Defaults);
+        var superResolution = definition.Stages.ContainsKey(Stages.SuperResolution) ? Pick(Stages.SuperResolution) : null;
+        return new PipelineChoice(pipeline, Pick(Stages.TextEncoder), Pick(Stages.ImageTokenizer), Pick(Stages.Base), superResolution, definition.Defaults);
     }
 
     /// <summary>
     /// Why a set of versions cannot work together, or null when it can: codebooks, text embeddings, grids and the
-    /// tokenizer/encoder each transformer was trained with must agree.
+    /// tokenizer/encoder each transformer was trained with must agree; a transformer with a pooled-text input needs an
+    /// encoder that makes that pooled embedding. <paramref name="superResolution"/> is null for a pipeline without one.
     /// </summary>
-    public static string? Incompatibility(ModelManifest textEncoder, ModelManifest imageTokenizer, ModelManifest baseModel, ModelManifest superResolution)
+    public static string? Incompatibility(ModelManifest textEncoder, ModelManifest imageTokenizer, ModelManifest baseModel, ModelManifest? superResolution)
     {
-        foreach (var transformer in new[] { baseModel, superResolution })
+        foreach (var transformer in superResolution is null ? [baseModel] : new[] { baseModel, superResolution })
         {
             if (transformer.CodebookSize != imageTokenizer.CodebookSize)
             {
@@ -149,9 +153,14 @@ public sealed class PipelineCatalog
             {
                 return $"{transformer.Id} was trained with text encoder {transformer.TextEncoder}, not {textEncoder.Id}.";
             }
+
+            if (transformer.PooledEmbeddingDim != 0 && transformer.PooledEmbeddingDim != textEncoder.PooledEmbeddingDim)
+            {
+                return $"{transformer.Id} expects a pooled text embedding of {transformer.PooledEmbeddingDim} but {textEncoder.Id} makes {textEncoder.PooledEmbeddingDim}.";
+            }
         }
 
-        if (superResolution.LowResGridHeight != baseModel.GridHeight || superResolution.LowResGridWidth != baseModel.GridWidth)
+        if (superResolution is not null && (superResolution.LowResGridHeight != baseModel.GridHeight || superResolution.LowResGridWidth != baseModel.GridWidth))
         {
             return $"{superResolution.Id} is conditioned on a {superResolution.LowResGridHeight}x{superResolution.LowResGridWidth} grid but {baseModel.Id} makes {baseModel.GridHeight}x{baseModel.GridWidth}.";
         }
@@ -178,7 +187,8 @@ public sealed class PipelineCatalog
                 throw new InvalidDataException($"{source}: pipeline '{name}' names an unknown choice temperature schedule '{definition.Defaults.ChoiceTemperatureSchedule}'.");
             }
 
-            foreach (var stage in RequiredStages)
+            // Super-resolution is optional (aMUSEd decodes at full size in one stage); a listed stage needs candidates.
+            foreach (var stage in RequiredStages.Append(Stages.SuperResolution).Where(s => RequiredStages.Contains(s) || definition.Stages.ContainsKey(s)))
             {
                 if (!definition.Stages.TryGetValue(stage, out var candidates) || candidates.Count == 0)
                 {
@@ -201,8 +211,8 @@ public sealed class PipelineCatalog
                 from t in definition.Stages[Stages.TextEncoder]
                 from v in definition.Stages[Stages.ImageTokenizer]
                 from b in definition.Stages[Stages.Base]
-                from s in definition.Stages[Stages.SuperResolution]
-                select Incompatibility(_manifests[t.Id], _manifests[v.Id], _manifests[b.Id], _manifests[s.Id]);
+                from s in definition.Stages.TryGetValue(Stages.SuperResolution, out var sr) ? sr.Select(c => (ModelManifest?)_manifests[c.Id]) : [null]
+                select Incompatibility(_manifests[t.Id], _manifests[v.Id], _manifests[b.Id], s);
             var problem = combinations.FirstOrDefault(p => p is not null);
             if (problem is not null)
             {
