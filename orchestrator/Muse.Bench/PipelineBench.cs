@@ -248,11 +248,12 @@ public static class PipelineBench
             var choice = catalog.Choose(pipeline, "bench");
             var guided = Guidance.NeedsUnconditional((float)catalog.File.Pipelines[pipeline].Defaults.GuidanceScale);
             var timed = runInProcess ? measuredInProcess : splitResults;
-            var throughput = new[] { (Stages.Base, choice.Base, options.BaseSteps), (Stages.SuperResolution, choice.SuperResolution, options.SrSteps) }
-                .Where(t => t.Item3 > 0 && t.Item2.Architecture is not null)
+            // A pipeline without SR (e.g. an imported aMUSEd one) has only the base stage to count.
+            var throughput = new[] { (Stages.Base, (ModelManifest?)choice.Base, options.BaseSteps), (Stages.SuperResolution, choice.SuperResolution, options.SrSteps) }
+                .Where(t => t.Item3 > 0 && t.Item2?.Architecture is not null)
                 .Select(t => new StageThroughput(
                     t.Item1,
-                    TransformerFlops.PerSequence((TransformerConfig)ArchitectureConfig.Parse(t.Item2.Architecture!.Value.GetRawText())) * (guided ? 2 : 1),
+                    TransformerFlops.PerSequence((TransformerConfig)ArchitectureConfig.Parse(t.Item2!.Architecture!.Value.GetRawText())) * (guided ? 2 : 1),
                     StageMs(timed, t.Item1) / t.Item3,
                     peak?.FlopsPerSecond ?? 0))
                 .ToList();
