@@ -33,13 +33,7 @@ public sealed class ImportedAmusedBase : IAsyncLifetime
         AmusedImporter.Import(Path.Combine(Fixture, "checkpoint"), repository, Path.Combine(_root, "pipelines.json"), "amused-tiny", "1");
         var (manifest, folder) = ModelRepository.Find(repository, Model);
         _loaded = ModelLoader.Load(manifest, folder, new InferenceOptions { Providers = [ExecutionProvider.Cpu], IntraOpThreads = 1 }, NullLogger.Instance);
-        _host = await StageHost.StartAsync(
-            builder =>
-            {
-                builder.AddMuseStage(Stages.Base, Stages.SuperResolution);
-                builder.AddTokenTransformer();
-            },
-            app => app.MapMuseStage<TokenTransformerService>(),
+        _host = await TransformerHosts.StartReplicaAsync(
             new Dictionary<string, string?> { ["Muse:Inference:Repository"] = repository, ["Muse:Inference:Models:0"] = Model });
     }
 

@@ -51,13 +51,7 @@ public sealed class BatchingHosts : IAsyncLifetime
         }
     }
 
-    private static Task<StageHost> StartAsync(bool batching) => StageHost.StartAsync(
-        builder =>
-        {
-            builder.AddMuseStage(Stages.Base, Stages.SuperResolution);
-            builder.AddTokenTransformer();
-        },
-        app => app.MapMuseStage<TokenTransformerService>(),
+    private static Task<StageHost> StartAsync(bool batching) => TransformerHosts.StartReplicaAsync(
         new Dictionary<string, string?>
         {
             ["Muse:Inference:Models:0"] = TransformerHosts.BaseModel,

@@ -15,13 +15,7 @@ public sealed class DecodeIdleTests : IAsyncLifetime
 
     private StageHost Host => _host ?? throw new InvalidOperationException("Not started.");
 
-    public async Task InitializeAsync() => _host = await StageHost.StartAsync(
-        builder =>
-        {
-            builder.AddMuseStage(Stages.Base, Stages.SuperResolution);
-            builder.AddTokenTransformer();
-        },
-        app => app.MapMuseStage<TokenTransformerService>(),
+    public async Task InitializeAsync() => _host = await TransformerHosts.StartReplicaAsync(
         new Dictionary<string, string?>
         {
             ["Muse:Inference:Models:0"] = TransformerHosts.BaseModel,

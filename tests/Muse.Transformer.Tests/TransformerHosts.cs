@@ -30,14 +30,19 @@ public sealed class TransformerHosts : IAsyncLifetime
 
     /// <summary>A replica serving <paramref name="model"/>, wired exactly as Program.cs wires it.</summary>
     /// <remarks>The caller owns the host.</remarks>
-    public static Task<StageHost> StartReplicaAsync(string model) => StageHost.StartAsync(
+    public static Task<StageHost> StartReplicaAsync(string model) =>
+        StartReplicaAsync(new Dictionary<string, string?> { ["Muse:Inference:Models:0"] = model });
+
+    /// <summary>A replica configured by <paramref name="settings"/> (models, batching, limits), wired as Program.cs wires it.</summary>
+    /// <remarks>The caller owns the host.</remarks>
+    public static Task<StageHost> StartReplicaAsync(Dictionary<string, string?> settings) => StageHost.StartAsync(
         builder =>
         {
             builder.AddMuseStage(Stages.Base, Stages.SuperResolution);
             builder.AddTokenTransformer();
         },
         app => app.MapMuseStage<TokenTransformerService>(),
-        new Dictionary<string, string?> { ["Muse:Inference:Models:0"] = model });
+        settings);
 
     public static async Task<ModelDescriptor> DescribeAsync(StageHost host) =>
         (await new StageInfo.StageInfoClient(host.Channel).GetStageInfoAsync(new GetStageInfoRequest())).Models.Single();

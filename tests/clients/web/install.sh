@@ -11,10 +11,4 @@ if ! command -v chromium >/dev/null 2>&1; then
     exit 1
   fi
 fi
-stamp=node_modules/.installed-lock.sha256
-want=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
-  exit 0
-fi
-npm ci --no-audit --no-fund --loglevel=error
-echo "$want" > "$stamp"
+exec bash ../npm-ci.sh "$PWD"
