@@ -220,7 +220,8 @@ public sealed class LocalCluster : IAsyncDisposable
 
     /// <summary>
     /// The stage processes for a repository: one text encoder, one image tokenizer, <paramref name="replicas"/> base and
-    /// sr transformers, each told to load every model of its stage.
+    /// sr transformers, each told to load every model of its stage. A repository without sr models (aMUSEd decodes at
+    /// full size in its base stage) gets no sr processes; every other stage is required.
     /// </summary>
     internal static IReadOnlyList<StageLaunch> PlanStages(IReadOnlyList<ModelManifest> manifests, string repository, int replicas)
     {
@@ -235,6 +236,11 @@ public sealed class LocalCluster : IAsyncDisposable
         foreach (var (stage, project, count) in layout)
         {
             var models = manifests.Where(m => m.Stage == stage).Select(m => m.Id).ToList();
+            if (models.Count == 0 && stage == StageNames.SuperResolution)
+            {
+                continue;
+            }
+
             if (models.Count == 0)
             {
                 throw new InvalidOperationException($"The model repository {repository} has no '{stage}' model.");

@@ -43,11 +43,21 @@ public sealed class LocalClusterPlanTests
     [Fact]
     public void PlanStages_StageWithoutModel_ThrowsNamingTheStage()
     {
+        var withoutBase = Manifests.Where(m => m.Stage != Stages.Base).ToList();
+
+        var error = Assert.Throws<InvalidOperationException>(() => LocalCluster.PlanStages(withoutBase, Repository, replicas: 1));
+
+        Assert.Contains("'base'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PlanStages_NoSrModel_StartsNoSrProcess()
+    {
         var withoutSr = Manifests.Where(m => m.Stage != Stages.SuperResolution).ToList();
 
-        var error = Assert.Throws<InvalidOperationException>(() => LocalCluster.PlanStages(withoutSr, Repository, replicas: 1));
+        var launches = LocalCluster.PlanStages(withoutSr, Repository, replicas: 2);
 
-        Assert.Contains("'sr'", error.Message, StringComparison.Ordinal);
+        Assert.Equal(["text_encoder#0", "image_tokenizer#0", "base#0", "base#1"], launches.Select(l => $"{l.Stage}#{l.Replica}"));
     }
 
     [Fact]

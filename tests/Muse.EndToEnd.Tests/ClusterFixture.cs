@@ -31,12 +31,16 @@ public class ClusterFixture : IAsyncLifetime
             options.OrchestratorArguments.Add(argument);
         }
 
+        await PrepareAsync(options);
         _cluster = await LocalCluster.StartAsync(options);
         _channel = GrpcChannel.ForAddress(_cluster.OrchestratorUrl);
         Client = new Protos.V1.Muse.MuseClient(_channel);
     }
 
-    public async Task DisposeAsync()
+    /// <summary>Runs before the cluster starts, e.g. to write the repository and pipelines file it serves.</summary>
+    protected virtual Task PrepareAsync(LocalClusterOptions options) => Task.CompletedTask;
+
+    public virtual async Task DisposeAsync()
     {
         _channel?.Dispose();
         if (_cluster is not null)

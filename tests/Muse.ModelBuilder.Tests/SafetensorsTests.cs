@@ -80,6 +80,46 @@ public sealed class SafetensorsTests
         Assert.Throws<InvalidDataException>(() => Safetensors.Read(new MemoryStream(bytes)));
     }
 
+    [Fact]
+    public void Read_F16Tensor_WidensToF32()
+    {
+        Half[] values = [(Half)1.5f, (Half)(-2f), Half.Epsilon, Half.MaxValue, (Half)0.1f];
+        var bytes = WithHeader("""{"w":{"dtype":"F16","shape":[5],"data_offsets":[0,10]}}""", dataLength: 10);
+        var dataStart = bytes.Length - 10;
+        for (var i = 0; i < values.Length; i++)
+        {
+            BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(dataStart + 2 * i), values[i]);
+        }
+
+        var read = Safetensors.Read(new MemoryStream(bytes))["w"];
+
+        Assert.Equal(WeightDType.F32, read.DType);
+        Assert.Equal(values.Select(v => (float)v), read.Floats);
+    }
+
+    [Fact]
+    public void Read_FileOver2GB_ReadsATensorStoredPastTheFirst2GB()
+    {
+        // A sparse file: 3 GB long, a few bytes on disk; the tensor's data starts past int.MaxValue (the reader does
+        // not require tensors to cover the data, so no 3 GB tensor has to be read to get there).
+        using var directory = new TempDirectory();
+        var path = Path.Combine(directory.Path, "big.safetensors");
+        const long begin = 3L << 30;
+        var prefix = WithHeader($$$"""{"w":{"dtype":"F32","shape":[2],"data_offsets":[{{{begin}}},{{{begin + 8}}}]}}""", dataLength: 0);
+        using (var file = File.Create(path))
+        {
+            file.Write(prefix);
+            file.Position = prefix.Length + begin;
+            file.Write(BitConverter.GetBytes(1.25f));
+            file.Write(BitConverter.GetBytes(-3f));
+        }
+
+        var read = Safetensors.Read(path)["w"];
+
+        Assert.True(new FileInfo(path).Length > int.MaxValue);
+        Assert.Equal([1.25f, -3f], read.Floats);
+    }
+
     private static byte[] WithHeader(string header, int dataLength)
     {
         var headerBytes = Encoding.UTF8.GetBytes(header);

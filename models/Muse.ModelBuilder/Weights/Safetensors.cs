@@ -9,7 +9,8 @@ namespace Muse.ModelBuilder.Weights;
 /// <summary>
 /// The safetensors weight format (models/README.md): a little-endian u64 header length, a UTF-8 JSON header
 /// <c>{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}}</c>, then the raw
-/// little-endian data; offsets are relative to the end of the header. F32 and I64 tensors are supported.
+/// little-endian data; offsets are relative to the end of the header. F32 and I64 tensors are read and written; F16
+/// tensors are read, widened to F32.
 /// </summary>
 public static class Safetensors
 {
@@ -18,22 +19,36 @@ public static class Safetensors
     // Header length is u64 but no real header approaches this; a larger value means a corrupt or foreign file.
     private const long MaxHeaderBytes = 100L * 1024 * 1024;
 
-    /// <summary>Reads every tensor of the file at <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Reads every tensor of the file at <paramref name="path"/>, one tensor at a time from the file, so files over
+    /// 2 GB (a full-size checkpoint) read with no whole-file buffer.
+    /// </summary>
     /// <exception cref="InvalidDataException">The file is not valid safetensors or uses an unsupported dtype.</exception>
-    public static Dictionary<string, WeightTensor> Read(string path) => Read(File.ReadAllBytes(path), path);
+    public static Dictionary<string, WeightTensor> Read(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Read(stream, path);
+    }
 
-    /// <summary>Reads every tensor of <paramref name="stream"/> (read to its end).</summary>
+    /// <summary>Reads every tensor of <paramref name="stream"/> (a stream that cannot seek is buffered first).</summary>
     public static Dictionary<string, WeightTensor> Read(Stream stream)
     {
+        if (stream.CanSeek)
+        {
+            return Read(stream, "stream");
+        }
+
         using var buffer = new MemoryStream();
         stream.CopyTo(buffer);
-        return Read(buffer.ToArray(), "stream");
+        buffer.Position = 0;
+        return Read(buffer, "stream");
     }
 
     /// <summary>Reads the <c>__metadata__</c> map of the file at <paramref name="path"/> (empty when absent).</summary>
     public static Dictionary<string, string> ReadMetadata(string path)
     {
-        var (header, _) = ParseHeader(File.ReadAllBytes(path), path);
+        using var stream = File.OpenRead(path);
+        var (header, _) = ParseHeader(stream, path);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         if (header[MetadataKey] is JsonObject map)
         {
@@ -113,10 +128,10 @@ public static class Safetensors
         }
     }
 
-    private static Dictionary<string, WeightTensor> Read(byte[] file, string source)
+    private static Dictionary<string, WeightTensor> Read(Stream stream, string source)
     {
-        var (header, dataStart) = ParseHeader(file, source);
-        var dataLength = file.LongLength - dataStart;
+        var (header, dataStart) = ParseHeader(stream, source);
+        var dataLength = stream.Length - dataStart;
         var tensors = new Dictionary<string, WeightTensor>(StringComparer.Ordinal);
         foreach (var (name, node) in header)
         {
@@ -133,45 +148,54 @@ public static class Safetensors
                 throw new InvalidDataException($"{source}: tensor '{name}' lacks dtype, shape or data_offsets.");
             }
 
-            if (!Enum.TryParse<WeightDType>(dtypeText, ignoreCase: false, out var dtype))
+            // F16 (half-precision checkpoints) is widened to F32 on read: the graphs are built in float32.
+            var half = dtypeText == "F16";
+            if (!half && !Enum.TryParse<WeightDType>(dtypeText, ignoreCase: false, out _))
             {
-                throw new InvalidDataException($"{source}: tensor '{name}' has unsupported dtype {dtypeText} (F32 and I64 are supported).");
+                throw new InvalidDataException($"{source}: tensor '{name}' has unsupported dtype {dtypeText} (F32, F16 and I64 are supported).");
             }
 
+            var dtype = half ? WeightDType.F32 : Enum.Parse<WeightDType>(dtypeText);
             var shape = shapeArray.Select(d => d!.GetValue<long>()).ToArray();
             var begin = offsets[0]!.GetValue<long>();
             var end = offsets[1]!.GetValue<long>();
-            var expected = WeightTensor.ElementCountOf(shape) * ElementSize(dtype);
+            var count = WeightTensor.ElementCountOf(shape);
+            var expected = count * (half ? 2 : ElementSize(dtype));
             if (begin < 0 || end < begin || end > dataLength || end - begin != expected)
             {
-                throw new InvalidDataException($"{source}: tensor '{name}' has data_offsets [{begin}, {end}] inconsistent with shape [{string.Join(", ", shape)}] {dtype} or the file length.");
+                throw new InvalidDataException($"{source}: tensor '{name}' has data_offsets [{begin}, {end}] inconsistent with shape [{string.Join(", ", shape)}] {dtypeText} or the file length.");
             }
 
-            var bytes = file.AsSpan((int)(dataStart + begin), (int)(end - begin));
-            tensors[name] = dtype == WeightDType.F32
-                ? WeightTensor.Float(ReadLittleEndian<float>(bytes), shape)
-                : WeightTensor.Int64(ReadLittleEndian<long>(bytes), shape);
+            stream.Position = dataStart + begin;
+            tensors[name] = half ? WeightTensor.Float(ReadHalves(stream, count), shape)
+                : dtype == WeightDType.F32 ? WeightTensor.Float(ReadLittleEndian<float>(stream, count), shape)
+                : WeightTensor.Int64(ReadLittleEndian<long>(stream, count), shape);
         }
 
         return tensors;
     }
 
-    private static (JsonObject Header, long DataStart) ParseHeader(byte[] file, string source)
+    private static (JsonObject Header, long DataStart) ParseHeader(Stream stream, string source)
     {
-        if (file.Length < 8)
+        Span<byte> prefix = stackalloc byte[8];
+        if (stream.Length < 8)
         {
             throw new InvalidDataException($"{source}: too short for a safetensors file.");
         }
 
-        var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(file);
-        if (headerLength > (ulong)Math.Min(MaxHeaderBytes, file.LongLength - 8))
+        stream.Position = 0;
+        stream.ReadExactly(prefix);
+        var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
+        if (headerLength > (ulong)Math.Min(MaxHeaderBytes, stream.Length - 8))
         {
             throw new InvalidDataException($"{source}: header length {headerLength} exceeds the file.");
         }
 
+        var headerBytes = new byte[headerLength];
+        stream.ReadExactly(headerBytes);
         try
         {
-            var header = JsonNode.Parse(file.AsSpan(8, (int)headerLength)) as JsonObject
+            var header = JsonNode.Parse(headerBytes) as JsonObject
                 ?? throw new InvalidDataException($"{source}: header is not a JSON object.");
             return (header, 8 + (long)headerLength);
         }
@@ -188,15 +212,38 @@ public static class Safetensors
         _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
     };
 
-    private static T[] ReadLittleEndian<T>(ReadOnlySpan<byte> bytes)
+    // Straight into the tensor's own array, in chunks: one tensor's bytes may exceed a span's int length.
+    private static T[] ReadLittleEndian<T>(Stream stream, long count)
         where T : unmanaged
     {
-        var values = new T[bytes.Length / Marshal.SizeOf<T>()];
-        var target = MemoryMarshal.AsBytes(values.AsSpan());
-        bytes.CopyTo(target);
-        if (!BitConverter.IsLittleEndian)
+        var size = Marshal.SizeOf<T>();
+        var values = new T[count];
+        const int chunk = 1 << 24;   // elements per read
+        for (var start = 0L; start < count; start += chunk)
         {
-            ReverseEach(target, Marshal.SizeOf<T>());
+            var target = MemoryMarshal.AsBytes(values.AsSpan((int)start, (int)Math.Min(chunk, count - start)));
+            stream.ReadExactly(target);
+            if (!BitConverter.IsLittleEndian)
+            {
+                ReverseEach(target, size);
+            }
+        }
+
+        return values;
+    }
+
+    private static float[] ReadHalves(Stream stream, long count)
+    {
+        var values = new float[count];
+        var buffer = new byte[2 * (int)Math.Min(count, 1 << 20)];
+        for (var start = 0L; start < count; start += buffer.Length / 2)
+        {
+            var n = (int)Math.Min(buffer.Length / 2, count - start);
+            stream.ReadExactly(buffer, 0, 2 * n);
+            for (var i = 0; i < n; i++)
+            {
+                values[start + i] = (float)BinaryPrimitives.ReadHalfLittleEndian(buffer.AsSpan(2 * i, 2));
+            }
         }
 
         return values;
