@@ -56,7 +56,8 @@ public sealed record LoadPlan(
 /// <param name="Attempts">Tries it took.</param>
 /// <param name="Milliseconds">From the first try's start to the result (or the last failure).</param>
 /// <param name="ImageSha256">SHA-256 of the image bytes (hex), when it succeeded.</param>
-public sealed record LoadOutcome(int Index, StatusCode Status, int Attempts, double Milliseconds, string? ImageSha256);
+/// <param name="Detail">The final failure's status detail (first 200 characters), when it failed.</param>
+public sealed record LoadOutcome(int Index, StatusCode Status, int Attempts, double Milliseconds, string? ImageSha256, string? Detail = null);
 
 /// <summary>Aggregate figures of a load run.</summary>
 public sealed record LoadReport(LoadPlan Plan, IReadOnlyList<LoadOutcome> Outcomes, double WallSeconds)
@@ -185,7 +186,7 @@ public static class LoadRun
                 if (image is null)
                 {
                     // A stream that ends without a result is a broken contract, not a retryable hiccup.
-                    return new LoadOutcome(index, StatusCode.Internal, attempt, time.GetElapsedTime(started).TotalMilliseconds, null);
+                    return new LoadOutcome(index, StatusCode.Internal, attempt, time.GetElapsedTime(started).TotalMilliseconds, null, "the stream ended without a result");
                 }
 
                 return new LoadOutcome(index, StatusCode.OK, attempt, time.GetElapsedTime(started).TotalMilliseconds, Convert.ToHexStringLower(SHA256.HashData(image)));
@@ -195,7 +196,8 @@ public static class LoadRun
                 status = ex.StatusCode;
                 if (!IsRetryable(status) || attempt >= plan.Attempts)
                 {
-                    return new LoadOutcome(index, status, attempt, time.GetElapsedTime(started).TotalMilliseconds, null);
+                    var detail = ex.Status.Detail.Length > 200 ? ex.Status.Detail[..200] : ex.Status.Detail;
+                    return new LoadOutcome(index, status, attempt, time.GetElapsedTime(started).TotalMilliseconds, null, detail);
                 }
 
                 await Task.Delay(Backoff(ex, attempt), time, ct);

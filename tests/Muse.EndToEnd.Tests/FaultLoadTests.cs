@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Muse.Client;
 using Muse.Cluster;
 using Muse.Protos.V1;
@@ -70,6 +71,11 @@ public sealed class FaultLoadTests(FaultLoadClusterFixture fixture, ITestOutputH
             $"solo: {solo.ImagesPerSecond:0.00} images/s; under faults, 8 clients: {loaded.ImagesPerSecond:0.00} images/s, " +
             $"p50 {loaded.LatencyQuantile(0.5):0} ms, p95 {loaded.LatencyQuantile(0.95):0} ms, p99 {loaded.LatencyQuantile(0.99):0} ms, " +
             $"retried {loaded.Retried}, lost {loaded.Failed} ({string.Join(", ", loaded.FailuresByStatus.Select(f => $"{f.Key} {f.Value}"))})");
+        foreach (var lost in loaded.Outcomes.Where(o => o.Status != StatusCode.OK))
+        {
+            output.WriteLine($"lost request {lost.Index} after {lost.Attempts} tries: {lost.Status} {lost.Detail}");
+        }
+
         Assert.Equal(3, killedDuringLoad);
         Assert.Equal(0, loaded.Failed);
         Assert.Equal(solo.Outcomes.Select(o => o.ImageSha256), loaded.Outcomes.Select(o => o.ImageSha256));
