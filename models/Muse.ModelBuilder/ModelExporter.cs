@@ -111,9 +111,8 @@ public static class ModelExporter
                 return OnnxFileWriter.Write(build(null), path);
             }
 
-            using var externalData = new ExternalDataWriter(path, storage.Precision, storage.MaxFileBytes);
-            var written = OnnxFileWriter.Write(build(externalData), path, externalData);
-            weightBytes += (externalData.Elements * sizeof(float)) + new FileInfo(path).Length;
+            var (written, bytes) = ExternalDataWriter.WriteModel(path, data => build(data), storage.Precision, storage.MaxFileBytes);
+            weightBytes += bytes;
             return written;
         }
 

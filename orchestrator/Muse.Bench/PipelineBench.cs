@@ -230,8 +230,10 @@ public static class PipelineBench
             // The warm-up requests bring sessions, connections and the JIT's tiers to their steady state; they are not measured.
             var measuredSplit = split.Skip(warmup).ToList();
             var measuredInProcess = inProcess.Skip(warmup).ToList();
+            // A stage the pipeline lacks (sr of an imported aMUSEd pipeline) has no timings: NaN like an unrun mode.
             double StageMs(IReadOnlyCollection<Result> results, string stage) =>
-                results.Count == 0 ? double.NaN : Median(results.Select(r => r.Timings.Single(t => t.Stage == stage).Milliseconds));
+                results.SelectMany(r => r.Timings.Where(t => t.Stage == stage)).Select(t => t.Milliseconds).ToList() is { Count: > 0 } ms
+                    ? Median(ms) : double.NaN;
             var splitResults = measuredSplit.Select(m => m.Result).ToList();
             var stagesTable = StageOrder
                 .Select(s => new StageLatency(s, StageMs(splitResults, s), StageMs(measuredInProcess, s)))
@@ -248,9 +250,10 @@ public static class PipelineBench
             var choice = catalog.Choose(pipeline, "bench");
             var guided = Guidance.NeedsUnconditional((float)catalog.File.Pipelines[pipeline].Defaults.GuidanceScale);
             var timed = runInProcess ? measuredInProcess : splitResults;
-            // A pipeline without SR (e.g. an imported aMUSEd one) has only the base stage to count.
+            // A pipeline without SR has only the base stage to count; FLOPs are modelled for Muse's own transformers
+            // (architecture with a kind), not for an imported aMUSEd U-ViT, whose latency the stage table still reports.
             var throughput = new[] { (Stages.Base, (ModelManifest?)choice.Base, options.BaseSteps), (Stages.SuperResolution, choice.SuperResolution, options.SrSteps) }
-                .Where(t => t.Item3 > 0 && t.Item2?.Architecture is not null)
+                .Where(t => t.Item3 > 0 && t.Item2?.Architecture is { } a && a.TryGetProperty("kind", out _))
                 .Select(t => new StageThroughput(
                     t.Item1,
                     TransformerFlops.PerSequence((TransformerConfig)ArchitectureConfig.Parse(t.Item2!.Architecture!.Value.GetRawText())) * (guided ? 2 : 1),

@@ -145,14 +145,15 @@ internal static class BenchCommand
         };
         if (result.Mode != BenchMode.InProcess)
         {
-            var split = result.Stages.ToDictionary(s => s.Stage, s => Ms(s.SplitMs), StringComparer.Ordinal);
+            var split = result.Stages.Where(s => !double.IsNaN(s.SplitMs)).ToDictionary(s => s.Stage, s => Ms(s.SplitMs), StringComparer.Ordinal);
             split["client"] = Ms(result.SplitClientMs);
             summary["split_ms"] = split;
         }
 
         if (result.Mode != BenchMode.Split)
         {
-            summary["in_process_ms"] = result.Stages.ToDictionary(s => s.Stage, s => Ms(s.InProcessMs), StringComparer.Ordinal);
+            // A stage the pipeline lacks (sr of an imported aMUSEd pipeline) is left out.
+            summary["in_process_ms"] = result.Stages.Where(s => !double.IsNaN(s.InProcessMs)).ToDictionary(s => s.Stage, s => Ms(s.InProcessMs), StringComparer.Ordinal);
         }
 
         if (result.Mode == BenchMode.Both)

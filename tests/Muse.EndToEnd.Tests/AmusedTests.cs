@@ -15,6 +15,9 @@ public sealed class AmusedClusterFixture : ClusterFixture
 
     private string? _folder;
 
+    /// <summary>The imported repository (pipelines.json beside it).</summary>
+    public string Repository { get; private set; } = "";
+
     protected override async Task PrepareAsync(LocalClusterOptions options)
     {
         _folder = Directory.CreateTempSubdirectory("muse-amused-").FullName;
@@ -30,6 +33,7 @@ public sealed class AmusedClusterFixture : ClusterFixture
             throw new InvalidOperationException($"muse models import amused exited with {exitCode}:\n{stdout}{stderr}");
         }
 
+        Repository = repository;
         options.Repository = repository;
         options.Pipelines = pipelines;
     }
@@ -155,4 +159,21 @@ public sealed class AmusedTests(AmusedClusterFixture fixture) : IClassFixture<Am
         Seed = seed,
         Decoding = new DecodingOptions { BaseSteps = 4 },
     };
+
+    [Fact]
+    public async Task MuseBench_ImportedPipelineWithoutSr_ReportsTheStagesItHasAndItsLoad()
+    {
+        var (exitCode, stdout, stderr) = await MuseCli.RunAsync(
+            "bench", "--repository", fixture.Repository, "--pipeline", AmusedClusterFixture.Pipeline, "--mode", "in-process",
+            "--requests", "1", "--steps", "2", "--peak-gemm", "0", "--json");
+
+        Assert.True(exitCode == 0, stderr);
+        using var json = System.Text.Json.JsonDocument.Parse(stdout);
+        var root = json.RootElement;
+        var stages = root.GetProperty("in_process_ms");
+        Assert.Equal(["text_encoder", "base", "image_tokenizer", "total"], stages.EnumerateObject().Select(p => p.Name));
+        Assert.All(stages.EnumerateObject(), p => Assert.True(p.Value.GetDouble() > 0, p.Name));
+        Assert.Empty(root.GetProperty("utilization").EnumerateObject());   // no FLOP model for the U-ViT
+        Assert.True(root.GetProperty("load").GetProperty("peak_rss_bytes").GetInt64() > 0);
+    }
 }

@@ -1,5 +1,8 @@
 using System.Text.Json;
 using Muse.ModelBuilder.Amused;
+using Muse.ModelBuilder.Architectures;
+using Muse.ModelBuilder.Graphs;
+using Muse.ModelBuilder.Weights;
 using Muse.Repository;
 
 namespace Muse.ModelBuilder.Tests;
@@ -63,13 +66,22 @@ public sealed class AmusedImportTests : IDisposable
         Assert.Equal(["other", "amused-tiny"], document.Pipelines.Keys);
     }
 
-    [Fact]
-    public void Import_WrittenGraphs_MatchReferenceThroughManifestNames()
+    // The default cap keeps each graph in one data file; a 16 KiB cap splits every graph over several (a tensor over
+    // the cap gets its own file) and must give the same outputs.
+    [Theory]
+    [InlineData(ExternalDataWriter.DefaultMaxFileBytes, 1)]
+    [InlineData(16 << 10, 3)]
+    public void Import_WrittenGraphs_MatchReferenceThroughManifestNames(long maxFileBytes, int minDataFiles)
     {
-        AmusedImporter.Import(AmusedParityTests.Checkpoint, Repository, PipelinesPath, "amused-tiny", "1");
+        AmusedImporter.Import(AmusedParityTests.Checkpoint, Repository, PipelinesPath, "amused-tiny", "1", maxFileBytes);
         var (text, textFolder) = ModelRepository.Find(Repository, "amused-tiny-clip/1");
         var (vq, vqFolder) = ModelRepository.Find(Repository, "amused-tiny-vqgan/1");
         var (uvit, uvitFolder) = ModelRepository.Find(Repository, "amused-tiny-base/1");
+        foreach (var graph in new[] { Path.Combine(textFolder, "model.onnx"), Path.Combine(vqFolder, "encoder.onnx"), Path.Combine(vqFolder, "decoder.onnx"), Path.Combine(uvitFolder, "model.onnx") })
+        {
+            var data = Directory.GetFiles(Path.GetDirectoryName(graph)!, Path.GetFileName(graph) + ".data*");
+            Assert.InRange(data.Length, minDataFiles, minDataFiles == 1 ? 1 : int.MaxValue);
+        }
 
         var textReference = _reference.GetProperty("text_encoder");
         var encoded = Ort.RunFile(Path.Combine(textFolder, text.Files["model"]), new Dictionary<string, TestTensor>
@@ -136,5 +148,57 @@ public sealed class AmusedImportTests : IDisposable
         Assert.False(Directory.Exists(Repository));
         Assert.False(File.Exists(PipelinesPath));
         Assert.Contains("needs vocab.json and merges.txt", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RandomCheckpoint_FixtureShapes_ImportsWithSeededWeightsOfTheSameShapes()
+    {
+        var shapes = AmusedRandomCheckpoint.Read(AmusedParityTests.Checkpoint);
+        var tokenizer = Path.Combine(AmusedParityTests.Checkpoint, "tokenizer");
+        string Checkpoint(string name, ulong seed)
+        {
+            var folder = Path.Combine(_directory.Path, name);
+            AmusedRandomCheckpoint.Write(folder, shapes, tokenizer, seed);
+            return folder;
+        }
+
+        var (first, again, other) = (Checkpoint("a", 3), Checkpoint("b", 3), Checkpoint("c", 4));
+
+        foreach (var file in new[] { "text_encoder/model.safetensors", "transformer/diffusion_pytorch_model.safetensors", "vqvae/diffusion_pytorch_model.safetensors" })
+        {
+            var fixture = Safetensors.Read(Path.Combine(AmusedParityTests.Checkpoint, file));
+            var random = Safetensors.Read(Path.Combine(first, file));
+            Assert.Equal(fixture.Keys.Where(k => k != "text_model.embeddings.position_ids").Order(), random.Keys.Order());
+            Assert.All(random, p => Assert.Equal(fixture[p.Key].Shape, p.Value.Shape));
+            Assert.Equal(File.ReadAllBytes(Path.Combine(first, file)), File.ReadAllBytes(Path.Combine(again, file)));
+            Assert.NotEqual(File.ReadAllBytes(Path.Combine(first, file)), File.ReadAllBytes(Path.Combine(other, file)));
+        }
+
+        var results = AmusedImporter.Import(first, Repository, PipelinesPath, "random", "1");
+        Assert.Equal(["random-clip/1", "random-vqgan/1", "random-base/1"], results.Select(r => r.Manifest.Id));
+        Assert.Equal(71, JsonDocument.Parse(File.ReadAllText(Path.Combine(first, "scheduler", "scheduler_config.json"))).RootElement.GetProperty("mask_token_id").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("amused-512", 32, true)]
+    [InlineData("amused-256", 16, false)]
+    public void RandomCheckpoint_Presets_ReadAsPublishedShapes(string preset, int grid, bool downsample)
+    {
+        var shapes = AmusedRandomCheckpoint.Presets[preset];
+        string Save(string name, System.Text.Json.Nodes.JsonObject config)
+        {
+            var path = Path.Combine(_directory.Path, name + ".json");
+            File.WriteAllText(path, config.ToJsonString());
+            return path;
+        }
+
+        var text = ClipTextConfig.Read(Save("text", shapes.TextEncoder));
+        var uvit = UVitConfig.Read(Save("uvit", shapes.Transformer));
+        var vq = AmusedVqConfig.Read(Save("vq", shapes.Vqvae));
+
+        Assert.Equal((49408, 768, 12, 768), (text.VocabSize, text.Hidden, text.Layers, text.ProjectionDim));
+        Assert.Equal((1024, 22, 8192, grid, downsample), (uvit.Hidden, uvit.Layers, uvit.CodebookSize, uvit.SampleSize, uvit.Downsample));
+        Assert.Equal((16, 8192), (vq.DownsampleFactor, vq.CodebookSize));
+        Assert.Equal((text.Hidden, text.ProjectionDim), (uvit.EncoderHidden, uvit.CondEmbedDim));
     }
 }

@@ -98,7 +98,36 @@ public sealed class SafetensorsTests
     }
 
     [Fact]
-    public void Read_FileOver2GB_ReadsATensorStoredPastTheFirst2GB()
+    public void ReadLazy_F32F16AndI64_ReadsFloatsFromTheFileOnEachAccess()
+    {
+        using var directory = new TempDirectory();
+        var path = Path.Combine(directory.Path, "w.safetensors");
+        var bytes = WithHeader("""{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"h":{"dtype":"F16","shape":[2],"data_offsets":[8,12]},"i":{"dtype":"I64","shape":[1],"data_offsets":[12,20]}}""", dataLength: 20);
+        var data = bytes.Length - 20;
+        BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(data), 1.5f);
+        BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(data + 4), -2f);
+        BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(data + 8), (Half)0.25f);
+        BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(data + 10), (Half)(-4f));
+        BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(data + 12), 7);
+        File.WriteAllBytes(path, bytes);
+
+        var lazy = Safetensors.ReadLazy(path);
+
+        Assert.Equal([1.5f, -2f], lazy["a"].Floats);
+        Assert.Equal([0.25f, -4f], lazy["h"].Floats);
+        Assert.Equal(WeightDType.F32, lazy["h"].DType);
+        Assert.Equal([7L], lazy["i"].Int64Data!);
+
+        // Not held: a read after the file changes sees the new bytes.
+        BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(data), 9f);
+        File.WriteAllBytes(path, bytes);
+        Assert.Equal([9f, -2f], lazy["a"].Floats);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Read_FileOver2GB_ReadsATensorStoredPastTheFirst2GB(bool lazy)
     {
         // A sparse file: 3 GB long, a few bytes on disk; the tensor's data starts past int.MaxValue (the reader does
         // not require tensors to cover the data, so no 3 GB tensor has to be read to get there).
@@ -114,7 +143,7 @@ public sealed class SafetensorsTests
             file.Write(BitConverter.GetBytes(-3f));
         }
 
-        var read = Safetensors.Read(path)["w"];
+        var read = (lazy ? Safetensors.ReadLazy(path) : Safetensors.Read(path))["w"];
 
         Assert.True(new FileInfo(path).Length > int.MaxValue);
         Assert.Equal([1.25f, -3f], read.Floats);

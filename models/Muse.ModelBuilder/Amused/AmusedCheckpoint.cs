@@ -6,7 +6,8 @@ namespace Muse.ModelBuilder.Amused;
 /// <summary>
 /// A downloaded aMUSEd folder in diffusers layout (<c>text_encoder/</c>, <c>tokenizer/</c>, <c>transformer/</c>,
 /// <c>vqvae/</c>, <c>scheduler/</c>, <c>model_index.json</c>): each component's config and its safetensors weights,
-/// checked against what the graphs read. A missing, unknown or mis-shaped tensor stops the import naming it.
+/// checked against what the graphs read. A missing, unknown or mis-shaped tensor stops the import naming it. Float
+/// tensors are read from the file when a graph takes them, so a checkpoint larger than memory imports.
 /// </summary>
 public static class AmusedCheckpoint
 {
@@ -45,7 +46,7 @@ public static class AmusedCheckpoint
             throw new InvalidDataException($"{path} is missing (the import reads float32 safetensors in diffusers layout).");
         }
 
-        var weights = Safetensors.Read(path);
+        var weights = Safetensors.ReadLazy(path);
         foreach (var ignored in IgnoredTensors)
         {
             weights.Remove(ignored);

@@ -42,8 +42,15 @@ public static class AmusedImporter
     /// writes the three models under <paramref name="repository"/> and upserts pipeline <paramref name="name"/> in
     /// <paramref name="pipelinesPath"/> (created if missing).
     /// </summary>
+    /// <param name="checkpoint">The aMUSEd folder.</param>
+    /// <param name="repository">Model repository written into.</param>
+    /// <param name="pipelinesPath">pipelines.json to update.</param>
+    /// <param name="name">Pipeline name and model name prefix.</param>
+    /// <param name="version">Version of the three models.</param>
+    /// <param name="maxFileBytes">Cap of each external data file; weights stream into them as each graph is built.</param>
     /// <exception cref="InvalidDataException">A component is missing, mis-shaped or incompatible with another.</exception>
-    public static IReadOnlyList<ExportResult> Import(string checkpoint, string repository, string pipelinesPath, string name, string version)
+    public static IReadOnlyList<ExportResult> Import(string checkpoint, string repository, string pipelinesPath, string name, string version,
+        long maxFileBytes = ExternalDataWriter.DefaultMaxFileBytes)
     {
         var (textConfig, textWeights) = AmusedCheckpoint.TextEncoder(checkpoint);
         var (vqConfig, vqWeights) = AmusedCheckpoint.Vqvae(checkpoint);
@@ -101,7 +108,7 @@ public static class AmusedImporter
 
         var results = new List<ExportResult>
         {
-            Write(text, repository, [(ModelExporter.ModelFileName, () => ClipTextGraph.Build(textConfig, textWeights, TextLength))], directory =>
+            Write(text, repository, maxFileBytes, [(ModelExporter.ModelFileName, data => ClipTextGraph.Build(textConfig, textWeights, TextLength, data))], directory =>
             {
                 var target = Path.Combine(directory, TokenizerFolder);
                 Directory.CreateDirectory(target);
@@ -111,12 +118,12 @@ public static class AmusedImporter
                     return Path.Combine(TokenizerFolder, f);
                 }).ToList();
             }),
-            Write(vq, repository,
+            Write(vq, repository, maxFileBytes,
             [
-                (ModelExporter.EncoderFileName, () => AmusedVqGraphs.BuildEncoder(vqConfig, vqWeights)),
-                (ModelExporter.DecoderFileName, () => AmusedVqGraphs.BuildDecoder(vqConfig, vqWeights)),
+                (ModelExporter.EncoderFileName, data => AmusedVqGraphs.BuildEncoder(vqConfig, vqWeights, externalData: data)),
+                (ModelExporter.DecoderFileName, data => AmusedVqGraphs.BuildDecoder(vqConfig, vqWeights, data)),
             ]),
-            Write(uvit, repository, [(ModelExporter.ModelFileName, () => UVitGraph.BuildForStage(uvitConfig, uvitWeights, TextLength))]),
+            Write(uvit, repository, maxFileBytes, [(ModelExporter.ModelFileName, data => UVitGraph.BuildForStage(uvitConfig, uvitWeights, TextLength, data))]),
         };
 
         PipelinesFile.Upsert(pipelinesPath, name, new PipelineDefinition
@@ -150,8 +157,10 @@ public static class AmusedImporter
         Architecture = JsonSerializer.SerializeToElement(config, config.GetType(), ModelManifest.JsonOptions),
     };
 
-    // Graphs are built one at a time and written with external data, so one graph's protobuf is alive at once.
-    private static ExportResult Write(ModelManifest manifest, string repository, IReadOnlyList<(string File, Func<ModelProto> Build)> graphs,
+    // Graphs are built one at a time with their weights streamed to capped data files as read (lazily) from the
+    // checkpoint, so neither a whole component nor a graph's weights are held in memory.
+    private static ExportResult Write(ModelManifest manifest, string repository, long maxFileBytes,
+        IReadOnlyList<(string File, Func<ExternalDataWriter, ModelProto> Build)> graphs,
         Func<string, IReadOnlyList<string>>? extra = null)
     {
         manifest.Validate(manifest.Id);
@@ -160,7 +169,7 @@ public static class AmusedImporter
         var files = new List<string>();
         foreach (var (file, build) in graphs)
         {
-            files.AddRange(OnnxFileWriter.Write(build(), Path.Combine(directory, file)));
+            files.AddRange(ExternalDataWriter.WriteModel(Path.Combine(directory, file), build, maxFileBytes: maxFileBytes).Files);
         }
 
         files.AddRange(extra?.Invoke(directory) ?? []);

@@ -66,10 +66,10 @@ public static class AmusedVqGraphs
     }
 
     /// <summary>The encoder graph: pixels → tokens (and, with <paramref name="includeLatent"/>, the quant_conv output).</summary>
-    public static ModelProto BuildEncoder(AmusedVqConfig c, IReadOnlyDictionary<string, WeightTensor> weights, bool includeLatent = false)
+    public static ModelProto BuildEncoder(AmusedVqConfig c, IReadOnlyDictionary<string, WeightTensor> weights, bool includeLatent = false, ExternalDataWriter? externalData = null)
     {
         var ch = c.Channels;
-        var g = new GraphBuilder("amused_vq_encoder", weights);
+        var g = new GraphBuilder("amused_vq_encoder", weights, externalData);
         var image = g.Input(VqganGraphs.Image, DataType.Float, "batch", 3, "height", "width");
         var h = g.Conv2d(image, "encoder.conv_in", 1, 1);
         for (var i = 0; i < ch.Length; i++)
@@ -107,10 +107,10 @@ public static class AmusedVqGraphs
     }
 
     /// <summary>The decoder graph: tokens → pixels.</summary>
-    public static ModelProto BuildDecoder(AmusedVqConfig c, IReadOnlyDictionary<string, WeightTensor> weights)
+    public static ModelProto BuildDecoder(AmusedVqConfig c, IReadOnlyDictionary<string, WeightTensor> weights, ExternalDataWriter? externalData = null)
     {
         var ch = c.Channels;
-        var g = new GraphBuilder("amused_vq_decoder", weights);
+        var g = new GraphBuilder("amused_vq_decoder", weights, externalData);
         var tokens = g.Input(VqganGraphs.Tokens, DataType.Int64, "batch", "token_height", "token_width");
         var codes = g.Transpose(g.Gather(g.Weight(Codebook), tokens), 0, 3, 1, 2);                 // [B, E, h, w]
         var h = g.Conv2d(g.Conv2d(codes, "post_quant_conv", 1, 0), "decoder.conv_in", 1, 1);
@@ -148,10 +148,11 @@ public static class AmusedVqGraphs
     {
         var (entries, width) = ((int)codebook.Shape[0], (int)codebook.Shape[1]);
         var norms = new float[entries];
+        var data = codebook.Floats;   // once: a lazy tensor reads on every access
         for (var k = 0; k < entries; k++)
         {
             var sum = 0.0;
-            foreach (var value in codebook.Floats.AsSpan(k * width, width))
+            foreach (var value in data.AsSpan(k * width, width))
             {
                 sum += (double)value * value;
             }

@@ -54,14 +54,14 @@ public static class ClipTextGraph
     }
 
     /// <summary>Builds the graph for sequences of <paramref name="length"/> tokens.</summary>
-    public static ModelProto Build(ClipTextConfig c, IReadOnlyDictionary<string, WeightTensor> weights, int length)
+    public static ModelProto Build(ClipTextConfig c, IReadOnlyDictionary<string, WeightTensor> weights, int length, ExternalDataWriter? externalData = null)
     {
         if (length > c.MaxPositions)
         {
             throw new InvalidDataException($"Sequence length {length} exceeds max_position_embeddings {c.MaxPositions}.");
         }
 
-        var g = new GraphBuilder("clip_text_encoder", weights);
+        var g = new GraphBuilder("clip_text_encoder", weights, externalData);
         var ids = g.Input(InputIds, DataType.Int64, "batch", length);
         var positions = weights[$"{P}embeddings.position_embedding.weight"].Floats.AsSpan(0, length * c.Hidden).ToArray();
         var x = g.Add(g.Gather(g.Weight($"{P}embeddings.token_embedding.weight"), ids),

@@ -124,9 +124,9 @@ public static class UVitGraph
     /// The graph with the base transformer stage's token contract: input <see cref="StageTokens"/> int64 [B, h·w] whose
     /// mask token is the codebook size K (models/README.md), mapped here to aMUSEd's mask id vocab_size − 1.
     /// </summary>
-    public static ModelProto BuildForStage(UVitConfig c, IReadOnlyDictionary<string, WeightTensor> weights, int textLength)
+    public static ModelProto BuildForStage(UVitConfig c, IReadOnlyDictionary<string, WeightTensor> weights, int textLength, ExternalDataWriter? externalData = null)
     {
-        var g = new GraphBuilder("amused_uvit", weights);
+        var g = new GraphBuilder("amused_uvit", weights, externalData);
         var side = c.SampleSize;
         var tokens = g.Input(StageTokens, DataType.Int64, "batch", (long)side * side);
         var masked = g.Op("Equal", [tokens, g.Int64Initializer("stage_mask_id", [c.CodebookSize], [])]);

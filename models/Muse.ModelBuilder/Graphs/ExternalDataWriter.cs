@@ -75,6 +75,20 @@ public sealed class ExternalDataWriter : IDisposable
     /// <summary>Float elements written; times 4 is what they take as fp32 in memory.</summary>
     public long Elements { get; private set; }
 
+    /// <summary>
+    /// Builds a model whose weights <paramref name="build"/> streams into capped data files beside
+    /// <paramref name="path"/> and writes it there. Returns the file names (model first) and the bytes the weights take
+    /// as fp32 in memory plus the protobuf's size.
+    /// </summary>
+    public static (IReadOnlyList<string> Files, long WeightBytes) WriteModel(string path, Func<ExternalDataWriter, ModelProto> build,
+        WeightPrecision precision = WeightPrecision.Fp32, long maxFileBytes = DefaultMaxFileBytes)
+    {
+        ArgumentNullException.ThrowIfNull(build);
+        using var externalData = new ExternalDataWriter(path, precision, maxFileBytes);
+        var files = OnnxFileWriter.Write(build(externalData), path, externalData);
+        return (files, (externalData.Elements * sizeof(float)) + new FileInfo(path).Length);
+    }
+
     /// <summary>Whether a float tensor of <paramref name="elements"/> goes to the data files.</summary>
     public bool Takes(long elements) => elements * sizeof(float) > ThresholdBytes;
 

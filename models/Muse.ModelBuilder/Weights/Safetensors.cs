@@ -30,6 +30,19 @@ public static class Safetensors
         return Read(stream, path);
     }
 
+    /// <summary>
+    /// The tensors of the file at <paramref name="path"/> with their shapes checked now but float data read from the
+    /// file on each access (<see cref="WeightTensor.LazyFloat"/>): a checkpoint larger than memory is converted one
+    /// tensor at a time. I64 tensors are read at once. The file must not change while the tensors are in use.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is not valid safetensors or uses an unsupported dtype.</exception>
+    public static Dictionary<string, WeightTensor> ReadLazy(string path)
+    {
+        var fullPath = Path.GetFullPath(path);
+        using var stream = File.OpenRead(fullPath);
+        return Read(stream, fullPath, lazy: true);
+    }
+
     /// <summary>Reads every tensor of <paramref name="stream"/> (a stream that cannot seek is buffered first).</summary>
     public static Dictionary<string, WeightTensor> Read(Stream stream)
     {
@@ -128,7 +141,7 @@ public static class Safetensors
         }
     }
 
-    private static Dictionary<string, WeightTensor> Read(Stream stream, string source)
+    private static Dictionary<string, WeightTensor> Read(Stream stream, string source, bool lazy = false)
     {
         var (header, dataStart) = ParseHeader(stream, source);
         var dataLength = stream.Length - dataStart;
@@ -166,9 +179,20 @@ public static class Safetensors
                 throw new InvalidDataException($"{source}: tensor '{name}' has data_offsets [{begin}, {end}] inconsistent with shape [{string.Join(", ", shape)}] {dtypeText} or the file length.");
             }
 
-            stream.Position = dataStart + begin;
-            tensors[name] = half ? WeightTensor.Float(ReadHalves(stream, count), shape)
-                : dtype == WeightDType.F32 ? WeightTensor.Float(ReadLittleEndian<float>(stream, count), shape)
+            var position = dataStart + begin;
+            if (lazy && dtype == WeightDType.F32)
+            {
+                tensors[name] = WeightTensor.LazyFloat(() =>
+                {
+                    using var file = File.OpenRead(source);
+                    file.Position = position;
+                    return ReadFloats(file, count, half);
+                }, shape);
+                continue;
+            }
+
+            stream.Position = position;
+            tensors[name] = dtype == WeightDType.F32 ? WeightTensor.Float(ReadFloats(stream, count, half), shape)
                 : WeightTensor.Int64(ReadLittleEndian<long>(stream, count), shape);
         }
 
@@ -231,6 +255,9 @@ public static class Safetensors
 
         return values;
     }
+
+    private static float[] ReadFloats(Stream stream, long count, bool half) =>
+        half ? ReadHalves(stream, count) : ReadLittleEndian<float>(stream, count);
 
     private static float[] ReadHalves(Stream stream, long count)
     {
