@@ -21,28 +21,28 @@ public static class AmusedVqGraphs
     {
         var ch = c.Channels;
         var specs = new List<WeightSpec>();
-        Conv(specs, "encoder.conv_in", 3, ch[0], 3);
+        specs.AddConv("encoder.conv_in", 3, ch[0], 3);
         for (var i = 0; i < ch.Length; i++)
         {
             var input = i == 0 ? ch[0] : ch[i - 1];
             for (var j = 0; j < c.LayersPerBlock; j++)
             {
-                Res(specs, $"encoder.down_blocks.{i}.resnets.{j}", j == 0 ? input : ch[i], ch[i]);
+                specs.AddResBlock($"encoder.down_blocks.{i}.resnets.{j}", j == 0 ? input : ch[i], ch[i], "conv_shortcut");
             }
 
             if (i < ch.Length - 1)
             {
-                Conv(specs, $"encoder.down_blocks.{i}.downsamplers.0.conv", ch[i], ch[i], 3);
+                specs.AddConv($"encoder.down_blocks.{i}.downsamplers.0.conv", ch[i], ch[i], 3);
             }
         }
 
         Mid(specs, "encoder.mid_block", ch[^1]);
-        Norm(specs, "encoder.conv_norm_out", ch[^1]);
-        Conv(specs, "encoder.conv_out", ch[^1], c.LatentChannels, 3);
-        Conv(specs, "quant_conv", c.LatentChannels, c.EmbedDim, 1);
+        specs.AddNorm("encoder.conv_norm_out", ch[^1]);
+        specs.AddConv("encoder.conv_out", ch[^1], c.LatentChannels, 3);
+        specs.AddConv("quant_conv", c.LatentChannels, c.EmbedDim, 1);
         specs.Add(new(Codebook, [c.CodebookSize, c.EmbedDim], WeightInit.Normal(0.5)));
-        Conv(specs, "post_quant_conv", c.EmbedDim, c.LatentChannels, 1);
-        Conv(specs, "decoder.conv_in", c.LatentChannels, ch[^1], 3);
+        specs.AddConv("post_quant_conv", c.EmbedDim, c.LatentChannels, 1);
+        specs.AddConv("decoder.conv_in", c.LatentChannels, ch[^1], 3);
         Mid(specs, "decoder.mid_block", ch[^1]);
         var output = ch[^1];
         for (var i = 0; i < ch.Length; i++)
@@ -51,17 +51,17 @@ public static class AmusedVqGraphs
             output = ch[ch.Length - 1 - i];
             for (var j = 0; j <= c.LayersPerBlock; j++)
             {
-                Res(specs, $"decoder.up_blocks.{i}.resnets.{j}", j == 0 ? previous : output, output);
+                specs.AddResBlock($"decoder.up_blocks.{i}.resnets.{j}", j == 0 ? previous : output, output, "conv_shortcut");
             }
 
             if (i < ch.Length - 1)
             {
-                Conv(specs, $"decoder.up_blocks.{i}.upsamplers.0.conv", output, output, 3);
+                specs.AddConv($"decoder.up_blocks.{i}.upsamplers.0.conv", output, output, 3);
             }
         }
 
-        Norm(specs, "decoder.conv_norm_out", ch[0]);
-        Conv(specs, "decoder.conv_out", ch[0], 3, 3);
+        specs.AddNorm("decoder.conv_norm_out", ch[0]);
+        specs.AddConv("decoder.conv_out", ch[0], 3, 3);
         return specs;
     }
 
@@ -95,7 +95,7 @@ public static class AmusedVqGraphs
         // argmin_k ‖z − e_k‖² = argmin_k (‖e_k‖² − 2 z·e_k), first index on ties.
         var zLast = g.Transpose(z, 0, 2, 3, 1);
         var dots = g.MatMul(zLast, g.Transpose(g.Weight(Codebook), 1, 0));                          // [B, h, w, K]
-        var norms = g.Initializer("quantize.embedding.norms", SquaredNorms(weights[Codebook]), [c.CodebookSize]);
+        var norms = g.Initializer("quantize.embedding.norms", VqganGraphs.SquaredNorms(weights[Codebook]), [c.CodebookSize]);
         var tokens = g.Op("ArgMin", [g.Add(g.Mul(dots, -2f), norms)], Attr.Int("axis", -1), Attr.Int("keepdims", 0), Attr.Int("select_last_index", 0));
         g.Output(tokens, VqganGraphs.Tokens, DataType.Int64, "batch", "token_height", "token_width");
         if (includeLatent)
@@ -144,52 +144,9 @@ public static class AmusedVqGraphs
         return g.ResBlock(x, $"{prefix}.resnets.1", channels, channels, groups, AmusedVqConfig.Eps, "conv_shortcut");
     }
 
-    private static float[] SquaredNorms(WeightTensor codebook)
-    {
-        var (entries, width) = ((int)codebook.Shape[0], (int)codebook.Shape[1]);
-        var norms = new float[entries];
-        var data = codebook.Floats;   // once: a lazy tensor reads on every access
-        for (var k = 0; k < entries; k++)
-        {
-            var sum = 0.0;
-            foreach (var value in data.AsSpan(k * width, width))
-            {
-                sum += (double)value * value;
-            }
-
-            norms[k] = (float)sum;
-        }
-
-        return norms;
-    }
-
     private static void Mid(List<WeightSpec> specs, string prefix, int channels)
     {
-        Res(specs, $"{prefix}.resnets.0", channels, channels);
-        Res(specs, $"{prefix}.resnets.1", channels, channels);
-    }
-
-    private static void Res(List<WeightSpec> specs, string prefix, int inChannels, int outChannels)
-    {
-        Norm(specs, $"{prefix}.norm1", inChannels);
-        Conv(specs, $"{prefix}.conv1", inChannels, outChannels, 3);
-        Norm(specs, $"{prefix}.norm2", outChannels);
-        Conv(specs, $"{prefix}.conv2", outChannels, outChannels, 3);
-        if (inChannels != outChannels)
-        {
-            Conv(specs, $"{prefix}.conv_shortcut", inChannels, outChannels, 1);
-        }
-    }
-
-    private static void Conv(List<WeightSpec> specs, string prefix, int inChannels, int outChannels, int kernel)
-    {
-        specs.Add(new($"{prefix}.weight", [outChannels, inChannels, kernel, kernel], WeightInit.FanIn((long)inChannels * kernel * kernel)));
-        specs.Add(new($"{prefix}.bias", [outChannels], WeightInit.Zeros));
-    }
-
-    private static void Norm(List<WeightSpec> specs, string prefix, int channels)
-    {
-        specs.Add(new($"{prefix}.weight", [channels], WeightInit.Ones));
-        specs.Add(new($"{prefix}.bias", [channels], WeightInit.Zeros));
+        specs.AddResBlock($"{prefix}.resnets.0", channels, channels, "conv_shortcut");
+        specs.AddResBlock($"{prefix}.resnets.1", channels, channels, "conv_shortcut");
     }
 }

@@ -39,16 +39,16 @@ public static class ClipTextGraph
             var l = $"{P}encoder.layers.{i}.";
             foreach (var proj in new[] { "q_proj", "k_proj", "v_proj", "out_proj" })
             {
-                Linear(specs, $"{l}self_attn.{proj}", d, d);
+                specs.AddLinear($"{l}self_attn.{proj}", d, d);
             }
 
-            Norm(specs, $"{l}layer_norm1", d);
-            Norm(specs, $"{l}layer_norm2", d);
-            Linear(specs, $"{l}mlp.fc1", d, c.Intermediate);
-            Linear(specs, $"{l}mlp.fc2", c.Intermediate, d);
+            specs.AddNorm($"{l}layer_norm1", d);
+            specs.AddNorm($"{l}layer_norm2", d);
+            specs.AddLinear($"{l}mlp.fc1", d, c.Intermediate);
+            specs.AddLinear($"{l}mlp.fc2", c.Intermediate, d);
         }
 
-        Norm(specs, $"{P}final_layer_norm", d);
+        specs.AddNorm($"{P}final_layer_norm", d);
         specs.Add(new("text_projection.weight", [c.ProjectionDim, d], WeightInit.FanIn(d)));
         return specs;
     }
@@ -132,16 +132,4 @@ public static class ClipTextGraph
 
     private static string Attention(GraphBuilder g, string x, string prefix, int heads, int headDim, string mask) =>
         Attention(g, x, x, $"{prefix}.q_proj", $"{prefix}.k_proj", $"{prefix}.v_proj", $"{prefix}.out_proj", heads, headDim, true, mask);
-
-    private static void Linear(List<WeightSpec> specs, string prefix, int inFeatures, int outFeatures)
-    {
-        specs.Add(new($"{prefix}.weight", [outFeatures, inFeatures], WeightInit.FanIn(inFeatures)));
-        specs.Add(new($"{prefix}.bias", [outFeatures], WeightInit.Zeros));
-    }
-
-    private static void Norm(List<WeightSpec> specs, string prefix, int width)
-    {
-        specs.Add(new($"{prefix}.weight", [width], WeightInit.Ones));
-        specs.Add(new($"{prefix}.bias", [width], WeightInit.Zeros));
-    }
 }

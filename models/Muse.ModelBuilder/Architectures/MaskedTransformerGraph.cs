@@ -37,7 +37,7 @@ public static class MaskedTransformerGraph
             new("token_embedding.weight", [config.CodebookSize + 1, d], WeightInit.Normal(1.0)),
             new("position_embedding", [config.GridTokens, d], WeightInit.Normal(1.0)),
         };
-        Linear(specs, "text_projection", config.TextDim, d);
+        specs.AddLinear("text_projection", config.TextDim, d);
         if (config.IsSuperResolution)
         {
             specs.Add(new("low_res_embedding.weight", [config.CodebookSize, d], WeightInit.Normal(1.0)));
@@ -52,23 +52,23 @@ public static class MaskedTransformerGraph
         {
             foreach (var norm in new[] { "norm1", "norm2", "norm3" })
             {
-                LayerNorm(specs, $"layers.{i}.{norm}", d);
+                specs.AddNorm($"layers.{i}.{norm}", d);
             }
 
             foreach (var attention in new[] { "self_attn", "cross_attn" })
             {
                 foreach (var projection in new[] { "q", "k", "v", "o" })
                 {
-                    Linear(specs, $"layers.{i}.{attention}.{projection}", d, d);
+                    specs.AddLinear($"layers.{i}.{attention}.{projection}", d, d);
                 }
             }
 
-            Linear(specs, $"layers.{i}.mlp.fc1", d, f);
-            Linear(specs, $"layers.{i}.mlp.fc2", f, d);
+            specs.AddLinear($"layers.{i}.mlp.fc1", d, f);
+            specs.AddLinear($"layers.{i}.mlp.fc2", f, d);
         }
 
-        LayerNorm(specs, "norm_out", d);
-        Linear(specs, "to_logits", d, config.CodebookSize);
+        specs.AddNorm("norm_out", d);
+        specs.AddLinear("to_logits", d, config.CodebookSize);
         return specs;
     }
 
@@ -137,17 +137,5 @@ public static class MaskedTransformerGraph
         }
 
         return map;
-    }
-
-    private static void Linear(List<WeightSpec> specs, string prefix, long inFeatures, long outFeatures)
-    {
-        specs.Add(new($"{prefix}.weight", [outFeatures, inFeatures], WeightInit.FanIn(inFeatures)));
-        specs.Add(new($"{prefix}.bias", [outFeatures], WeightInit.Zeros));
-    }
-
-    private static void LayerNorm(List<WeightSpec> specs, string prefix, long width)
-    {
-        specs.Add(new($"{prefix}.weight", [width], WeightInit.Ones));
-        specs.Add(new($"{prefix}.bias", [width], WeightInit.Zeros));
     }
 }

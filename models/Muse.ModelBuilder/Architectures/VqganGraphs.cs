@@ -29,37 +29,37 @@ public static class VqganGraphs
         var specs = new List<WeightSpec>();
         if (config.PatchDim is { } p)
         {
-            Conv(specs, "encoder.patch_embed", 3, p, config.DownsampleFactor);
-            Conv(specs, "encoder.patch_hidden", p, p, 1);
-            Conv(specs, "encoder.conv_out", p, config.EmbedDim, 1);
+            specs.AddConv("encoder.patch_embed", 3, p, config.DownsampleFactor);
+            specs.AddConv("encoder.patch_hidden", p, p, 1);
+            specs.AddConv("encoder.conv_out", p, config.EmbedDim, 1);
         }
         else
         {
-            Conv(specs, "encoder.conv_in", 3, c[0], 3);
+            specs.AddConv("encoder.conv_in", 3, c[0], 3);
             for (var i = 0; i < config.Stages; i++)
             {
-                ResBlock(specs, $"encoder.down.{i}.block", c[i], c[i + 1]);
-                Conv(specs, $"encoder.down.{i}.downsample.conv", c[i + 1], c[i + 1], 3);
+                specs.AddResBlock($"encoder.down.{i}.block", c[i], c[i + 1], "nin_shortcut");
+                specs.AddConv($"encoder.down.{i}.downsample.conv", c[i + 1], c[i + 1], 3);
             }
 
-            ResBlock(specs, "encoder.mid.block", c[^1], c[^1]);
-            Norm(specs, "encoder.norm_out", c[^1]);
-            Conv(specs, "encoder.conv_out", c[^1], config.EmbedDim, 1);
+            specs.AddResBlock("encoder.mid.block", c[^1], c[^1], "nin_shortcut");
+            specs.AddNorm("encoder.norm_out", c[^1]);
+            specs.AddConv("encoder.conv_out", c[^1], config.EmbedDim, 1);
         }
 
         // Codebook entries on the scale of the encoder's latents, so random images use many of them.
         specs.Add(new("quantize.embedding.weight", [config.CodebookSize, config.EmbedDim], WeightInit.Normal(0.5)));
 
-        Conv(specs, "decoder.conv_in", config.EmbedDim, c[^1], 3);
-        ResBlock(specs, "decoder.mid.block", c[^1], c[^1]);
+        specs.AddConv("decoder.conv_in", config.EmbedDim, c[^1], 3);
+        specs.AddResBlock("decoder.mid.block", c[^1], c[^1], "nin_shortcut");
         for (var i = config.Stages - 1; i >= 0; i--)
         {
-            Conv(specs, $"decoder.up.{i}.upsample.conv", c[i + 1], c[i + 1], 3);
-            ResBlock(specs, $"decoder.up.{i}.block", c[i + 1], c[i]);
+            specs.AddConv($"decoder.up.{i}.upsample.conv", c[i + 1], c[i + 1], 3);
+            specs.AddResBlock($"decoder.up.{i}.block", c[i + 1], c[i], "nin_shortcut");
         }
 
-        Norm(specs, "decoder.norm_out", c[0]);
-        Conv(specs, "decoder.conv_out", c[0], 3, 3);
+        specs.AddNorm("decoder.norm_out", c[0]);
+        specs.AddConv("decoder.conv_out", c[0], 3, 3);
         return specs;
     }
 
@@ -138,8 +138,8 @@ public static class VqganGraphs
         return g.Build(new Dictionary<string, string> { ["muse.architecture"] = config.ToJson() });
     }
 
-    // ‖e_k‖² of every codebook row [K, E], accumulated in double.
-    private static float[] SquaredNorms(WeightTensor codebook)
+    // ‖e_k‖² of every codebook row [K, E], accumulated in double (also aMUSEd's VQ-GAN).
+    internal static float[] SquaredNorms(WeightTensor codebook)
     {
         var (entries, width) = ((int)codebook.Shape[0], (int)codebook.Shape[1]);
         var norms = new float[entries];
@@ -156,29 +156,5 @@ public static class VqganGraphs
         }
 
         return norms;
-    }
-
-    private static void Conv(List<WeightSpec> specs, string prefix, int inChannels, int outChannels, int kernel)
-    {
-        specs.Add(new($"{prefix}.weight", [outChannels, inChannels, kernel, kernel], WeightInit.FanIn((long)inChannels * kernel * kernel)));
-        specs.Add(new($"{prefix}.bias", [outChannels], WeightInit.Zeros));
-    }
-
-    private static void Norm(List<WeightSpec> specs, string prefix, int channels)
-    {
-        specs.Add(new($"{prefix}.weight", [channels], WeightInit.Ones));
-        specs.Add(new($"{prefix}.bias", [channels], WeightInit.Zeros));
-    }
-
-    private static void ResBlock(List<WeightSpec> specs, string prefix, int inChannels, int outChannels)
-    {
-        Norm(specs, $"{prefix}.norm1", inChannels);
-        Conv(specs, $"{prefix}.conv1", inChannels, outChannels, 3);
-        Norm(specs, $"{prefix}.norm2", outChannels);
-        Conv(specs, $"{prefix}.conv2", outChannels, outChannels, 3);
-        if (inChannels != outChannels)
-        {
-            Conv(specs, $"{prefix}.nin_shortcut", inChannels, outChannels, 1);
-        }
     }
 }

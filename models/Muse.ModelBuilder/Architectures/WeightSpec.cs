@@ -129,3 +129,47 @@ public static class RandomWeights
         return data;
     }
 }
+
+/// <summary>
+/// The weight specs of common layers under PyTorch's names (<c>.weight</c>, <c>.bias</c>), shared by every
+/// architecture's <c>WeightSpecs</c> so that a layer is described once.
+/// </summary>
+internal static class WeightSpecLayers
+{
+    /// <summary>A linear layer: weight [out, in] (fan-in init), bias [out].</summary>
+    public static void AddLinear(this List<WeightSpec> specs, string prefix, long inFeatures, long outFeatures)
+    {
+        specs.Add(new($"{prefix}.weight", [outFeatures, inFeatures], WeightInit.FanIn(inFeatures)));
+        specs.Add(new($"{prefix}.bias", [outFeatures], WeightInit.Zeros));
+    }
+
+    /// <summary>A layer or group norm: scale [width] of ones, shift [width] of zeros.</summary>
+    public static void AddNorm(this List<WeightSpec> specs, string prefix, long width)
+    {
+        specs.Add(new($"{prefix}.weight", [width], WeightInit.Ones));
+        specs.Add(new($"{prefix}.bias", [width], WeightInit.Zeros));
+    }
+
+    /// <summary>A square 2-D convolution: weight [out, in, k, k] (fan-in init), bias [out].</summary>
+    public static void AddConv(this List<WeightSpec> specs, string prefix, long inChannels, long outChannels, int kernel)
+    {
+        specs.Add(new($"{prefix}.weight", [outChannels, inChannels, kernel, kernel], WeightInit.FanIn(inChannels * kernel * kernel)));
+        specs.Add(new($"{prefix}.bias", [outChannels], WeightInit.Zeros));
+    }
+
+    /// <summary>
+    /// A VQ-GAN ResNet block (norm1, conv1, norm2, conv2) with a 1×1 <paramref name="shortcut"/> conv when the channel
+    /// count changes (<c>nin_shortcut</c> in taming's naming, <c>conv_shortcut</c> in diffusers').
+    /// </summary>
+    public static void AddResBlock(this List<WeightSpec> specs, string prefix, long inChannels, long outChannels, string shortcut)
+    {
+        specs.AddNorm($"{prefix}.norm1", inChannels);
+        specs.AddConv($"{prefix}.conv1", inChannels, outChannels, 3);
+        specs.AddNorm($"{prefix}.norm2", outChannels);
+        specs.AddConv($"{prefix}.conv2", outChannels, outChannels, 3);
+        if (inChannels != outChannels)
+        {
+            specs.AddConv($"{prefix}.{shortcut}", inChannels, outChannels, 1);
+        }
+    }
+}
