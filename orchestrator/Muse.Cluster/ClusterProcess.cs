@@ -304,9 +304,14 @@ public sealed class ClusterProcess : IAsyncDisposable
         }
 
         LocalClusterLog.ChildOutput(_logger, Name, line);
-        if (ListeningLine.TryParse(line, out var url) && _listening.TrySetResult(ListeningLine.Reachable(url)))
+        if (ListeningLine.TryParse(line, out var url))
         {
-            _url = ListeningLine.Reachable(url);
+            // The address is stored before the signal: a waiter released by it reads Url at once. The first line wins.
+            var reachable = ListeningLine.Reachable(url);
+            if (Interlocked.CompareExchange(ref _url, reachable, null) is null)
+            {
+                _listening.TrySetResult(reachable);
+            }
         }
         else if (ListeningLine.TryParse(line, ListeningLine.WebMarker, out var web))
         {
