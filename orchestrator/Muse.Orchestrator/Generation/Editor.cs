@@ -193,13 +193,10 @@ public sealed class Editor(StageRunner runner, IStageGateway stages, ImageUpload
             var states = new[] { TokenState.ForEditing(model.GridHeight, model.GridWidth, model.MaskTokenId, tokens, editMask) };
             ulong[] seeds = [seed];
             await runner.DecodeStageAsync(model, DecodeStage.Base, StageRunner.Conditioning(model, text, seeds, lowResTokens: null, Models.Defaults.MicroConditions), states,
-                settings.Decoding.Base, seeds, deadline, async progress =>
-                {
-                    var preview = StageRunner.WantsPreview(settings.PreviewEvery, progress)
-                        ? await runner.PreviewAsync(Models.ImageTokenizer, states[0], deadline, ct)
-                        : ByteString.Empty;
-                    await emit(WithRound(StageRunner.ProgressEvent(Stages.Base, progress, preview), round, rounds));
-                }, ct);
+                settings.Decoding.Base, seeds, deadline, async progress => await emit(WithRound(
+                    await runner.ProgressWithPreviewAsync(Stages.Base, progress, settings.PreviewEvery, Models.ImageTokenizer, states[0], deadline, ct),
+                    round, rounds)),
+                ct);
             Add(Stages.Base, started);
             return states[0].Tokens;
         }
@@ -212,13 +209,10 @@ public sealed class Editor(StageRunner runner, IStageGateway stages, ImageUpload
             var states = new[] { TokenState.ForEditing(model.GridHeight, model.GridWidth, model.MaskTokenId, tokens, editMask) };
             ulong[] seeds = [seed];
             await runner.DecodeStageAsync(model, DecodeStage.SuperResolution, StageRunner.Conditioning(model, text, seeds, lowRes, Models.Defaults.MicroConditions), states,
-                settings.Decoding.SuperResolution, seeds, deadline, async progress =>
-                {
-                    var preview = StageRunner.WantsPreview(settings.PreviewEvery, progress)
-                        ? await runner.PreviewAsync(Models.ImageTokenizer, states[0], deadline, ct)
-                        : ByteString.Empty;
-                    await emit(WithRound(StageRunner.ProgressEvent(Stages.SuperResolution, progress, preview), round, rounds));
-                }, ct);
+                settings.Decoding.SuperResolution, seeds, deadline, async progress => await emit(WithRound(
+                    await runner.ProgressWithPreviewAsync(Stages.SuperResolution, progress, settings.PreviewEvery, Models.ImageTokenizer, states[0], deadline, ct),
+                    round, rounds)),
+                ct);
             Add(Stages.SuperResolution, started);
             return states[0].Tokens;
         }

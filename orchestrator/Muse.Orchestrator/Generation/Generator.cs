@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using Muse.Decoding;
 using Muse.Imaging;
 using Muse.Orchestrator.Replicas;
@@ -34,12 +33,8 @@ public sealed class Generator(StageRunner runner, IStageGateway stages, TimeProv
         var baseStates = seeds.Select(_ => TokenState.AllMasked(baseModel.GridHeight, baseModel.GridWidth, baseModel.MaskTokenId)).ToArray();
         var baseConditioning = StageRunner.Conditioning(baseModel, text, seeds, lowResTokens: null, models.Defaults.MicroConditions);
         await runner.DecodeStageAsync(baseModel, DecodeStage.Base, baseConditioning, baseStates, settings.Decoding.Base, seeds, deadline, async progress =>
-        {
-            var preview = StageRunner.WantsPreview(settings.PreviewEvery, progress)
-                ? await runner.PreviewAsync(models.ImageTokenizer, baseStates[0], deadline, ct)
-                : ByteString.Empty;
-            await emit(StageRunner.ProgressEvent(Stages.Base, progress, preview));
-        }, ct);
+            await emit(await runner.ProgressWithPreviewAsync(Stages.Base, progress, settings.PreviewEvery, models.ImageTokenizer, baseStates[0], deadline, ct)),
+            ct);
         timings.Add(runner.Timing(Stages.Base, stageStarted));
 
         // 3. Super-resolution loop, conditioned on the text and the finished low-resolution tokens; a pipeline without
@@ -52,12 +47,8 @@ public sealed class Generator(StageRunner runner, IStageGateway stages, TimeProv
             var srStates = seeds.Select(_ => TokenState.AllMasked(srModel.GridHeight, srModel.GridWidth, srModel.MaskTokenId)).ToArray();
             var srConditioning = StageRunner.Conditioning(srModel, text, seeds, lowRes, models.Defaults.MicroConditions);
             await runner.DecodeStageAsync(srModel, DecodeStage.SuperResolution, srConditioning, srStates, settings.Decoding.SuperResolution, seeds, deadline, async progress =>
-            {
-                var preview = StageRunner.WantsPreview(settings.PreviewEvery, progress)
-                    ? await runner.PreviewAsync(models.ImageTokenizer, srStates[0], deadline, ct)
-                    : ByteString.Empty;
-                await emit(StageRunner.ProgressEvent(Stages.SuperResolution, progress, preview));
-            }, ct);
+                await emit(await runner.ProgressWithPreviewAsync(Stages.SuperResolution, progress, settings.PreviewEvery, models.ImageTokenizer, srStates[0], deadline, ct)),
+                ct);
             timings.Add(runner.Timing(Stages.SuperResolution, stageStarted));
             finalStates = srStates;
         }

@@ -98,6 +98,19 @@ public sealed class StageRunner(IStageGateway stages, IOptions<StageResilienceOp
         return reply.Images[0];
     }
 
+    /// <summary>
+    /// The progress event of <paramref name="stage"/> for one step, carrying a preview of <paramref name="state"/> when
+    /// the step is due one at the interval <paramref name="previewEvery"/> (<see cref="WantsPreview"/>).
+    /// </summary>
+    public async Task<GenerateEvent> ProgressWithPreviewAsync(
+        string stage, StepProgress progress, int previewEvery, ModelManifest imageTokenizer, TokenState state, DateTime? deadline, CancellationToken ct)
+    {
+        var preview = WantsPreview(previewEvery, progress)
+            ? await PreviewAsync(imageTokenizer, state, deadline, ct)
+            : ByteString.Empty;
+        return ProgressEvent(stage, progress, preview);
+    }
+
     /// <summary>True when step <paramref name="progress"/> gets a preview at the interval <paramref name="every"/> (and always the last step).</summary>
     public static bool WantsPreview(int every, StepProgress progress) =>
         every > 0 && (progress.Step % every == 0 || progress.Step == progress.Steps);
