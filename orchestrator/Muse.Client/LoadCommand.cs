@@ -37,10 +37,15 @@ public static class LoadCommand
         var attempts = new Option<int>("--attempts") { Description = "Tries per request on a retryable status (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, DEADLINE_EXCEEDED)", DefaultValueFactory = _ => 4 };
         var timeout = new Option<double>("--timeout") { Description = "Deadline of one try, in seconds", DefaultValueFactory = _ => 120 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of the table" };
+        var warmup = new Option<int>("--warmup")
+        {
+            Description = "Unmeasured requests first, at the largest client count (JIT tiers and connections of the service and of this client)",
+            DefaultValueFactory = _ => 0,
+        };
         var image = new ImageRequestOptions();
         var command = new Command("load", "Load a Muse service with concurrent clients and report images/s, latency and failures")
         {
-            clients, requests, prompts, attempts, timeout, json,
+            clients, requests, prompts, attempts, timeout, json, warmup,
         };
         image.AddTo(command);
         connection.AddTo(command);
@@ -58,6 +63,11 @@ public static class LoadCommand
                     throw new ArgumentException("--timeout must be positive.");
                 }
 
+                if (parseResult.GetValue(warmup) < 0)
+                {
+                    throw new ArgumentException("--warmup must be 0 or more.");
+                }
+
                 var given = parseResult.GetValue(prompts);
                 var plan = new LoadPlan(
                     1,
@@ -70,6 +80,16 @@ public static class LoadCommand
                     Attempts: parseResult.GetValue(attempts),
                     RequestTimeout: TimeSpan.FromSeconds(parseResult.GetValue(timeout)));
                 await using var muse = await MuseConnection.OpenAsync(connection.Read(parseResult), ct);
+                if (parseResult.GetValue(warmup) is > 0 and var warmupRequests)
+                {
+                    // Seeds after the measured ones' range, so warm-up images are not the measured requests' images.
+                    await LoadRun.RunAsync(
+                        muse.Client,
+                        plan with { Clients = counts.Max(), Requests = warmupRequests, FirstSeed = plan.FirstSeed + (ulong)plan.Requests },
+                        TimeProvider.System,
+                        ct);
+                }
+
                 var reports = new List<LoadReport>();
                 foreach (var count in counts)
                 {

@@ -129,6 +129,7 @@ public sealed class LocalCluster : IAsyncDisposable
         // One credential per run, by environment (a command line is visible to every local user).
         var internalToken = options.InternalToken ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         KeyValuePair<string, string>[] environment = [.. options.Environment, new(InternalTokenVariable, internalToken)];
+        var stageEnvironment = StageEnvironment(environment, options.IntraOpThreads, Environment.GetEnvironmentVariable(IntraOpThreadsVariable));
         var certificate = LoadCertificate(options);
         var binaries = new[] { ServiceBinaries.TextEncoder, ServiceBinaries.ImageTokenizer, ServiceBinaries.Transformer, ServiceBinaries.Orchestrator }
             .ToDictionary(p => p, p => ServiceBinaries.Resolve(p, options.BinRoot), StringComparer.Ordinal);
@@ -142,7 +143,7 @@ public sealed class LocalCluster : IAsyncDisposable
                 l.Models,
                 host,
                 [binaries[l.Project], .. l.Arguments, .. options.StageArguments],
-                environment)),
+                stageEnvironment)),
         ];
         var stages = await StartStagesAsync(stageLaunches, options, logger, cancellationToken);
         try
@@ -312,6 +313,20 @@ public sealed class LocalCluster : IAsyncDisposable
 
         return arguments;
     }
+
+    /// <summary>
+    /// The stage processes' environment: <paramref name="environment"/> plus <see cref="LocalClusterOptions.IntraOpThreads"/>,
+    /// unless the variable is already given (in <paramref name="environment"/> or as <paramref name="inherited"/>, this
+    /// process's own value, which the children inherit).
+    /// </summary>
+    internal static KeyValuePair<string, string>[] StageEnvironment(
+        KeyValuePair<string, string>[] environment, int? intraOpThreads, string? inherited) =>
+        intraOpThreads is { } threads && inherited is null && !environment.Any(e => e.Key == IntraOpThreadsVariable)
+            ? [.. environment, new(IntraOpThreadsVariable, threads.ToString(System.Globalization.CultureInfo.InvariantCulture))]
+            : environment;
+
+    /// <summary>Environment variable of <see cref="LocalClusterOptions.IntraOpThreads"/>.</summary>
+    internal const string IntraOpThreadsVariable = "Muse__Inference__IntraOpThreads";
 
     /// <summary>Environment variable that carries the cluster credential to every child.</summary>
     internal const string InternalTokenVariable = "Muse__Security__InternalToken";

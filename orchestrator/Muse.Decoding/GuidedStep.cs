@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Muse.Decoding;
 
 /// <summary>
@@ -38,22 +40,32 @@ public static class GuidedStep
         var imageLogits = logits.Length / rows;         // N·K
         var sampled = new int[images * length];         // [B, N]
         var confidence = new float[images * length];    // [B, N]
-        var mixed = new float[imageLogits];             // [N, K]
-        for (var image = 0; image < images; image++)
+        // [N, K], overwritten whole by each Mix. Pooled: a fresh array of this size per step came from the large
+        // object heap, and first writes to its new pages were a visible share of a replica's CPU (page faults).
+        var rented = ArrayPool<float>.Shared.Rent(imageLogits);
+        try
         {
-            var conditional = logits.Slice(image * imageLogits, imageLogits);
-            var unconditional = guided ? logits.Slice((images + image) * imageLogits, imageLogits) : default;
-            Guidance.Mix(conditional, unconditional, guidanceScale, mixed);
-            Sampler.SampleInto(
-                mixed,
-                tokens.Slice(image * length, length),
-                maskTokenId,
-                samplingTemperature,
-                seeds[image],
-                stage,
-                step,
-                sampled.AsSpan(image * length, length),
-                confidence.AsSpan(image * length, length));
+            var mixed = rented.AsSpan(0, imageLogits);
+            for (var image = 0; image < images; image++)
+            {
+                var conditional = logits.Slice(image * imageLogits, imageLogits);
+                var unconditional = guided ? logits.Slice((images + image) * imageLogits, imageLogits) : default;
+                Guidance.Mix(conditional, unconditional, guidanceScale, mixed);
+                Sampler.SampleInto(
+                    mixed,
+                    tokens.Slice(image * length, length),
+                    maskTokenId,
+                    samplingTemperature,
+                    seeds[image],
+                    stage,
+                    step,
+                    sampled.AsSpan(image * length, length),
+                    confidence.AsSpan(image * length, length));
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(rented);
         }
 
         return new SampledTokens(images, sampled, confidence);

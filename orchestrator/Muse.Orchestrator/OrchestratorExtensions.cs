@@ -8,6 +8,7 @@ using Muse.Orchestrator.Replicas;
 using Muse.Repository;
 using Polly;
 using Polly.Retry;
+using Polly.Telemetry;
 using Polly.Timeout;
 
 namespace Muse.Orchestrator;
@@ -83,6 +84,9 @@ public static class OrchestratorExtensions
                 })
                 .AddTimeout(new TimeoutStrategyOptions { Timeout = options.AttemptTimeout });
         });
+        // Polly's telemetry would print each result as-is: a stage reply is the text embeddings or the whole image.
+        builder.Services.Configure<TelemetryOptions>(telemetry => telemetry.ResultFormatter = static (_, result) =>
+            result is Google.Protobuf.IMessage message ? $"{message.Descriptor.Name} ({message.CalculateSize()} bytes)" : result);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<IReplicaResolver, DnsReplicaResolver>();
         builder.Services.TryAddSingleton<IReplicaProbe, GrpcReplicaProbe>();

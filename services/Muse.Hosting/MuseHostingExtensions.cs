@@ -225,6 +225,14 @@ public static class MuseHostingExtensions
         return builder;
     }
 
+    /// <summary>Log levels a deployment's configuration overrides: chatty framework categories start at Warning.</summary>
+    public static IReadOnlyDictionary<string, string?> DefaultLogLevels { get; } = new Dictionary<string, string?>
+    {
+        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+        ["Logging:LogLevel:Grpc"] = "Warning",
+        ["Logging:LogLevel:Polly"] = "Warning",
+    };
+
     /// <summary>
     /// Console logging in the format of <see cref="MuseHostingOptions.LogFormat"/> (JSON lines by default), UTC
     /// ISO-8601 timestamps, scopes included.
@@ -233,6 +241,15 @@ public static class MuseHostingExtensions
         where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
+        // Defaults at the lowest precedence, as an appsettings.json would set them, so that Logging:LogLevel:* from any
+        // other source still wins. ASP.NET Core's per-call lines and Polly's per-attempt lines come on every stage
+        // call of every request: next to the Muse events, metrics and traces they add only CPU (and a parent such as
+        // `muse up` reads every line).
+        builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
+        {
+            InitialData = DefaultLogLevels,
+        });
+        ConsoleBuffer.Enlarge();
         var options = builder.Configuration.GetSection(MuseHostingOptions.Section).Get<MuseHostingOptions>()
             ?? new MuseHostingOptions();
         if (options.LogFormat == ConsoleLogFormat.Simple)

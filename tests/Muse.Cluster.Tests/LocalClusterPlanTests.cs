@@ -98,3 +98,43 @@ public sealed class LocalClusterPlanTests
     private static ModelManifest Manifest(string name, string version, string stage) =>
         new() { Name = name, Version = version, Stage = stage };
 }
+
+public sealed class StageEnvironmentTests
+{
+    private static readonly KeyValuePair<string, string>[] Base = [new("Muse__Security__InternalToken", "t")];
+
+    [Fact]
+    public void StageEnvironment_Default_OneThreadPerOperator()
+    {
+        var environment = LocalCluster.StageEnvironment(Base, intraOpThreads: 1, inherited: null);
+
+        Assert.Contains(new KeyValuePair<string, string>("Muse__Inference__IntraOpThreads", "1"), environment);
+        Assert.Contains(Base[0], environment);
+    }
+
+    [Fact]
+    public void StageEnvironment_InheritedValue_IsLeftToWin()
+    {
+        var environment = LocalCluster.StageEnvironment(Base, intraOpThreads: 1, inherited: "2");
+
+        Assert.DoesNotContain(environment, e => e.Key == "Muse__Inference__IntraOpThreads");
+    }
+
+    [Fact]
+    public void StageEnvironment_ExplicitEnvironmentValue_IsKeptAlone()
+    {
+        KeyValuePair<string, string>[] given = [.. Base, new("Muse__Inference__IntraOpThreads", "4")];
+
+        var environment = LocalCluster.StageEnvironment(given, intraOpThreads: 1, inherited: null);
+
+        Assert.Equal("4", Assert.Single(environment, e => e.Key == "Muse__Inference__IntraOpThreads").Value);
+    }
+
+    [Fact]
+    public void StageEnvironment_Null_LeavesOnnxRuntimeDefault()
+    {
+        var environment = LocalCluster.StageEnvironment(Base, intraOpThreads: null, inherited: null);
+
+        Assert.Equal(Base, environment);
+    }
+}
