@@ -119,6 +119,9 @@ public sealed record BenchResult(
     /// <summary>The GEMM peak measured in the same run; null when skipped.</summary>
     public GemmPeakResult? Peak { get; init; }
 
+    /// <summary>The transport's share alone (<see cref="TransportFloor"/>); null without a split run.</summary>
+    public TransportFloor? Floor { get; init; }
+
     /// <summary>Load time and memory of the in-process run; null in split mode.</summary>
     public InProcessCost? InProcess { get; init; }
 
@@ -241,6 +244,9 @@ public static class PipelineBench
 
             // Every request counts for identity, the warm-up ones too: more seeds, same claim.
             var identical = !(runSplit && runInProcess) || split.Zip(inProcess).All(p => p.First.Result.Image.Equals(p.Second.Image));
+            // One Encode, each decoding step of both stages, one Detokenize.
+            var floor = cluster is null ? null : await TransportFloor.MeasureAsync(
+                cluster.Replicas(Stages.Base)[0].Url, 2 + options.BaseSteps + options.SrSteps, samples: 200, StageMs(measuredInProcess, "total"), ct);
             var peakAfter = SamplePeak();
             var peak = peakBefore is null || peakAfter is null ? null
                 : (peakAfter.FlopsPerSecond > peakBefore.FlopsPerSecond ? peakAfter : peakBefore) with
@@ -272,6 +278,7 @@ public static class PipelineBench
                 Mode = options.Mode,
                 Throughput = throughput,
                 Peak = peak,
+                Floor = floor,
                 InProcess = cost is null ? null : cost with { PeakRssBytes = PeakRss() },
                 LoadAverageStart = loadStart,
                 LoadAverageEnd = LoadAverage(),

@@ -99,6 +99,14 @@ internal static class BenchCommand
             table.AddRow("identical images", result.IdenticalImages ? "yes" : "NO", "");
         }
 
+        if (result.Floor is { } floor)
+        {
+            table.AddRow(
+                "transport floor: empty round trip × hops",
+                $"{floor.MillisecondsPerHop:0.00} ms × {floor.HopsPerRequest} = {Ms(floor.MillisecondsPerRequest)}",
+                double.IsNaN(floor.InProcessMs) ? "" : $"ratio ≥ {floor.RatioFloor:0.00}×");
+        }
+
         foreach (var stage in result.Throughput)
         {
             table.AddRow(
@@ -161,6 +169,18 @@ internal static class BenchCommand
             summary["overhead_share"] = Math.Round(result.OverheadShare, 4);
             summary["ratio"] = Math.Round(result.Ratio, 4);
             summary["identical"] = result.IdenticalImages;
+        }
+
+        if (result.Floor is { } floor)
+        {
+            summary["transport_floor"] = new Dictionary<string, double>(StringComparer.Ordinal)
+            {
+                ["ms_per_hop"] = Ms(floor.MillisecondsPerHop),
+                ["hops_per_request"] = floor.HopsPerRequest,
+                ["ms_per_request"] = Ms(floor.MillisecondsPerRequest),
+                ["samples"] = floor.Samples,
+                ["ratio_floor"] = double.IsNaN(floor.RatioFloor) ? -1 : Math.Round(floor.RatioFloor, 4),
+            };
         }
 
         if (result.Peak is { } peak)

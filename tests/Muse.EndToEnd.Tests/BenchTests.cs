@@ -26,6 +26,12 @@ public sealed class BenchTests
         Assert.True(root.GetProperty("split_ms").GetProperty("client").GetDouble() > 0);
         Assert.Equal(1, root.GetProperty("requests").GetInt32());
         Assert.Equal(1, root.GetProperty("warmup_requests").GetInt32());
+        // The transport's own floor: 1 Encode + 2 base + 2 SR steps + 1 Detokenize, each at least one measured round trip.
+        var floor = root.GetProperty("transport_floor");
+        Assert.Equal(6, floor.GetProperty("hops_per_request").GetDouble());
+        Assert.True(floor.GetProperty("ms_per_hop").GetDouble() > 0);
+        Assert.Equal(floor.GetProperty("ms_per_hop").GetDouble() * 6, floor.GetProperty("ms_per_request").GetDouble(), 2);
+        Assert.True(floor.GetProperty("ratio_floor").GetDouble() > 1);
         // A machine without a GPU skips the CUDA provider quietly instead of letting ONNX Runtime print a load error.
         Assert.DoesNotContain("Failed to load library", stderr, StringComparison.Ordinal);
     }
@@ -41,6 +47,7 @@ public sealed class BenchTests
         var root = json.RootElement;
         Assert.Equal("in-process", root.GetProperty("mode").GetString());
         Assert.False(root.TryGetProperty("split_ms", out _));
+        Assert.False(root.TryGetProperty("transport_floor", out _));   // no split run, no stage to measure
         Assert.Equal(1, root.GetProperty("warmup_requests").GetInt32());   // the in-process default
         Assert.False(root.GetProperty("allow_spinning").GetBoolean());
         var peak = root.GetProperty("peak").GetProperty("flops_per_second").GetDouble();
