@@ -14,10 +14,7 @@ public sealed class ResilienceTelemetryTests
     [Fact]
     public void ResultFormatter_StageReply_NamesTheMessageNotItsContents()
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.AddMuseStageClients();
-        using var services = builder.Services.BuildServiceProvider();
-        var telemetry = services.GetRequiredService<IOptions<TelemetryOptions>>().Value;
+        var telemetry = Telemetry();
         var reply = new DetokenizeReply { Width = 2, Height = 1 };
         reply.Images.Add(ByteString.CopyFrom(0x5A, 0x5A, 0x5A, 0x5A, 0x5A, 0x5A));
         var context = ResilienceContextPool.Shared.Get();
@@ -32,13 +29,19 @@ public sealed class ResilienceTelemetryTests
     [Fact]
     public void ResultFormatter_OtherResult_IsPassedThrough()
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.AddMuseStageClients();
-        using var services = builder.Services.BuildServiceProvider();
-        var telemetry = services.GetRequiredService<IOptions<TelemetryOptions>>().Value;
+        var telemetry = Telemetry();
         var context = ResilienceContextPool.Shared.Get();
 
         Assert.Equal<object?>(42, telemetry.ResultFormatter(context, 42));
         ResilienceContextPool.Shared.Return(context);
+    }
+
+    // The options the orchestrator's stage clients configure (the pipeline's telemetry reads them).
+    private static TelemetryOptions Telemetry()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.AddMuseStageClients();
+        using var services = builder.Services.BuildServiceProvider();
+        return services.GetRequiredService<IOptions<TelemetryOptions>>().Value;
     }
 }
