@@ -54,6 +54,28 @@ public sealed class RecompeteTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task MuseGenerate_RecompeteFlag_SentAndRecordedForTheBaseStageOnly()
+    {
+        var folder = Directory.CreateTempSubdirectory("muse-recompete-").FullName;
+        try
+        {
+            var file = Path.Combine(folder, "image.png");
+
+            var (exitCode, stdout, stderr) = await MuseCli.RunAsync(
+                "generate", GenerateTests.Prompt, "--seed", "4", "--steps", "4", "--sr-steps", "2", "--recompete", "--out", file,
+                "--endpoint", ListeningLine.Format(fixture.Cluster.OrchestratorUrl));
+
+            Assert.True(exitCode == 0, stdout + stderr);
+            var parameters = GenerationParameters.Read(await File.ReadAllBytesAsync(file));
+            Assert.Equal((true, false), (parameters.Recompete, parameters.SrRecompete));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task MuseBench_Recompete_SplitAndInProcessImagesIdentical()
     {
         var (exitCode, stdout, stderr) = await MuseCli.RunAsync(
