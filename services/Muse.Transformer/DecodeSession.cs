@@ -119,7 +119,8 @@ public sealed class DecodeSession
 
         var tokens = DecodeValidation.Int32(step.Tokens, [BatchSize, manifest.GridHeight, manifest.GridWidth]);   // [B, h, w]
         DecodeValidation.Require(
-            Array.TrueForAll(tokens, t => t >= 0 && t <= Model.MaskTokenId),
+            // Exactly the message's set: a committed token is scored against the K logits of its position (re-competition).
+            Array.TrueForAll(tokens, t => (t >= 0 && t < Model.CodebookSize) || t == Model.MaskTokenId),
             step.Tokens,
             $"must hold codebook ids in [0, {Model.CodebookSize}) or the mask token {Model.MaskTokenId}.");
 
