@@ -32,6 +32,9 @@ public sealed record BenchOptions
     /// <summary>Base steps. Default 12.</summary>
     public int BaseSteps { get; init; } = 12;
 
+    /// <summary>Re-competition of committed tokens in both stages (decoding options <c>recompete</c>, <c>sr_recompete</c>). Default false.</summary>
+    public bool Recompete { get; init; }
+
     /// <summary>Super-resolution steps. Default 8.</summary>
     public int SrSteps { get; init; } = 8;
 
@@ -207,7 +210,10 @@ public static class PipelineBench
                     Prompt = options.Prompt,
                     Seed = (ulong)(1000 + i),
                     Pipeline = pipeline,
-                    Decoding = new DecodingOptions { BaseSteps = options.BaseSteps, SrSteps = options.SrSteps },
+                    Decoding = new DecodingOptions
+                    {
+                        BaseSteps = options.BaseSteps, SrSteps = options.SrSteps, Recompete = options.Recompete, SrRecompete = options.Recompete,
+                    },
                 };
                 if (client is not null)
                 {

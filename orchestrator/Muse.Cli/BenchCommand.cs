@@ -28,9 +28,10 @@ internal static class BenchCommand
         var spinning = new Option<bool?>("--allow-spinning") { Description = "Let idle ONNX Runtime threads spin (default: on for both/split, off in-process, where the idle sessions would spin on the cores the running one computes on)" };
         var arena = new Option<bool?>("--memory-arena") { Description = "Keep activations in ONNX Runtime's CPU arena between runs (default: on for both/split, off in-process, where full-size models would hold every session's peak at once)" };
         var peak = new Option<int>("--peak-gemm") { Description = "Side of the square fp32 GEMM that measures the machine's peak (0 = skip)", DefaultValueFactory = _ => 2048 };
+        var recompete = new Option<bool>("--recompete") { Description = "Let committed tokens compete again in both stages (decoding options recompete, sr_recompete)" };
         var command = new Command("bench", "Measure the split pipeline (one process per stage, gRPC) against the same stage code in one process")
         {
-            requests, warmup, steps, srSteps, threads, json, repository, pipeline, mode, spinning, arena, peak,
+            requests, warmup, steps, srSteps, threads, json, repository, pipeline, mode, spinning, arena, peak, recompete,
         };
         command.SetAction((parseResult, cancellationToken) => CommandRunner.RunAsync(
             async ct =>
@@ -45,6 +46,7 @@ internal static class BenchCommand
                     WarmupRequests = parseResult.GetValue(warmup) ?? (inProcessOnly ? 1 : 10),
                     BaseSteps = parseResult.GetValue(steps),
                     SrSteps = parseResult.GetValue(srSteps),
+                    Recompete = parseResult.GetValue(recompete),
                     IntraOpThreads = parseResult.GetValue(threads) ?? (inProcessOnly ? PipelineBench.PhysicalCores() : 1),
                     Repository = parseResult.GetValue(repository)?.FullName,
                     Pipeline = parseResult.GetValue(pipeline),

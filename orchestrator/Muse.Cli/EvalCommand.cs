@@ -21,9 +21,13 @@ internal static class EvalCommand
             Description = "Picks the held-out scenes, prompts and edits, and seeds their decoding. Report with the default; tune settings with another (a validation draw)",
             DefaultValueFactory = _ => 1,
         };
+        var recompete = new Option<bool>("--recompete")
+        {
+            Description = "Let committed base tokens compete again in the adherence and editing rows (`--recompete false` turns a pipeline's default off; default: the pipeline's)",
+        };
         var command = new Command("eval", "Evaluate a pipeline on held-out synthetic scenes: VQ PSNR, SR gain over bicubic, prompt adherence vs steps and guidance")
         {
-            prompts, scenes, edits, pipeline, seed,
+            prompts, scenes, edits, pipeline, seed, recompete,
         };
         command.SetAction((parseResult, cancellationToken) => CommandRunner.RunAsync(
             async ct =>
@@ -35,6 +39,7 @@ internal static class EvalCommand
                     Edits = parseResult.GetValue(edits),
                     Pipeline = parseResult.GetValue(pipeline),
                     Seed = parseResult.GetValue(seed),
+                    Recompete = parseResult.GetResult(recompete) is null ? null : parseResult.GetValue(recompete),
                 };
                 var result = await ModelEval.RunAsync(options, ct);
                 Render(result);

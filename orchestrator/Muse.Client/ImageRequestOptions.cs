@@ -19,13 +19,23 @@ internal sealed class ImageRequestOptions
     private readonly Option<float?> _temperature = new("--temperature") { Description = "Sampling temperature of the base model; 0 = greedy (default: the pipeline's)" };
     private readonly Option<float?> _srTemperature = new("--sr-temperature") { Description = "Sampling temperature of the super-resolution model; 0 = greedy (default: the pipeline's)" };
     private readonly Option<float?> _choiceTemperature = new("--choice-temperature") { Description = "Gumbel temperature of confidence re-masking (default: the pipeline's)" };
+    private readonly Option<bool> _recompete = new("--recompete")
+    {
+        Description = "Let committed base tokens compete again at every step (`--recompete false` turns a pipeline's default off; default: the pipeline's)",
+    };
+
+    private readonly Option<bool> _srRecompete = new("--sr-recompete")
+    {
+        Description = "Let committed super-resolution tokens compete again at every step (default: the pipeline's)",
+    };
+
     private readonly Option<string> _negative = new("--negative") { Description = "Negative prompt: what to steer away from", DefaultValueFactory = _ => "" };
     private readonly Option<string> _pipeline = new("--pipeline") { Description = "Pipeline from `muse models` (default: the server's default pipeline)", DefaultValueFactory = _ => "" };
 
     /// <summary>Adds the options to <paramref name="command"/>, in the order its help lists them.</summary>
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _seed, _steps, _srSteps, _guidance, _guidanceSchedule, _temperature, _srTemperature, _choiceTemperature, _negative, _pipeline })
+        foreach (var option in new Option[] { _seed, _steps, _srSteps, _guidance, _guidanceSchedule, _temperature, _srTemperature, _choiceTemperature, _recompete, _srRecompete, _negative, _pipeline })
         {
             command.Options.Add(option);
         }
@@ -53,6 +63,8 @@ internal sealed class ImageRequestOptions
         SetIfGiven(parseResult.GetValue(_temperature), v => decoding.SamplingTemperature = v);
         SetIfGiven(parseResult.GetValue(_srTemperature), v => decoding.SrSamplingTemperature = v);
         SetIfGiven(parseResult.GetValue(_choiceTemperature), v => decoding.ChoiceTemperature = v);
+        SetIfGiven(Given(parseResult, _recompete), v => decoding.Recompete = v);
+        SetIfGiven(Given(parseResult, _srRecompete), v => decoding.SrRecompete = v);
         return decoding;
     }
 
@@ -65,6 +77,10 @@ internal sealed class ImageRequestOptions
             set(given);
         }
     }
+
+    // A flag's value only when it is on the command line: `--recompete` alone is true, and absent stays unset.
+    private static bool? Given(ParseResult parseResult, Option<bool> flag) =>
+        parseResult.GetResult(flag) is null ? null : parseResult.GetValue(flag);
 
     private static Option<string> GuidanceScheduleOption()
     {

@@ -39,6 +39,15 @@ public sealed record DecodeOptions
     /// <summary>How <see cref="ChoiceTemperature"/> is annealed over the steps. Default <see cref="ChoiceTemperatureSchedule.MaskGit"/>.</summary>
     public ChoiceTemperatureSchedule ChoiceTemperatureSchedule { get; init; } = ChoiceTemperatureSchedule.MaskGit;
 
+    /// <summary>
+    /// Whether committed tokens compete again: at every step the replica also scores each token accepted in an
+    /// earlier step (its probability under the step's guided, temperature-scaled distribution), and re-masking
+    /// ranks those with the newly sampled ones, so a token the model no longer believes in can be masked and
+    /// sampled again. Tokens the user keeps (<see cref="TokenState.Known"/>) never compete. Default false: MaskGIT,
+    /// where a committed token stays.
+    /// </summary>
+    public bool Recompete { get; init; }
+
     /// <summary>The re-masking noise scale after step <paramref name="step"/> of <paramref name="schedule"/>.</summary>
     public double ChoiceTemperatureAt(int step, MaskSchedule schedule)
     {

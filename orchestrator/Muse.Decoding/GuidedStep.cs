@@ -20,11 +20,13 @@ public static class GuidedStep
     /// <param name="stage">The decoding stage.</param>
     /// <param name="step">Step t.</param>
     /// <param name="maskTokenId">The mask token id.</param>
+    /// <param name="committedConfidence">Score the tokens at unmasked positions too (re-competition).</param>
     /// <returns>[B, N] sampled tokens and their confidences.</returns>
     /// <exception cref="ArgumentException">The shapes disagree, or logits cannot be sampled (not finite).</exception>
     public static SampledTokens Sample(
         ReadOnlySpan<float> logits, ReadOnlySpan<int> tokens, int images, bool guided, float guidanceScale,
-        float samplingTemperature, IReadOnlyList<ulong> seeds, DecodeStage stage, int step, int maskTokenId)
+        float samplingTemperature, IReadOnlyList<ulong> seeds, DecodeStage stage, int step, int maskTokenId,
+        bool committedConfidence)
     {
         ArgumentNullException.ThrowIfNull(seeds);
         ArgumentOutOfRangeException.ThrowIfLessThan(images, 1);
@@ -60,7 +62,8 @@ public static class GuidedStep
                     stage,
                     step,
                     sampled.AsSpan(image * length, length),
-                    confidence.AsSpan(image * length, length));
+                    confidence.AsSpan(image * length, length),
+                    committedConfidence);
             }
         }
         finally

@@ -2,7 +2,8 @@ namespace Muse.Decoding;
 
 /// <summary>
 /// One step of a transformer replica, as the decoding loop sees it: given the current tokens of a batch, return
-/// a sampled token and its confidence at every masked position. The orchestrator implements it over a
+/// a sampled token and its confidence at every masked position and, when asked, the confidence of the committed
+/// token at every other position. The orchestrator implements it over a
 /// <c>TokenTransformer.Decode</c> stream; the conditioning (text embeddings, low-res tokens, seeds, stage) is
 /// the implementation's, sent when the stream opens.
 /// </summary>
@@ -14,6 +15,10 @@ public interface ITokenSampler
     /// <param name="steps">Total steps T.</param>
     /// <param name="guidanceScale">Guidance scale for this step (already taken from the guidance schedule).</param>
     /// <param name="samplingTemperature">Categorical sampling temperature; 0 = greedy.</param>
+    /// <param name="committedConfidence">
+    /// Also score the tokens at unmasked positions (<see cref="DecodeOptions.Recompete"/>): their probability under
+    /// the same distribution the masked ones are sampled from, instead of 1.
+    /// </param>
     /// <param name="ct">Cancels the step.</param>
     /// <returns>[batch, N] tokens and confidences (see <see cref="SampledTokens"/>).</returns>
     ValueTask<SampledTokens> SampleAsync(
@@ -22,6 +27,7 @@ public interface ITokenSampler
         int steps,
         float guidanceScale,
         float samplingTemperature,
+        bool committedConfidence,
         CancellationToken ct);
 }
 
@@ -34,7 +40,10 @@ public sealed class SampledTokens
     /// <summary>Wraps [batch, N] arrays of equal length.</summary>
     /// <param name="batch">Images B ≥ 1.</param>
     /// <param name="tokens">[batch, N] sampled tokens at masked positions, the input token elsewhere.</param>
-    /// <param name="confidence">[batch, N] probability of each sampled token; 1 at unmasked positions.</param>
+    /// <param name="confidence">
+    /// [batch, N] probability of each sampled token; at unmasked positions 1, or the committed token's probability
+    /// when the step asked for it.
+    /// </param>
     public SampledTokens(int batch, int[] tokens, float[] confidence)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);

@@ -3,7 +3,9 @@ namespace Muse.Decoding;
 /// <summary>
 /// MaskGIT's iterative parallel decoding (Chang et al. 2022, Alg. 1; Muse §2.8): at each step the transformer
 /// samples every masked token at once, the sampled tokens are accepted, and the least confident of them are
-/// masked again, fewer at every step along the mask schedule, until none is left.
+/// masked again, fewer at every step along the mask schedule, until none is left. With
+/// <see cref="DecodeOptions.Recompete"/> the tokens committed in earlier steps are scored again at every step and
+/// ranked with the new ones, so the least confident of all of them are masked.
 /// </summary>
 public static class ParallelDecoder
 {
@@ -42,8 +44,8 @@ public static class ParallelDecoder
         {
             ct.ThrowIfCancellationRequested();
             var guidanceScale = options.GuidanceSchedule.ScaleAt(options.GuidanceScale, step, schedule.Steps);
-            var sampled = await sampler.SampleAsync(states, step, schedule.Steps, guidanceScale, options.SamplingTemperature, ct);
-            CheckSampled(sampled, states);
+            var sampled = await sampler.SampleAsync(states, step, schedule.Steps, guidanceScale, options.SamplingTemperature, options.Recompete, ct);
+            CheckSampled(sampled, states, options.Recompete);
 
             // Noise in the choice is annealed away: exploration early, pure confidence at the end.
             var choiceTemperature = options.ChoiceTemperatureAt(step, schedule);
@@ -51,7 +53,7 @@ public static class ParallelDecoder
             {
                 states[i].Accept(sampled.TokensOf(i));                                  // known tokens never change
                 var maskCount = schedule.MaskCount(step + 1, states[i].InitiallyMasked); // read at t+1: none after the last step
-                states[i].Remask(sampled.ConfidenceOf(i), maskCount, choiceTemperature, seeds[i], stage, step);
+                states[i].Remask(sampled.ConfidenceOf(i), maskCount, choiceTemperature, seeds[i], stage, step, options.Recompete);
             }
 
             if (onStep is not null)
@@ -84,7 +86,7 @@ public static class ParallelDecoder
         }
     }
 
-    private static void CheckSampled(SampledTokens sampled, IReadOnlyList<TokenState> states)
+    private static void CheckSampled(SampledTokens sampled, IReadOnlyList<TokenState> states, bool recompete)
     {
         if (sampled is null || sampled.Batch != states.Count)
         {
@@ -99,7 +101,7 @@ public static class ParallelDecoder
                 throw new InvalidOperationException($"The sampler answered {sampled.Length} tokens per image instead of {states[i].Length}.");
             }
 
-            states[i].CheckSample(sampled.TokensOf(i), sampled.ConfidenceOf(i));
+            states[i].CheckSample(sampled.TokensOf(i), sampled.ConfidenceOf(i), recompete);
         }
     }
 }

@@ -24,9 +24,13 @@ public static class Sampler
     /// <param name="confidence">
     /// [N] out: at masked positions the probability of the sampled token under softmax(logits / T), or, for
     /// T = 0, under softmax(logits): the greedy limit would give every position 1 and leave re-masking
-    /// nothing to rank by. 1 at unmasked positions.
+    /// nothing to rank by. At unmasked positions 1, or with <paramref name="committedConfidence"/> the probability
+    /// of the token there under the same distribution (what re-competition ranks committed tokens by).
     /// </param>
-    /// <exception cref="ArgumentException">Shapes disagree, or a masked position's logits are not finite.</exception>
+    /// <param name="committedConfidence">Score the tokens at unmasked positions too (see <see cref="DecodeOptions.Recompete"/>).</param>
+    /// <exception cref="ArgumentException">
+    /// Shapes disagree, a scored position's logits are not finite, or a scored unmasked token is outside the codebook.
+    /// </exception>
     public static void SampleInto(
         ReadOnlySpan<float> logits,
         ReadOnlySpan<int> tokens,
@@ -36,7 +40,8 @@ public static class Sampler
         DecodeStage stage,
         int step,
         Span<int> sampledTokens,
-        Span<float> confidence)
+        Span<float> confidence,
+        bool committedConfidence = false)
     {
         if (!(samplingTemperature >= 0 && float.IsFinite(samplingTemperature)))
         {
@@ -55,16 +60,18 @@ public static class Sampler
         }
 
         var codebookSize = logits.Length / length;
+        // The greedy limit of softmax(l / T) is one-hot, so at T = 0 tokens are scored by softmax(l), as sampled ones are.
+        var inverseTemperature = samplingTemperature == 0 ? 1.0 : 1.0 / samplingTemperature;
         for (var position = 0; position < length; position++)
         {
+            var row = logits.Slice(position * codebookSize, codebookSize);     // [K]
             if (tokens[position] != maskTokenId)
             {
                 sampledTokens[position] = tokens[position];
-                confidence[position] = 1f;
+                confidence[position] = committedConfidence ? (float)Probability(row, tokens[position], inverseTemperature, position) : 1f;
                 continue;
             }
 
-            var row = logits.Slice(position * codebookSize, codebookSize);     // [K]
             int token;
             double probability;
             if (samplingTemperature == 0)
@@ -75,7 +82,7 @@ public static class Sampler
             else
             {
                 var u = CounterRng.Uniform(seed, stage, step, position, RngPurpose.Sample);
-                (token, probability) = InverseCdf(row, 1.0 / samplingTemperature, u, position);
+                (token, probability) = InverseCdf(row, inverseTemperature, u, position);
             }
 
             sampledTokens[position] = token;
@@ -96,6 +103,7 @@ public static class Sampler
     /// <param name="step">The 0-based step t.</param>
     /// <param name="sampledTokens">[batch, N] out.</param>
     /// <param name="confidence">[batch, N] out.</param>
+    /// <param name="committedConfidence">Score the tokens at unmasked positions too.</param>
     public static void SampleBatchInto(
         ReadOnlySpan<float> logits,
         ReadOnlySpan<int> tokens,
@@ -105,7 +113,8 @@ public static class Sampler
         DecodeStage stage,
         int step,
         Span<int> sampledTokens,
-        Span<float> confidence)
+        Span<float> confidence,
+        bool committedConfidence = false)
     {
         var batch = seeds.Length;
         if (batch == 0 || tokens.Length % batch != 0 || logits.Length % batch != 0)
@@ -131,7 +140,8 @@ public static class Sampler
                 stage,
                 step,
                 sampledTokens.Slice(b * length, length),
-                confidence.Slice(b * length, length));
+                confidence.Slice(b * length, length),
+                committedConfidence);
         }
     }
 
@@ -165,6 +175,18 @@ public static class Sampler
         }
 
         return sum;
+    }
+
+    // softmax(row / T)[token], with the terms of SumExp, so a token scores what it would have had when sampled.
+    private static double Probability(ReadOnlySpan<float> row, int token, double inverseTemperature, int position)
+    {
+        if ((uint)token >= (uint)row.Length)
+        {
+            throw new ArgumentException($"Token {token} at position {position} is outside the codebook of {row.Length}.", nameof(row));
+        }
+
+        var max = row[ArgMax(row)];
+        return Math.Exp((row[token] - (double)max) * inverseTemperature) / SumExp(row, max, inverseTemperature, position);
     }
 
     private static (int Token, double Probability) InverseCdf(ReadOnlySpan<float> row, double inverseTemperature, double u, int position)

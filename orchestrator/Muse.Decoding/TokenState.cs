@@ -191,19 +191,25 @@ public sealed class TokenState
     }
 
     /// <summary>
-    /// Second half of a step, MaskGIT's re-masking: among the positions that were masked before this step,
-    /// masks again the <paramref name="maskCount"/> with the lowest score
+    /// Second half of a step, MaskGIT's re-masking: among the candidates, masks again the
+    /// <paramref name="maskCount"/> with the lowest score
     /// <c>log(confidence) + choiceTemperature · Gumbel(seed, stage, step, position, Remask)</c>.
+    /// The candidates are the positions that were masked before this step or, with <paramref name="recompete"/>,
+    /// every position the user did not fix (<see cref="Known"/>), so committed tokens compete with the new ones.
     /// Ties are broken by position (lower first), so the result is a pure function of the arguments.
     /// </summary>
-    /// <param name="confidence">[h, w] probability of each sampled token; read at positions masked before the step.</param>
-    /// <param name="maskCount">Tokens to leave masked, 0 to the number masked before the step (see <see cref="MaskSchedule.MaskCount"/>).</param>
+    /// <param name="confidence">
+    /// [h, w] probability of each token; read at the candidates (with <paramref name="recompete"/>, the committed
+    /// tokens' probabilities under this step's distribution, not 1).
+    /// </param>
+    /// <param name="maskCount">Tokens to leave masked, 0 to the number of candidates (see <see cref="MaskSchedule.MaskCount"/>).</param>
     /// <param name="choiceTemperature">Gumbel noise scale, ≥ 0; 0 = purely by confidence. Annealed by the caller.</param>
     /// <param name="seed">This image's seed.</param>
     /// <param name="stage">The decoding stage (part of the noise identity).</param>
     /// <param name="step">The 0-based step t just sampled (part of the noise identity).</param>
+    /// <param name="recompete">Let tokens committed in earlier steps be masked again (<see cref="DecodeOptions.Recompete"/>).</param>
     /// <exception cref="InvalidOperationException"><see cref="Accept"/> was not called for this step.</exception>
-    public void Remask(ReadOnlySpan<float> confidence, int maskCount, double choiceTemperature, ulong seed, DecodeStage stage, int step)
+    public void Remask(ReadOnlySpan<float> confidence, int maskCount, double choiceTemperature, ulong seed, DecodeStage stage, int step, bool recompete = false)
     {
         if (!_accepted)
         {
@@ -216,7 +222,12 @@ public sealed class TokenState
             throw new ArgumentOutOfRangeException(nameof(choiceTemperature), choiceTemperature, "Must be finite and ≥ 0.");
         }
 
-        var candidates = _wasMasked.AsSpan().Count(true);
+        var candidates = 0;
+        for (var i = 0; i < Tokens.Length; i++)
+        {
+            candidates += IsCandidate(i, recompete) ? 1 : 0;
+        }
+
         ArgumentOutOfRangeException.ThrowIfNegative(maskCount);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maskCount, candidates);
 
@@ -225,10 +236,10 @@ public sealed class TokenState
         for (var i = 0; i < scores.Length; i++)
         {
             order[i] = i;
-            if (!_wasMasked[i])
+            if (!IsCandidate(i, recompete))
             {
-                // Fixed tokens (user-known or accepted in an earlier step) must never be masked again. Their
-                // confidence of 1 is not enough: log 1 = 0 and Gumbel noise can lift a sampled token's score above 0.
+                // Fixed tokens (user-known, or accepted in an earlier step without re-competition) must never be masked
+                // again. Their confidence of 1 is not enough: log 1 = 0 and Gumbel noise can lift a sampled token's score above 0.
                 scores[i] = double.PositiveInfinity;
                 continue;
             }
@@ -260,11 +271,12 @@ public sealed class TokenState
 
     /// <summary>
     /// Checks a replica's answer for this state without changing it: at every masked position a codebook token
-    /// (not the mask token, not negative) and, when <paramref name="confidence"/> is given, a probability.
+    /// (not the mask token, not negative) and, when <paramref name="confidence"/> is given, a probability there
+    /// and, with <paramref name="recompete"/>, at every position not <see cref="Known"/>.
     /// Lets a caller reject a bad answer before any state of a batch has moved on.
     /// </summary>
     /// <exception cref="ArgumentException">Lengths differ or a value is invalid.</exception>
-    public void CheckSample(ReadOnlySpan<int> sampled, ReadOnlySpan<float> confidence)
+    public void CheckSample(ReadOnlySpan<int> sampled, ReadOnlySpan<float> confidence, bool recompete = false)
     {
         CheckLength(sampled.Length, nameof(sampled));
         if (!confidence.IsEmpty)
@@ -274,22 +286,21 @@ public sealed class TokenState
 
         for (var i = 0; i < Tokens.Length; i++)
         {
-            if (Tokens[i] != MaskTokenId)
-            {
-                continue;
-            }
-
-            if (sampled[i] == MaskTokenId || sampled[i] < 0)
+            var masked = Tokens[i] == MaskTokenId;
+            if (masked && (sampled[i] == MaskTokenId || sampled[i] < 0))
             {
                 throw new ArgumentException($"Sampled token {sampled[i]} at masked position {i} is not a codebook entry.", nameof(sampled));
             }
 
-            if (!confidence.IsEmpty && !IsProbability(confidence[i]))
+            if ((masked || (recompete && !Known[i])) && !confidence.IsEmpty && !IsProbability(confidence[i]))
             {
                 throw new ArgumentException($"Confidence {confidence[i]} at position {i} is not a probability.", nameof(confidence));
             }
         }
     }
+
+    // Between Accept and Remask: which positions re-masking may choose. The user's tokens never compete.
+    private bool IsCandidate(int position, bool recompete) => _wasMasked[position] || (recompete && !Known[position]);
 
     // Slightly above 1 is rounding, not an error; NaN and negatives are.
     private static bool IsProbability(float c) => c >= 0 && !float.IsInfinity(c);

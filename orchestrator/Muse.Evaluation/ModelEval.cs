@@ -46,6 +46,9 @@ public sealed record EvalOptions
 
     /// <summary>First seed; prompt i uses seed + i. Default 1.</summary>
     public ulong Seed { get; init; } = 1;
+
+    /// <summary>Re-competition of committed base tokens in the adherence and editing rows; null (default) = the pipeline's.</summary>
+    public bool? Recompete { get; init; }
 }
 
 /// <summary>
@@ -113,7 +116,7 @@ public static class ModelEval
                 {
                     Prompt = prompts[i].Caption,
                     Seed = options.Seed + (ulong)i,
-                    Decoding = new DecodingOptions { BaseSteps = steps, SrSteps = options.SrSteps, GuidanceScale = guidance },
+                    Decoding = Decoding(options, steps, guidance),
                 };
                 var rgb = await pipeline.GenerateAsync(request, ct);
                 generated++;
@@ -151,6 +154,23 @@ public static class ModelEval
 
         var trained = models.Models.All(m => m.Model.Trained);
         return new EvalResult(pipeline.Name, trained, psnr64, psnr128, sr, bicubic, curve, guidanceRows, inpainting, outpainting, imagesPerSecond);
+    }
+
+    // The decoding options of one generated or edited image: steps and guidance as the row says, the rest the pipeline's.
+    private static DecodingOptions Decoding(EvalOptions options, int baseSteps, float? guidance)
+    {
+        var decoding = new DecodingOptions { BaseSteps = baseSteps, SrSteps = options.SrSteps };
+        if (guidance is { } scale)
+        {
+            decoding.GuidanceScale = scale;
+        }
+
+        if (options.Recompete is { } recompete)
+        {
+            decoding.Recompete = recompete;
+        }
+
+        return decoding;
     }
 
     // Render → PNG → Tokenize → Detokenize → PSNR against the render, at the base and the SR resolution.
@@ -223,7 +243,7 @@ public static class ModelEval
         for (var i = 0; i < cases.Count; i++)
         {
             var edit = request(cases[i], options.Seed + (ulong)i);
-            edit.Decoding = new DecodingOptions { BaseSteps = options.BaseSteps, SrSteps = options.SrSteps };
+            edit.Decoding = Decoding(options, options.BaseSteps, guidance: null);
             var result = await pipeline.EditAsync(edit, ct);
             var (original, intended, changed) = expect(cases[i]);
             correct += SceneChecker.Check(result, pipeline.Size, intended).AllCorrect ? 1 : 0;

@@ -112,24 +112,9 @@ public sealed class InProcessStages : IStageGateway, IDisposable
         }
 
         public ValueTask<SampledTokens> SampleAsync(
-            IReadOnlyList<TokenState> states, int step, int steps, float guidanceScale, float samplingTemperature, CancellationToken ct)
+            IReadOnlyList<TokenState> states, int step, int steps, float guidanceScale, float samplingTemperature, bool committedConfidence, CancellationToken ct)
         {
-            var model = session.Model.Manifest;
-            var length = model.GridHeight * model.GridWidth;
-            var tokens = new int[states.Count * length];   // [batch, h*w]
-            for (var i = 0; i < states.Count; i++)
-            {
-                states[i].Tokens.CopyTo(tokens, i * length);
-            }
-
-            var input = session.ReadStep(new DecodeStep
-            {
-                Tokens = TensorConvert.FromInt32(tokens, states.Count, model.GridHeight, model.GridWidth),
-                Step = step,
-                Steps = steps,
-                GuidanceScale = guidanceScale,
-                SamplingTemperature = samplingTemperature,
-            });
+            var input = session.ReadStep(DecodeSteps.Create(session.Model.Manifest, states, step, steps, guidanceScale, samplingTemperature, committedConfidence));
             var result = runner.Run(session, input, ct);
             return ValueTask.FromResult(new SampledTokens(states.Count, result.Tokens, result.Confidence));
         }

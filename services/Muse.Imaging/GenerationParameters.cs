@@ -57,6 +57,17 @@ public sealed record GenerationParameters
     /// <summary>Gumbel temperature of confidence re-masking.</summary>
     public required float ChoiceTemperature { get; init; }
 
+    /// <summary>
+    /// Whether committed tokens competed again in the base stage. Written only when true, so images decoded without
+    /// it (and every image written before it existed) keep their bytes.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Recompete { get; init; }
+
+    /// <summary>Whether committed tokens competed again in the super-resolution stage; written only when true.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool SrRecompete { get; init; }
+
     /// <summary>The pipeline that ran.</summary>
     public required string Pipeline { get; init; }
 
@@ -129,6 +140,9 @@ public sealed record GenerationParameters
                 // Images written before the SR stage had its own temperature sampled it at the base's.
                 SrSamplingTemperature = SrSamplingTemperature ?? SamplingTemperature,
                 ChoiceTemperature = ChoiceTemperature,
+                // Explicit either way: a pipeline that turns it on must not add it to an image decoded without it.
+                Recompete = Recompete,
+                SrRecompete = SrRecompete,
             },
             NumImages = 1,
         };

@@ -63,6 +63,15 @@ public sealed record PipelineDefaults
     /// <summary>How the choice temperature is annealed: <c>maskGit</c> (default, c · (1 − (t+1)/T)) or <c>linear</c> (aMUSEd, linspace(c, 0, T)).</summary>
     public string ChoiceTemperatureSchedule { get; init; } = "maskGit";
 
+    /// <summary>
+    /// Re-competition in the base stage (decoding option <c>recompete</c>): committed tokens are scored again at every
+    /// step and ranked with the new ones for re-masking. Default false.
+    /// </summary>
+    public bool Recompete { get; init; }
+
+    /// <summary>Re-competition in the super-resolution stage (decoding option <c>sr_recompete</c>). Default false.</summary>
+    public bool SrRecompete { get; init; }
+
     /// <summary>Mask schedule name: <c>cosine</c> (default, Muse and MaskGIT), <c>linear</c>, <c>square</c>, <c>cubic</c>.</summary>
     public string MaskSchedule { get; init; } = "cosine";
 

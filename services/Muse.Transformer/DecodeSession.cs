@@ -119,11 +119,12 @@ public sealed class DecodeSession
 
         var tokens = DecodeValidation.Int32(step.Tokens, [BatchSize, manifest.GridHeight, manifest.GridWidth]);   // [B, h, w]
         DecodeValidation.Require(
-            Array.TrueForAll(tokens, t => t >= 0 && t <= Model.MaskTokenId),
+            // Exactly the message's set: a committed token is scored against the K logits of its position (re-competition).
+            Array.TrueForAll(tokens, t => (t >= 0 && t < Model.CodebookSize) || t == Model.MaskTokenId),
             step.Tokens,
             $"must hold codebook ids in [0, {Model.CodebookSize}) or the mask token {Model.MaskTokenId}.");
 
-        return new DecodeStepInput(tokens, step.Step, step.Steps, step.GuidanceScale, step.SamplingTemperature);
+        return new DecodeStepInput(tokens, step.Step, step.Steps, step.GuidanceScale, step.SamplingTemperature, step.CommittedConfidence);
     }
 
     /// <summary>
@@ -180,10 +181,11 @@ public sealed record ConditioningRows(
 /// <param name="Steps">Total steps T.</param>
 /// <param name="GuidanceScale">Classifier-free guidance scale s.</param>
 /// <param name="SamplingTemperature">Categorical sampling temperature; 0 = greedy.</param>
-public sealed record DecodeStepInput(int[] Tokens, int Step, int Steps, float GuidanceScale, float SamplingTemperature);
+/// <param name="CommittedConfidence">Also score the tokens at unmasked positions (re-competition).</param>
+public sealed record DecodeStepInput(int[] Tokens, int Step, int Steps, float GuidanceScale, float SamplingTemperature, bool CommittedConfidence);
 
 /// <summary>What a step sends back.</summary>
 /// <param name="Tokens">[B, N] sampled tokens at masked positions, input tokens elsewhere.</param>
-/// <param name="Confidence">[B, N] probability of each sampled token; 1 at unmasked positions.</param>
+/// <param name="Confidence">[B, N] probability of each sampled token; at unmasked positions 1, or the committed token's probability when the step asked for it.</param>
 /// <param name="Rows">Graph rows the step took (B, or 2B with guidance).</param>
 public sealed record StepResult(int[] Tokens, float[] Confidence, int Rows);

@@ -136,7 +136,7 @@ public sealed class StepRunner(ILogger<StepRunner> logger)
         {
             sampled = GuidedStep.Sample(
                 logits, step.Tokens, images, guided: rows.Rows > images, step.GuidanceScale, step.SamplingTemperature,
-                session.Seeds, model.Stage, step.Step, model.MaskTokenId);
+                session.Seeds, model.Stage, step.Step, model.MaskTokenId, step.CommittedConfidence);
         }
         catch (ArgumentException ex)
         {

@@ -21,6 +21,7 @@ internal sealed class FakeReplica(IReadOnlyList<ulong> seeds, DecodeStage stage,
         int steps,
         float guidanceScale,
         float samplingTemperature,
+        bool committedConfidence,
         CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
@@ -50,7 +51,7 @@ internal sealed class FakeReplica(IReadOnlyList<ulong> seeds, DecodeStage stage,
 
         var sampled = new int[tokens.Length];        // [batch, N]
         var confidence = new float[tokens.Length];   // [batch, N]
-        Sampler.SampleBatchInto(logits, tokens, states[0].MaskTokenId, samplingTemperature, seeds.ToArray(), stage, step, sampled, confidence);
+        Sampler.SampleBatchInto(logits, tokens, states[0].MaskTokenId, samplingTemperature, seeds.ToArray(), stage, step, sampled, confidence, committedConfidence);
         return ValueTask.FromResult(new SampledTokens(states.Count, Corrupt?.Invoke(sampled) ?? sampled, confidence));
     }
 }

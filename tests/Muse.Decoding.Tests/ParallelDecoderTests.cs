@@ -55,7 +55,7 @@ public sealed class ParallelDecoderTests
         await ParallelDecoder.DecodeAsync(new FakeReplica([9], DecodeStage.Base, Codebook), decoded, options, DecodeStage.Base, [9], 0, null, CancellationToken.None);
         for (var step = 0; step < 6; step++)
         {
-            var sampled = await replica.SampleAsync([byHand], step, 6, 2f, 1f, CancellationToken.None);
+            var sampled = await replica.SampleAsync([byHand], step, 6, 2f, 1f, false, CancellationToken.None);
             byHand.Accept(sampled.TokensOf(0));
             // MaskGIT anneals the choice temperature with the ratio after this step: τ·(1 − (t+1)/T). τ = 1 keeps
             // noise and log-confidence comparable, so a wrong annealing changes the outcome.

@@ -57,4 +57,16 @@ public sealed class DecodingSettingsTests
         Assert.Equal((5, 2.5f, Decoding.GuidanceSchedule.Linear, 0.5f, 4f), (sut.Base.Steps, sut.Base.GuidanceScale, sut.Base.GuidanceSchedule, sut.Base.SamplingTemperature, sut.Base.ChoiceTemperature));
         Assert.Equal((3, 2.5f, Decoding.GuidanceSchedule.Linear, 0.25f, 4f), (sut.SuperResolution.Steps, sut.SuperResolution.GuidanceScale, sut.SuperResolution.GuidanceSchedule, sut.SuperResolution.SamplingTemperature, sut.SuperResolution.ChoiceTemperature));
     }
+
+    [Fact]
+    public void FromRequest_Recompete_OffUnlessThePipelineOrTheRequestTurnsItOnPerStage()
+    {
+        var unset = DecodingSettings.FromRequest(null, Defaults);
+        var pipelineOn = DecodingSettings.FromRequest(null, Defaults with { Recompete = true });
+        var requestOverrides = DecodingSettings.FromRequest(new DecodingOptions { Recompete = false, SrRecompete = true }, Defaults with { Recompete = true });
+
+        Assert.Equal((false, false), (unset.Base.Recompete, unset.SuperResolution.Recompete));
+        Assert.Equal((true, false), (pipelineOn.Base.Recompete, pipelineOn.SuperResolution.Recompete));
+        Assert.Equal((false, true), (requestOverrides.Base.Recompete, requestOverrides.SuperResolution.Recompete));
+    }
 }

@@ -118,6 +118,31 @@ public sealed class ImageEncodingTests
         Assert.Equal(0.5f, request.Decoding.SrSamplingTemperature);
     }
 
+    [Fact]
+    public void ToJson_RecompeteOff_WrittenAsBeforeAndReproducedOff()
+    {
+        var parameters = Parameters(seed: 3, prompt: "p");
+
+        var json = parameters.ToJson();
+        var request = GenerationParameters.FromJson(json).ToRequest();
+
+        Assert.DoesNotContain("ecompete", json, StringComparison.Ordinal);
+        Assert.True(request.Decoding.HasRecompete && request.Decoding.HasSrRecompete);
+        Assert.Equal((false, false), (request.Decoding.Recompete, request.Decoding.SrRecompete));
+    }
+
+    [Fact]
+    public void ToJson_RecompeteOn_RoundTripsIntoTheReproducingRequest()
+    {
+        var parameters = Parameters(seed: 3, prompt: "p") with { Recompete = true, SrRecompete = true };
+
+        var json = parameters.ToJson();
+        var request = GenerationParameters.FromJson(json).ToRequest();
+
+        Assert.Contains("\"recompete\":true", json, StringComparison.Ordinal);
+        Assert.Equal((true, true), (request.Decoding.Recompete, request.Decoding.SrRecompete));
+    }
+
     private static GenerationParameters Parameters(ulong seed, string prompt) => new()
     {
         Prompt = prompt,

@@ -171,7 +171,7 @@ public sealed class MuseServiceTests : IDisposable
             }
 
             public async ValueTask<SampledTokens> SampleAsync(
-                IReadOnlyList<TokenState> states, int step, int steps, float guidanceScale, float samplingTemperature, CancellationToken ct)
+                IReadOnlyList<TokenState> states, int step, int steps, float guidanceScale, float samplingTemperature, bool committedConfidence, CancellationToken ct)
             {
                 if (stages.HoldFirstStep is { } hold && stages.FirstStepReached.TrySetResult())
                 {

@@ -66,10 +66,10 @@ internal sealed class StreamSampler(AsyncDuplexStreamingCall<DecodeRequest, Deco
     public List<DecodeReply> Replies { get; } = [];
 
     public async ValueTask<SampledTokens> SampleAsync(
-        IReadOnlyList<TokenState> states, int step, int steps, float guidanceScale, float samplingTemperature, CancellationToken ct)
+        IReadOnlyList<TokenState> states, int step, int steps, float guidanceScale, float samplingTemperature, bool committedConfidence, CancellationToken ct)
     {
         var tokens = states.SelectMany(s => s.Tokens).ToArray();   // [batch, N]
-        await call.RequestStream.WriteAsync(Requests.Step(model, tokens, step, steps, guidanceScale, samplingTemperature), ct);
+        await call.RequestStream.WriteAsync(Requests.Step(model, tokens, step, steps, guidanceScale, samplingTemperature, committedConfidence), ct);
         Assert.True(await call.ResponseStream.MoveNext(ct), "The stream ended before the reply.");
         var reply = call.ResponseStream.Current;
         Replies.Add(reply);

@@ -45,6 +45,39 @@ public sealed class DecodeTests(TransformerHosts hosts)
     }
 
     [Theory]
+    [InlineData(TransformerHosts.BaseModel, 1f)]
+    [InlineData(TransformerHosts.SuperResolutionModel, 0.5f)]
+    [InlineData(TransformerHosts.BaseModel, 0f)]
+    public async Task Decode_CommittedConfidence_ScoresCommittedTokensAndChangesNothingElse(string modelId, float temperature)
+    {
+        var (host, model) = hosts.Replica(modelId);
+        var tokens = Requests.PartlyMasked(model, batch: 2);
+        var client = new TokenTransformer.TokenTransformerClient(host.Channel);
+
+        var replies = await DecodeStream.RunAsync(
+            client,
+            Requests.Conditioning(model, [7, 8]),
+            Requests.Step(model, tokens, step: 2, steps: 8, samplingTemperature: temperature),
+            Requests.Step(model, tokens, step: 2, steps: 8, samplingTemperature: temperature, committedConfidence: true));
+
+        var (plain, scored) = (replies[0], replies[1]);
+        Assert.Equal(plain.Tokens, scored.Tokens);
+        var (plainConfidence, scoredConfidence) = (Requests.Confidence(plain), Requests.Confidence(scored));
+        for (var i = 0; i < tokens.Length; i++)
+        {
+            if (tokens[i] == model.MaskTokenId)
+            {
+                Assert.Equal(plainConfidence[i], scoredConfidence[i]);
+            }
+            else
+            {
+                Assert.Equal(1f, plainConfidence[i]);
+                Assert.True(scoredConfidence[i] is > 0f and < 1f, $"Confidence {scoredConfidence[i]} of the committed token at position {i}.");
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(TransformerHosts.BaseModel)]
     [InlineData(TransformerHosts.SuperResolutionModel)]
     public async Task Decode_PartlyMaskedTokens_KeepsUnmaskedAndSamplesMasked(string modelId)

@@ -73,7 +73,8 @@ internal static class Requests
     }
 
     public static DecodeRequest Step(
-        ModelDescriptor model, int[] tokens, int step = 0, int steps = 8, float guidanceScale = 3f, float samplingTemperature = 1f)
+        ModelDescriptor model, int[] tokens, int step = 0, int steps = 8, float guidanceScale = 3f, float samplingTemperature = 1f,
+        bool committedConfidence = false)
     {
         var batch = tokens.Length / (model.GridHeight * model.GridWidth);
         return new DecodeRequest
@@ -85,6 +86,7 @@ internal static class Requests
                 Steps = steps,
                 GuidanceScale = guidanceScale,
                 SamplingTemperature = samplingTemperature,
+                CommittedConfidence = committedConfidence,
             },
         };
     }

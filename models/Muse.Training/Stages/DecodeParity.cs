@@ -130,11 +130,11 @@ internal sealed class DecodeParity(TrainOptions options, SceneData data, TextWri
         }
 
         public ValueTask<SampledTokens> SampleAsync(
-            IReadOnlyList<TokenState> states, int step, int steps, float guidanceScale, float samplingTemperature, CancellationToken ct)
+            IReadOnlyList<TokenState> states, int step, int steps, float guidanceScale, float samplingTemperature, bool committedConfidence, CancellationToken ct)
         {
             var guided = Guidance.NeedsUnconditional(guidanceScale);
             var logits = Logits(GuidedSampling.Tokens(states), guided);
-            return ValueTask.FromResult(GuidedSampling.Sample(logits, states, guided, guidanceScale, samplingTemperature, _seeds, _stage, step, _manifest.MaskTokenId));
+            return ValueTask.FromResult(GuidedSampling.Sample(logits, states, guided, guidanceScale, samplingTemperature, _seeds, _stage, step, _manifest.MaskTokenId, committedConfidence));
         }
 
         public float[] Logits(long[] tokens, bool guided)

@@ -36,9 +36,10 @@ internal static class GuidedSampling
     /// <param name="stage">The decoding stage.</param>
     /// <param name="step">Step t.</param>
     /// <param name="maskTokenId">The mask token id.</param>
+    /// <param name="committedConfidence">Score the tokens at unmasked positions too (re-competition).</param>
     public static SampledTokens Sample(
         ReadOnlySpan<float> logits, IReadOnlyList<TokenState> states, bool guided, float guidanceScale, float samplingTemperature,
-        IReadOnlyList<ulong> seeds, DecodeStage stage, int step, int maskTokenId)
+        IReadOnlyList<ulong> seeds, DecodeStage stage, int step, int maskTokenId, bool committedConfidence)
     {
         ArgumentNullException.ThrowIfNull(states);
         var length = states[0].Length;
@@ -48,6 +49,6 @@ internal static class GuidedSampling
             states[image].Tokens.CopyTo(tokens.AsSpan(image * length, length));
         }
 
-        return GuidedStep.Sample(logits, tokens, states.Count, guided, guidanceScale, samplingTemperature, seeds, stage, step, maskTokenId);
+        return GuidedStep.Sample(logits, tokens, states.Count, guided, guidanceScale, samplingTemperature, seeds, stage, step, maskTokenId, committedConfidence);
     }
 }

@@ -72,6 +72,7 @@ internal sealed class TorchTokenSampler : ITokenSampler, IDisposable
         int steps,
         float guidanceScale,
         float samplingTemperature,
+        bool committedConfidence,
         CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(states);
@@ -83,7 +84,7 @@ internal sealed class TorchTokenSampler : ITokenSampler, IDisposable
 
         var guided = Guidance.NeedsUnconditional(guidanceScale);
         var logits = Logits(GuidedSampling.Tokens(states), states.Count, guided); // [rows, N, K]
-        return ValueTask.FromResult(GuidedSampling.Sample(logits, states, guided, guidanceScale, samplingTemperature, _seeds, _stage, step, (int)_model.MaskTokenId));
+        return ValueTask.FromResult(GuidedSampling.Sample(logits, states, guided, guidanceScale, samplingTemperature, _seeds, _stage, step, (int)_model.MaskTokenId, committedConfidence));
     }
 
     /// <summary>

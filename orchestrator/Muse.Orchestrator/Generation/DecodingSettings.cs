@@ -18,7 +18,8 @@ public sealed record DecodingSettings(DecodeOptions Base, DecodeOptions SuperRes
     /// <summary>
     /// Validates <paramref name="decoding"/> (INVALID_ARGUMENT naming the field, e.g. <c>decoding.base_steps</c>) and
     /// fills what it leaves unset from the pipeline's <paramref name="defaults"/>. Null = every field unset. The SR's
-    /// sampling temperature falls back to the pipeline's <c>srSamplingTemperature</c>, then to the base's.
+    /// sampling temperature falls back to the pipeline's <c>srSamplingTemperature</c>, then to the base's; each stage's
+    /// re-competition to the pipeline's own setting for that stage (off unless the pipeline turns it on).
     /// </summary>
     public static DecodingSettings FromRequest(DecodingOptions? decoding, PipelineDefaults defaults)
     {
@@ -67,10 +68,15 @@ public sealed record DecodingSettings(DecodeOptions Base, DecodeOptions SuperRes
             ChoiceTemperatureSchedule = Enum.Parse<ChoiceTemperatureSchedule>(defaults.ChoiceTemperatureSchedule, ignoreCase: true),
         };
         return new DecodingSettings(
-            common with { Steps = decoding.HasBaseSteps ? decoding.BaseSteps : defaults.BaseSteps },
+            common with
+            {
+                Steps = decoding.HasBaseSteps ? decoding.BaseSteps : defaults.BaseSteps,
+                Recompete = decoding.HasRecompete ? decoding.Recompete : defaults.Recompete,
+            },
             common with
             {
                 Steps = decoding.HasSrSteps ? decoding.SrSteps : defaults.SrSteps,
+                Recompete = decoding.HasSrRecompete ? decoding.SrRecompete : defaults.SrRecompete,
                 SamplingTemperature = decoding.HasSrSamplingTemperature ? decoding.SrSamplingTemperature
                     : defaults.SrSamplingTemperature is { } sr ? (float)sr
                     : common.SamplingTemperature,

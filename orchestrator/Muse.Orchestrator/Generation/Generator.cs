@@ -111,6 +111,8 @@ public sealed class Generator(StageRunner runner, IStageGateway stages, TimeProv
         SamplingTemperature = settings.Decoding.Base.SamplingTemperature,
         SrSamplingTemperature = settings.Decoding.SuperResolution.SamplingTemperature,
         ChoiceTemperature = settings.Decoding.Base.ChoiceTemperature,
+        Recompete = settings.Decoding.Base.Recompete,
+        SrRecompete = settings.Decoding.SuperResolution.Recompete,
         Pipeline = settings.Models.Pipeline,
         Models = [.. settings.Models.Models.Select(m => new ModelVersion(m.Stage, m.Model.Name, m.Model.Version))],
     };

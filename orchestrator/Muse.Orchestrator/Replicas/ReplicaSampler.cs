@@ -97,26 +97,9 @@ public sealed class ReplicaSampler : IReplicaSampler
 
     /// <inheritdoc/>
     public async ValueTask<SampledTokens> SampleAsync(
-        IReadOnlyList<TokenState> states, int step, int steps, float guidanceScale, float samplingTemperature, CancellationToken ct)
+        IReadOnlyList<TokenState> states, int step, int steps, float guidanceScale, float samplingTemperature, bool committedConfidence, CancellationToken ct)
     {
-        var length = _model.GridHeight * _model.GridWidth;
-        var tokens = new int[states.Count * length];   // [batch, h*w]
-        for (var i = 0; i < states.Count; i++)
-        {
-            states[i].Tokens.CopyTo(tokens, i * length);
-        }
-
-        var request = new DecodeRequest
-        {
-            Step = new DecodeStep
-            {
-                Tokens = TensorConvert.FromInt32(tokens, states.Count, _model.GridHeight, _model.GridWidth),
-                Step = step,
-                Steps = steps,
-                GuidanceScale = guidanceScale,
-                SamplingTemperature = samplingTemperature,
-            },
-        };
+        var request = new DecodeRequest { Step = DecodeSteps.Create(_model, states, step, steps, guidanceScale, samplingTemperature, committedConfidence) };
         var answered = await WithinStepTimeoutAsync($"step {step}", async token =>
         {
             await _call.RequestStream.WriteAsync(request, token);
