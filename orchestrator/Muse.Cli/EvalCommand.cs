@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using System.Text.Json;
 using Muse.Client;
 using Muse.Evaluation;
 using Spectre.Console;
@@ -11,6 +12,8 @@ namespace Muse.Cli;
 /// overall and by object count).</summary>
 internal static class EvalCommand
 {
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
+
     public static Command Create()
     {
         var prompts = new Option<int?>("--prompts") { Description = $"Held-out prompts per adherence point (default 40; {EvalOptions.HardPrompts} for --draw hard)" };
@@ -22,6 +25,7 @@ internal static class EvalCommand
         };
         var defaultsOnly = new Option<bool>("--defaults-only") { Description = "Measure adherence only at the pipeline's defaults (no steps curve, no guidance rows)" };
         var failures = new Option<bool>("--failures") { Description = "List the prompts failed at the defaults: what was wrong, what the checker found" };
+        var json = new Option<bool>("--json") { Description = "Print the result as one JSON object on stdout, failures at the defaults included" };
         var scenes = new Option<int>("--scenes") { Description = "Held-out scenes for the PSNR rows", DefaultValueFactory = _ => 40 };
         var edits = new Option<int>("--edits") { Description = "Held-out scenes of each editing row (inpainting, outpainting)", DefaultValueFactory = _ => 24 };
         var pipeline = new Option<string?>("--pipeline") { Description = "Pipeline to evaluate (default: the default pipeline)" };
@@ -32,7 +36,7 @@ internal static class EvalCommand
         };
         var command = new Command("eval", "Evaluate a pipeline on held-out synthetic scenes: VQ PSNR, SR gain over bicubic, prompt adherence vs steps and guidance")
         {
-            prompts, draw, scenes, edits, pipeline, seed, defaultsOnly, failures,
+            prompts, draw, scenes, edits, pipeline, seed, defaultsOnly, failures, json,
         };
         command.SetAction((parseResult, cancellationToken) => CommandRunner.RunAsync(
             async ct =>
@@ -53,6 +57,12 @@ internal static class EvalCommand
                 }
 
                 var result = await ModelEval.RunAsync(options, ct);
+                if (parseResult.GetValue(json))
+                {
+                    Console.Out.WriteLine(ToJson(result, options));
+                    return 0;
+                }
+
                 Render(result, options);
                 if (parseResult.GetValue(failures))
                 {
@@ -112,6 +122,49 @@ internal static class EvalCommand
         {
             AnsiConsole.Write(adherence);
         }
+    }
+
+    /// <summary>
+    /// The result as one JSON object: the PSNR rows in dB, <c>adherence</c> with the point at the defaults (and its
+    /// failures), the steps curve and the guidance rows, each as <c>all</c>, <c>one_object</c> and <c>two_objects</c>
+    /// tallies, and the editing rows.
+    /// </summary>
+    internal static string ToJson(EvalResult result, EvalOptions options)
+    {
+        static double Db(double value) => Math.Round(value, 3);
+        static object Tally(PromptTally t) => new { correct = t.Correct, prompts = t.Prompts };
+        static object Point(AdherencePoint p) => new
+        {
+            base_steps = p.BaseSteps,
+            guidance = p.GuidanceScale,
+            all = Tally(new(p.Correct, p.Prompts)),
+            one_object = Tally(p.OneObject),
+            two_objects = Tally(p.TwoObjects),
+        };
+        static object Edit(EditRow e) => new { correct = e.Correct, cases = e.Cases, psnr_kept = Db(e.PsnrOutsideMask) };
+        var summary = new
+        {
+            pipeline = result.Pipeline,
+            trained = result.Trained,
+            machine = $"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.ProcessArchitecture}",
+            draw = options.Draw.ToString().ToLowerInvariant(),
+            seed = options.Seed,
+            vq_psnr_64 = Db(result.VqPsnr64),
+            vq_psnr_128 = Db(result.VqPsnr128),
+            sr_psnr = Db(result.SrPsnr),
+            bicubic_psnr = Db(result.BicubicPsnr),
+            adherence = new
+            {
+                defaults = Point(result.AtDefaults),
+                failures = result.AtDefaults.Failures.Select(f => new { index = f.Index, prompt = f.Caption, wrong = f.Faults, found = f.Found }),
+                steps_curve = result.StepCurve.Select(Point),
+                guidance = result.Guidance.Select(Point),
+            },
+            inpainting = Edit(result.Inpainting),
+            outpainting = Edit(result.Outpainting),
+            images_per_second = Math.Round(result.ImagesPerSecond, 3),
+        };
+        return JsonSerializer.Serialize(summary, JsonOptions);
     }
 
     private static void RenderFailures(AdherencePoint point)
