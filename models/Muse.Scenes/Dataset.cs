@@ -74,6 +74,17 @@ public static class Dataset
         return [.. Enumerable.Range(0, count).Select(i => SceneSampler.SampleHeldOut(seed, i))];
     }
 
+    /// <summary>
+    /// The first <paramref name="count"/> samples of the hard held-out draw (see
+    /// <see cref="SceneSampler.SampleHardHeldOut"/>): mostly pairs with sizes and backgrounds stated, and small shapes
+    /// in corners. The same held-out contents as <see cref="HeldOutSamples"/>, another distribution over them.
+    /// </summary>
+    public static IReadOnlyList<SceneSample> HardHeldOutSamples(int count, ulong seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        return [.. Enumerable.Range(0, count).Select(i => SceneSampler.SampleHardHeldOut(seed, i))];
+    }
+
     private static (ulong Kind, ulong Key) ContentKey(SceneDescription description)
     {
         description.Validate();

@@ -1,9 +1,12 @@
+using System.Globalization;
+
 namespace Muse.Scenes;
 
 /// <summary>A shape found in an image by <see cref="SceneChecker.Analyze"/>.</summary>
 /// <param name="Colour">The palette colour its pixels unmix to.</param>
 /// <param name="Shape">Triangle by <paramref name="Skewness"/>, else circle or square by <paramref name="Squareness"/>.</param>
-/// <param name="Size">Classified from <paramref name="Extent"/>.</param>
+/// <param name="Size">Classified from <paramref name="Extent"/> (see <see cref="SceneChecker.SizeOf"/>); null when the
+/// extent is that of neither size the renderer draws.</param>
 /// <param name="Position">The cell of the centroid.</param>
 /// <param name="X">Centroid x as a fraction of the side (0 left, 1 right).</param>
 /// <param name="Y">Centroid y as a fraction of the side (0 top, 1 bottom).</param>
@@ -14,7 +17,13 @@ namespace Muse.Scenes;
 /// axis-aligned square (its diagonals are √2 longer than its side), 1/√2 for a circle.</param>
 /// <param name="Area">Pixels assigned to the shape (coverage at least 1/2).</param>
 public sealed record DetectedObject(
-    Colour Colour, Shape Shape, ObjectSize Size, GridPosition Position, double X, double Y, double Extent, double Skewness, double Squareness, int Area);
+    Colour Colour, Shape Shape, ObjectSize? Size, GridPosition Position, double X, double Y, double Extent, double Skewness, double Squareness, int Area)
+{
+    /// <summary>What was found, in words, with the measures shape and size are read from.</summary>
+    public string Summary() => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{Colour} {Shape} {Size?.ToString() ?? "neither-size"} {Position} (skew {Skewness:F2}, square {Squareness:F2}, extent {Extent:F2}, area {Area})");
+}
 
 /// <summary>What an image shows, as far as the checker can tell.</summary>
 /// <param name="Background">The background colour nearest to the image border.</param>
@@ -26,14 +35,16 @@ public sealed record SceneAnalysis(Background Background, IReadOnlyList<Detected
 /// <param name="Colour">Whether the matched shape has the expected colour.</param>
 /// <param name="Shape">Whether it has the expected shape.</param>
 /// <param name="Position">Whether it is in the expected cell; null when no position was expected.</param>
-/// <param name="Size">Whether it has the expected size; null when no size was expected.</param>
-public sealed record ObjectCheck(DetectedObject? Detected, bool Colour, bool Shape, bool? Position, bool? Size)
+/// <param name="Size">Whether its extent is that of the stated size, or of either size when the caption states none
+/// (the renderer draws only these two, so a shape of neither is not what any caption describes).</param>
+public sealed record ObjectCheck(DetectedObject? Detected, bool Colour, bool Shape, bool? Position, bool Size)
 {
     /// <summary>Every checked attribute is right.</summary>
-    public bool AllCorrect => Colour && Shape && Position != false && Size != false;
+    public bool AllCorrect => Colour && Shape && Position != false && Size;
 }
 
-/// <summary>Prompt adherence of one image. Attributes the caption left unsaid are null (not checked).</summary>
+/// <summary>Prompt adherence of one image. Attributes the caption left unsaid are null (not checked); sizes are
+/// always checked (see <see cref="ObjectCheck.Size"/>).</summary>
 /// <param name="Background">Whether the background is the expected one; null when none was expected.</param>
 /// <param name="Objects">One check per expected object, in caption order.</param>
 /// <param name="Relation">Whether the relation of a pair holds between the matched shapes; null for one object.</param>
@@ -45,6 +56,19 @@ public sealed record SceneCheckResult(
     /// <summary>Every checked attribute of the scene and of each object is right.</summary>
     public bool AllCorrect =>
         Background != false && Relation != false && ObjectCount && Objects.All(o => o.AllCorrect);
+
+    /// <summary>What is wrong, in words: "count", "relation", "background", and "object(…)" naming the wrong
+    /// attributes of each expected object, in caption order; empty when <see cref="AllCorrect"/>.</summary>
+    public IReadOnlyList<string> Faults()
+    {
+        string?[] scene = [ObjectCount ? null : "count", Relation == false ? "relation" : null, Background == false ? "background" : null];
+        var objects = Objects.Where(o => !o.AllCorrect).Select(o =>
+        {
+            string?[] attributes = [o.Colour ? null : "colour", o.Shape ? null : "shape", o.Position == false ? "position" : null, o.Size ? null : "size"];
+            return $"object({string.Join(' ', attributes.OfType<string>())})";
+        });
+        return [.. scene.OfType<string>(), .. objects];
+    }
 }
 
 /// <summary>
@@ -58,7 +82,8 @@ public sealed record SceneCheckResult(
 /// (not orange) and makes coverage a soft mask that blur preserves. Pixels with coverage ≥ 1/2 are grouped into
 /// 4-connected components; components smaller than about a third of a small triangle are noise. Around each
 /// component a soft mask is read off the coverage; shape comes from its vertical skewness (triangles) and its
-/// diagonal-to-axis extent ratio (squares vs circles), size from its extent, position from its centroid's cell.
+/// diagonal-to-axis extent ratio (squares vs circles), size from its extent (none when it is neither size's),
+/// position from its centroid's cell.
 /// Both shape features are ratios of soft sums, so they hold at any resolution and under mild blur.
 /// </remarks>
 public static class SceneChecker
@@ -76,6 +101,19 @@ public static class SceneChecker
 
     /// <summary>Extent (fraction of the side) from which a shape is large: the geometric mean of 0.16 and 0.28.</summary>
     public const double LargeExtentLimit = 0.21;
+
+    /// <summary>
+    /// Extent below which a shape is too small to be small: 0.10. The renderer draws exactly two extents, 0.16 and
+    /// 0.28. Renders at 64 and 128 px with up to three blur passes measure small shapes at 0.123–0.162 and large ones
+    /// at 0.245–0.282: blur only shrinks the soft extent, most for triangles, whose thin apex and corners fall under
+    /// the coverage floor. This limit and <see cref="LargeExtentMaximum"/> sit a factor 1.25 beyond those extremes,
+    /// so a size is refused only when it is clearly neither (below 0.095 a triangle is dropped as noise anyway).
+    /// </summary>
+    public const double SmallExtentMinimum = 0.10;
+
+    /// <summary>Extent above which a shape is too big to be large: 0.35, a factor 1.25 above the largest render
+    /// (see <see cref="SmallExtentMinimum"/>).</summary>
+    public const double LargeExtentMaximum = 0.35;
 
     // Soft-mask ramp: coverage below 0.15 is noise, above 0.85 solid; linear between, so the midpoint stays put.
     private const double CoverageFloor = 0.15;
@@ -116,7 +154,7 @@ public static class SceneChecker
             found?.Colour == want.Colour,
             found?.Shape == want.Shape,
             want.Position is { } position ? found?.Position == position : null,
-            want.Size is { } objectSize ? found?.Size == objectSize : null)).ToList();
+            found?.Size is { } foundSize && (want.Size ?? foundSize) == foundSize)).ToList();
 
         bool? relation = expected.Relation is { } r
             ? checks[0].Detected is { } a && checks[1].Detected is { } b && Holds(r, a, b)
@@ -245,9 +283,19 @@ public static class SceneChecker
         var extent = Math.Max(width, height) / size;
         var (centreX, centreY) = ((cx + x0) / size, (cy + y0) / size);
         return new DetectedObject(
-            Colours[colour], shape, extent >= LargeExtentLimit ? ObjectSize.Large : ObjectSize.Small,
+            Colours[colour], shape, SizeOf(extent),
             SceneGeometry.CellAt(centreX, centreY), centreX, centreY, extent, skewness, squareness, members.Count);
     }
+
+    /// <summary>The size a shape of <paramref name="extent"/> (larger side as a fraction of the image side) is drawn
+    /// at, or null when it is outside both sizes' ranges (<see cref="SmallExtentMinimum"/> to
+    /// <see cref="LargeExtentMaximum"/>, split at <see cref="LargeExtentLimit"/>).</summary>
+    public static ObjectSize? SizeOf(double extent) => extent switch
+    {
+        < SmallExtentMinimum or > LargeExtentMaximum => null,
+        < LargeExtentLimit => ObjectSize.Small,
+        _ => ObjectSize.Large,
+    };
 
     // A pair's cells differ by at least one row or column (1/3 of the side); half of that separates noise from order.
     private static bool Holds(Relation relation, DetectedObject a, DetectedObject b) => relation switch

@@ -64,7 +64,7 @@ internal static class CheckCommand
         else
         {
             AnsiConsole.MarkupLine($"\"{Markup.Escape(caption)}\": {(result.AllCorrect ? "[green]matches[/]" : "[red]does not match[/]")}");
-            var detected = string.Join("; ", result.Analysis.Objects.Select(o => $"{o.Colour} {o.Size} {o.Shape} at {o.Position}"));
+            var detected = string.Join("; ", result.Analysis.Objects.Select(o => $"{o.Colour} {o.Size?.ToString() ?? "neither-size"} {o.Shape} at {o.Position}"));
             AnsiConsole.MarkupLineInterpolated(
                 $"[grey]background {Verdict(result.Background)}, objects found {Verdict(result.ObjectCount)}, relation {Verdict(result.Relation)}; detected: {detected}[/]");
         }

@@ -1,4 +1,5 @@
 using Muse.Evaluation;
+using Muse.Scenes;
 
 namespace Muse.Evaluation.Tests;
 
@@ -53,6 +54,7 @@ public sealed class ModelEvalTests
         Assert.Equal([1, 2], result.StepCurve.Select(p => p.BaseSteps));
         Assert.Equal([0f, 3f], result.Guidance.Select(p => p.GuidanceScale));
         Assert.All(result.StepCurve.Concat(result.Guidance), p => Assert.Equal(1, p.Prompts));
+        Assert.Equal(1, result.AtDefaults.Prompts);
         Assert.InRange(result.VqPsnr64, 1, 100);
         Assert.InRange(result.VqPsnr128, 1, 100);
         Assert.True(double.IsFinite(result.SrGain));
@@ -61,5 +63,30 @@ public sealed class ModelEvalTests
         Assert.InRange(result.Inpainting.PsnrOutsideMask, 1, 100);
         Assert.Equal(1, result.Outpainting.Cases);
         Assert.InRange(result.Outpainting.PsnrOutsideMask, 1, 100);
+    }
+
+    [Fact]
+    public async Task RunAsync_HardDrawDefaultsOnly_TalliesOneAndTwoObjectPromptsOfTheHardDraw()
+    {
+        var options = new EvalOptions
+        {
+            Prompts = 6, Draw = PromptDraw.Hard, Scenes = 1, Edits = 1, StepCurve = [], GuidanceScales = [], SrSteps = 2, Pipeline = "muse-random",
+        };
+        var prompts = Dataset.HardHeldOutSamples(6, options.Seed + 1);
+
+        var result = await ModelEval.RunAsync(options, CancellationToken.None);
+
+        var point = result.AtDefaults;
+        Assert.Empty(result.StepCurve);
+        Assert.Empty(result.Guidance);
+        Assert.Equal(prompts.Count(p => p.Description.Objects.Count == 1), point.OneObject.Prompts);
+        Assert.Equal(prompts.Count(p => p.Description.Objects.Count == 2), point.TwoObjects.Prompts);
+        Assert.Equal(6, point.Prompts);
+        Assert.Equal(point.Prompts - point.Correct, point.Failures.Count);
+        Assert.All(point.Failures, f =>
+        {
+            Assert.Equal(prompts[f.Index].Caption, f.Caption);
+            Assert.NotEmpty(f.Faults);
+        });
     }
 }

@@ -23,6 +23,33 @@ public sealed class DatasetTests
     }
 
     [Fact]
+    public void HardHeldOutSamples_AreHeldOutMostlyPairsWithSizesAndBackgroundsAndSmallShapesInCorners()
+    {
+        var samples = Dataset.HardHeldOutSamples(400, 2);
+        var single = samples.Where(s => s.Description.Objects.Count == 1).Select(s => s.Description.Objects[0]).ToList();
+        GridPosition[] corners = [GridPosition.TopLeft, GridPosition.TopRight, GridPosition.BottomLeft, GridPosition.BottomRight];
+
+        Assert.All(samples, s => Assert.True(Dataset.IsHeldOut(s.Caption), s.Caption));
+        Assert.All(samples, s => Assert.Equal(s.Description, Captions.Parse(s.Caption)));
+        Assert.All(samples, s => Assert.True(s.Description.Background is not null && s.Description.Objects.All(o => o.Size is not null), s.Caption));
+        Assert.InRange(samples.Count - single.Count, 0.65 * samples.Count, 0.85 * samples.Count);
+        Assert.InRange(single.Count(o => o.Size == ObjectSize.Small && corners.Contains(o.Position!.Value)), 0.3 * single.Count, single.Count);
+    }
+
+    [Fact]
+    public void HardHeldOutSamples_AreAPureFunctionOfTheSeed()
+    {
+        var again = Dataset.HardHeldOutSamples(50, 2);
+        var prefix = Dataset.HardHeldOutSamples(20, 2);
+        var otherSeed = Dataset.HardHeldOutSamples(50, 3);
+
+        Assert.Equal(Dataset.HardHeldOutSamples(50, 2), again);
+        Assert.Equal(again.Take(20), prefix);
+        Assert.NotEqual(again.Select(s => s.Caption), otherSeed.Select(s => s.Caption));
+        Assert.NotEqual(again.Select(s => s.Caption), Dataset.HeldOutSamples(50, 2).Select(s => s.Caption));
+    }
+
+    [Fact]
     public void IsHeldOut_EveryParaphraseAndMirrorOfAContent_Agrees()
     {
         var pair = Dataset.HeldOutSamples(300).First(s => s.Description.Relation == Relation.Above).Description;

@@ -8,6 +8,24 @@ public sealed class SceneCheckerTests
     private static List<SceneSpec> Specs(int count, int objects) =>
         [.. Dataset.TrainingSamples(21, 0, count * 3).Select(s => s.Spec).Where(s => s.Objects.Count == objects).Take(count)];
 
+    // The centred side² window of a size² image; pixels outside it are the image's corner colour.
+    private static byte[] Window(byte[] rgb, int size, int side)
+    {
+        var window = new byte[side * side * 3];
+        var offset = (size - side) / 2;
+        for (var y = 0; y < side; y++)
+        {
+            for (var x = 0; x < side; x++)
+            {
+                var (sx, sy) = (x + offset, y + offset);
+                var source = sx >= 0 && sy >= 0 && sx < size && sy < size ? ((sy * size) + sx) * 3 : 0;
+                rgb.AsSpan(source, 3).CopyTo(window.AsSpan(((y * side) + x) * 3));
+            }
+        }
+
+        return window;
+    }
+
     private static SceneSpec Replace(SceneSpec spec, Func<SceneObject, SceneObject> change) =>
         spec with { Objects = [change(spec.Objects[0]), .. spec.Objects.Skip(1)] };
 
@@ -70,6 +88,61 @@ public sealed class SceneCheckerTests
     }
 
     [Fact]
+    public void SizeLimits_LieAtLeastAFactorOf115BeyondTheExtentsOfBlurredRenders()
+    {
+        var extents = new Dictionary<ObjectSize, List<double>> { [ObjectSize.Small] = [], [ObjectSize.Large] = [] };
+        foreach (var (sample, size) in Dataset.TrainingSamples(13, 0, 200).SelectMany(s => new[] { (s, 64), (s, 128) }))
+        {
+            for (var passes = 0; passes <= 3; passes++)
+            {
+                var rgb = SceneRenderer.Render(sample.Spec, size);
+                var analysis = SceneChecker.Analyze(passes == 0 ? rgb : Degrade.Blur(rgb, size, passes), size);
+                foreach (var o in sample.Spec.Objects)
+                {
+                    extents[o.Size].Add(analysis.Objects.Single(d => d.Colour == o.Colour).Extent);
+                }
+            }
+        }
+
+        // 64 px with three blur passes sets the lower edges (blurred triangles), clean squares the upper ones.
+        const double Margin = 1.15;
+        var (small, large) = (extents[ObjectSize.Small], extents[ObjectSize.Large]);
+        Assert.InRange(small.Min(), SceneChecker.SmallExtentMinimum * Margin, double.MaxValue);
+        Assert.InRange(small.Max(), 0, SceneChecker.LargeExtentLimit / Margin);
+        Assert.InRange(large.Min(), SceneChecker.LargeExtentLimit * Margin, double.MaxValue);
+        Assert.InRange(large.Max(), 0, SceneChecker.LargeExtentMaximum / Margin);
+    }
+
+    [Theory]
+    [InlineData(Shape.Circle, 128, 64)]
+    [InlineData(Shape.Square, 128, 64)]
+    [InlineData(Shape.Triangle, 128, 64)]
+    [InlineData(Shape.Circle, 64, 208)]
+    [InlineData(Shape.Square, 64, 208)]
+    public void Check_ShapeOfNeitherSize_IsRefusedWhetherOrNotTheCaptionStatesASize(Shape shape, int rendered, int side)
+    {
+        var spec = new SceneSpec(Background.White, [new SceneObject(shape, Colour.Blue, ObjectSize.Large, GridPosition.Center)]);
+        var stated = SceneDescription.Of(spec);
+        var unstated = SceneDescription.OneObject(stated.Objects[0] with { Size = null }, Background.White);
+
+        // A centred window of a large shape's render: 128 → 64 px doubles its extent (0.56 of the side),
+        // 64 px in a 208 px canvas takes it to 0.086 (smaller still, a triangle is dropped as noise).
+        var rgb = Window(SceneRenderer.Render(spec, rendered), rendered, side);
+
+        Assert.True(CheckRender(spec, stated).AllCorrect);
+        Assert.True(CheckRender(spec, unstated).AllCorrect);
+        Assert.All(new[] { stated, unstated }, expected =>
+        {
+            var result = SceneChecker.Check(rgb, side, expected);
+            var o = result.Objects[0];
+
+            Assert.Null(o.Detected?.Size);
+            Assert.Equal(["object(size)"], result.Faults());
+            Assert.False(result.AllCorrect);
+        });
+    }
+
+    [Fact]
     public void Check_CaptionOnlyStates_LeavesUnstatedAttributesUnchecked()
     {
         var sample = Dataset.TrainingSamples(2, 0, 200).First(s => s.Description.Background is null && s.Description.Objects.Any(o => o.Size is null));
@@ -77,8 +150,8 @@ public sealed class SceneCheckerTests
         var result = CheckRender(sample.Spec, sample.Description);
 
         Assert.Null(result.Background);
-        Assert.Contains(result.Objects, o => o.Size is null);
         Assert.True(result.AllCorrect);
+        Assert.Empty(result.Faults());
     }
 
     [Fact]
@@ -137,8 +210,10 @@ public sealed class SceneCheckerTests
 
             var result = CheckRender(flipped, SceneDescription.Of(spec));
 
-            Assert.Equal(false, result.Objects[0].Size);
+            Assert.False(result.Objects[0].Size);
             Assert.True(result.Objects[0].Shape);
+            Assert.Equal(flipped.Objects[0].Size, result.Objects[0].Detected?.Size);
+            Assert.False(result.AllCorrect);
         });
     }
 
@@ -200,6 +275,20 @@ public sealed class SceneCheckerTests
         Assert.True(result.Objects[0].AllCorrect);
         Assert.False(result.ObjectCount);
         Assert.False(result.AllCorrect);
+    }
+
+    [Theory]
+    [InlineData(0.05, null)]
+    [InlineData(0.11, ObjectSize.Small)]
+    [InlineData(0.16, ObjectSize.Small)]
+    [InlineData(0.20, ObjectSize.Small)]
+    [InlineData(0.22, ObjectSize.Large)]
+    [InlineData(0.28, ObjectSize.Large)]
+    [InlineData(0.34, ObjectSize.Large)]
+    [InlineData(0.40, null)]
+    public void SizeOf_ClassifiesExtents(double extent, ObjectSize? expected)
+    {
+        Assert.Equal(expected, SceneChecker.SizeOf(extent));
     }
 
     [Fact]

@@ -154,31 +154,8 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
                 continue;
             }
 
-            var wrong = new List<string>();
-            if (!c.ObjectCount)
-            {
-                wrong.Add("count");
-            }
-
-            if (c.Relation == false)
-            {
-                wrong.Add("relation");
-            }
-
-            if (c.Background == false)
-            {
-                wrong.Add("background");
-            }
-
-            foreach (var o in c.Objects.Where(o => !o.AllCorrect))
-            {
-                string?[] attributes = [o.Colour ? null : "colour", o.Shape ? null : "shape", o.Position == false ? "position" : null, o.Size == false ? "size" : null];
-                wrong.Add($"object({string.Join(' ', attributes.OfType<string>())})");
-            }
-
-            var found = string.Join("; ", c.Analysis.Objects.Select(d =>
-                $"{d.Colour} {d.Shape} {d.Size} {d.Position} (skew {d.Skewness:F2}, square {d.Squareness:F2}, extent {d.Extent:F2}, area {d.Area})"));
-            writer.WriteLine($"{i}\t{samples[i].Caption}\t{string.Join(", ", wrong)}\t{found}");
+            var found = string.Join("; ", c.Analysis.Objects.Select(d => d.Summary()));
+            writer.WriteLine($"{i}\t{samples[i].Caption}\t{string.Join(", ", c.Faults())}\t{found}");
         }
     }
 
