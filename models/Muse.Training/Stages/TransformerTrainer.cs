@@ -107,6 +107,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         var n = transformer.Config.GridHeight * transformer.Config.GridWidth;
         var peak = options.LearningRate > 0 ? options.LearningRate : 1e-3;
         var optimizer = optim.AdamW(model.parameters(), lr: peak, weight_decay: 0.01);
+        var updates = new OptimizerStep(model, optimizer, log);
         var batch = options.Batch > 0 ? options.Batch : (options.Smoke ? 4 : superResolution ? 16 : 32);
         long step = 0;
         double priorSeconds = 0;
@@ -157,10 +158,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
                 var (loss, accuracy) = Loss(
                     t5, transformer, indices, dropped, step, n,
                     superResolution ? high! : low, low, captions, empty, textTable, emptyText, fixedRatio: null);
-                optimizer.zero_grad();
-                loss.backward();
-                nn.utils.clip_grad_norm_(model.parameters(), 1.0);
-                optimizer.step();
+                updates.Apply(loss, step);
                 lossSum += loss.item<float>();
                 accSum += accuracy;
                 window++;

@@ -62,6 +62,7 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
             : ema
                 ? optim.Adam(model.named_parameters().Where(p => p.name != "quantize.embedding.weight").Select(p => p.parameter), lr: peak)
                 : optim.Adam(model.parameters(), lr: peak);
+        var updates = new OptimizerStep(model, optimizer, log);
         var batch = options.Batch > 0 ? options.Batch : (options.Smoke ? 4 : 8);
         var crops = options.Crops >= 0 ? options.Crops : batch / 2;
         var k = config.CodebookSize;
@@ -118,10 +119,7 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
                 {
                     loss = loss + output.CodebookLoss;
                 }
-                optimizer.zero_grad();
-                loss.backward();
-                nn.utils.clip_grad_norm_(model.parameters(), 1.0);
-                optimizer.step();
+                updates.Apply(loss, step);
                 if (ema)
                 {
                     UpdateCodebook(model, output.Tokens, output.FlatLatents.detach(), emaCount, emaSum);
