@@ -132,24 +132,8 @@ public sealed class AmusedTests(AmusedClusterFixture fixture) : IClassFixture<Am
     public async Task MuseReproduce_GeneratedPng_ByteIdenticalFile()
     {
         var result = (await fixture.GenerateAsync(Request(seed: 5)))[^1].Result;
-        var folder = Directory.CreateTempSubdirectory("muse-amused-reproduce-").FullName;
-        try
-        {
-            var original = Path.Combine(folder, "image.png");
-            await File.WriteAllBytesAsync(original, result.Image.ToByteArray());
-            var copy = Path.Combine(folder, "again.png");
 
-            var (exitCode, stdout, stderr) = await MuseCli.RunAsync(
-                "reproduce", original, "--out", copy, "--json", "--endpoint", ListeningLine.Format(fixture.Cluster.OrchestratorUrl));
-
-            Assert.True(exitCode == 0, stdout + stderr);
-            Assert.Equal(await File.ReadAllBytesAsync(original), await File.ReadAllBytesAsync(copy));
-            Assert.Contains("\"identical\": \"yes\"", stdout, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        await MuseCli.AssertReproducesAsync(result.Image.ToByteArray(), fixture.Cluster.OrchestratorUrl);
     }
 
     // Few steps: the tests check the served pipeline's contract, not picture quality (the checkpoint is random).

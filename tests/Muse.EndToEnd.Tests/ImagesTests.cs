@@ -76,28 +76,7 @@ public sealed class ImagesTests(ClusterFixture fixture)
         request.Decoding.GuidanceSchedule = Protos.V1.GuidanceSchedule.Linear;
         request.Decoding.ChoiceTemperature = 2.25f;
         var result = (await fixture.GenerateAsync(request))[^1].Result;
-        var folder = Directory.CreateTempSubdirectory("muse-reproduce-").FullName;
-        try
-        {
-            var original = Path.Combine(folder, "image-1.png");
-            await File.WriteAllBytesAsync(original, result.Images[1].Image.ToByteArray());
-            var copy = Path.Combine(folder, "again.png");
 
-            var (exitCode, output) = await RunMuseAsync("reproduce", original, "--out", copy, "--json", "--endpoint", ListeningLine.Format(fixture.Cluster.OrchestratorUrl));
-
-            Assert.True(exitCode == 0, output);
-            Assert.Equal(await File.ReadAllBytesAsync(original), await File.ReadAllBytesAsync(copy));
-            Assert.Contains("\"identical\": \"yes\"", output, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunMuseAsync(params string[] arguments)
-    {
-        var (exitCode, stdout, stderr) = await MuseCli.RunAsync(arguments);
-        return (exitCode, stdout + stderr);
+        await MuseCli.AssertReproducesAsync(result.Images[1].Image.ToByteArray(), fixture.Cluster.OrchestratorUrl);
     }
 }

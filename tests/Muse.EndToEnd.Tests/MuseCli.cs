@@ -23,4 +23,30 @@ internal static class MuseCli
         await process.WaitForExitAsync(bound.Token);
         return (process.ExitCode, await stdout, await stderr);
     }
+
+    /// <summary>
+    /// Writes <paramref name="png"/> to a file, runs <c>muse reproduce</c> on it against <paramref name="orchestrator"/>
+    /// and asserts that the reproduced file has the same bytes and that the command said so.
+    /// </summary>
+    public static async Task AssertReproducesAsync(byte[] png, Uri orchestrator)
+    {
+        var folder = Directory.CreateTempSubdirectory("muse-reproduce-").FullName;
+        try
+        {
+            var original = Path.Combine(folder, "image.png");
+            await File.WriteAllBytesAsync(original, png);
+            var copy = Path.Combine(folder, "again.png");
+
+            var (exitCode, stdout, stderr) = await RunAsync(
+                "reproduce", original, "--out", copy, "--json", "--endpoint", Muse.Cluster.ListeningLine.Format(orchestrator));
+
+            Assert.True(exitCode == 0, stdout + stderr);
+            Assert.Equal(png, await File.ReadAllBytesAsync(copy));
+            Assert.Contains("\"identical\": \"yes\"", stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }
