@@ -252,7 +252,7 @@ public static class PipelineBench
             var identical = !(runSplit && runInProcess) || split.Zip(inProcess).All(p => p.First.Result.Image.Equals(p.Second.Image));
             // One Encode, each decoding step of both stages, one Detokenize.
             var floor = cluster is null ? null : await TransportFloor.MeasureAsync(
-                cluster.Replicas(Stages.Base)[0].Url, 2 + options.BaseSteps + options.SrSteps, samples: 200, StageMs(measuredInProcess, "total"), ct);
+                cluster.Replicas(Stages.Base)[0].Url, 2 + options.BaseSteps + options.SrSteps, samples: 200, ct);
             var peakAfter = SamplePeak();
             var peak = peakBefore is null || peakAfter is null ? null
                 : (peakAfter.FlopsPerSecond > peakBefore.FlopsPerSecond ? peakAfter : peakBefore) with

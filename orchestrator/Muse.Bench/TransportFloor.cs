@@ -13,17 +13,19 @@ namespace Muse.Bench;
 /// <param name="MillisecondsPerHop">Median of the measured round trips.</param>
 /// <param name="HopsPerRequest">Stage round trips of one bench request.</param>
 /// <param name="Samples">Round trips measured (after as many unmeasured ones).</param>
-/// <param name="InProcessMs">The in-process request it is set against (NaN when not run).</param>
-public sealed record TransportFloor(double MillisecondsPerHop, int HopsPerRequest, int Samples, double InProcessMs)
+public sealed record TransportFloor(double MillisecondsPerHop, int HopsPerRequest, int Samples)
 {
     /// <summary>Hops × the median round trip.</summary>
     public double MillisecondsPerRequest => MillisecondsPerHop * HopsPerRequest;
 
-    /// <summary>(in-process + the floor) / in-process: the split / in-process ratio of a split that adds only the transport.</summary>
-    public double RatioFloor => (InProcessMs + MillisecondsPerRequest) / InProcessMs;
+    /// <summary>
+    /// (in-process + the floor) / in-process: the split / in-process ratio of a split that adds only the transport to
+    /// a request of <paramref name="inProcessMs"/> (NaN when the in-process mode did not run).
+    /// </summary>
+    public double RatioFloor(double inProcessMs) => (inProcessMs + MillisecondsPerRequest) / inProcessMs;
 
     /// <summary>Measures <paramref name="samples"/> round trips to <paramref name="stage"/> after as many warm-up calls.</summary>
-    public static async Task<TransportFloor> MeasureAsync(Uri stage, int hopsPerRequest, int samples, double inProcessMs, CancellationToken ct)
+    public static async Task<TransportFloor> MeasureAsync(Uri stage, int hopsPerRequest, int samples, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(samples, 1);
         using var channel = GrpcChannel.ForAddress(stage);
@@ -41,6 +43,6 @@ public sealed record TransportFloor(double MillisecondsPerHop, int HopsPerReques
         }
 
         Array.Sort(times);
-        return new TransportFloor(times[samples / 2], hopsPerRequest, samples, inProcessMs);
+        return new TransportFloor(times[samples / 2], hopsPerRequest, samples);
     }
 }

@@ -106,7 +106,7 @@ internal static class BenchCommand
             table.AddRow(
                 "transport floor: empty round trip × hops",
                 $"{floor.MillisecondsPerHop:0.00} ms × {floor.HopsPerRequest} = {Ms(floor.MillisecondsPerRequest)}",
-                double.IsNaN(floor.InProcessMs) ? "" : $"ratio ≥ {floor.RatioFloor:0.00}×");
+                double.IsNaN(result.InProcessMs) ? "" : $"ratio ≥ {floor.RatioFloor(result.InProcessMs):0.00}×");
         }
 
         foreach (var stage in result.Throughput)
@@ -181,7 +181,7 @@ internal static class BenchCommand
                 ["hops_per_request"] = floor.HopsPerRequest,
                 ["ms_per_request"] = Ms(floor.MillisecondsPerRequest),
                 ["samples"] = floor.Samples,
-                ["ratio_floor"] = double.IsNaN(floor.RatioFloor) ? -1 : Math.Round(floor.RatioFloor, 4),
+                ["ratio_floor"] = double.IsNaN(result.InProcessMs) ? -1 : Math.Round(floor.RatioFloor(result.InProcessMs), 4),
             };
         }
 
