@@ -23,14 +23,14 @@ internal static class Export
         // The seed the stage was trained with (metrics.json); --seed only for stages trained before it was recorded.
         var seed = progress.Seed ?? options.Seed;
         var metrics = progress.Measurements;
-        var (steps, seconds) = progress.Run;
+        var (steps, seconds) = progress.Training; // base: with the base it started from (--init-from)
         var written = new List<string>();
         switch (stage)
         {
             case VqganTrainer.StageName:
             {
                 // A decoder-only run's provenance counts the training of the encoder and codebook it kept.
-                var (vqganSteps, vqganSeconds) = progress.VqganTraining;
+                var (vqganSteps, vqganSeconds) = progress.Training;
                 var vqgan = StageIo.LoadVqgan(dir);
                 written.Add(Write(dir, "vqgan", vqgan.Config, vqgan.state_dict(), "", seed, vqganSteps, vqganSeconds, metrics));
                 break;
@@ -77,12 +77,15 @@ internal static class Export
         foreach (var folder in Run(stage, options))
         {
             var model = Path.GetFileName(folder);
-            var (onnxStage, description) = model switch
+            var config = ArchitectureConfig.Load(Path.Combine(folder, "config.json"));
+            var (onnxStage, description) = (model, config) switch
             {
-                "vqgan" => (Muse.Repository.Stages.ImageTokenizer, "VQGAN image tokenizer trained on the synthetic scenes (64 and 128 px)."),
-                "t5" => (Muse.Repository.Stages.TextEncoder, "T5 text encoder trained jointly with muse-tiny-base on the scene captions."),
-                "base" => (Muse.Repository.Stages.Base, "Base masked transformer (8×8 tokens, 64 px) trained on the synthetic scenes."),
-                _ => (Muse.Repository.Stages.SuperResolution, "Super-resolution masked transformer (16×16 tokens, 128 px) trained on the synthetic scenes."),
+                ("vqgan", _) => (Muse.Repository.Stages.ImageTokenizer, "VQGAN image tokenizer trained on the synthetic scenes (64 and 128 px; fully convolutional, so any multiple of 8 px)."),
+                ("t5", _) => (Muse.Repository.Stages.TextEncoder, "T5 text encoder trained jointly with muse-tiny-base on the scene captions."),
+                (_, Muse.ModelBuilder.Architectures.TransformerConfig t) => (
+                    model == "base" ? Muse.Repository.Stages.Base : Muse.Repository.Stages.SuperResolution,
+                    $"{(model == "base" ? "Base" : "Super-resolution")} masked transformer ({t.GridHeight}×{t.GridWidth} tokens, {t.GridWidth * 8} px) trained on the synthetic scenes."),
+                _ => throw new InvalidDataException($"{folder}: {model} is not a transformer."),
             };
             var tokenizerPath = Path.Combine(folder, "spiece.model");
             var result = ModelExporter.Export(new ExportRequest
@@ -90,7 +93,7 @@ internal static class Export
                 Stage = onnxStage,
                 Name = $"{SetName}-{model}",
                 Version = version,
-                Config = ArchitectureConfig.Load(Path.Combine(folder, "config.json")),
+                Config = config,
                 Weights = Safetensors.Read(Path.Combine(folder, "weights.safetensors")),
                 Provenance = JsonSerializer.Deserialize<Provenance>(File.ReadAllText(Path.Combine(folder, "provenance.json")), ModelManifest.JsonOptions)!,
                 Trained = true,

@@ -7,7 +7,7 @@ namespace Muse.Training;
 
 /// <summary>
 /// <c>import</c>: rebuilds the stage folders (vqgan, text+base, sr) of a shipped model version from the repository
-/// (<see cref="ShippedModels"/>): config files, spiece.model and a weights-only checkpoint each, so <c>evaluate</c>,
+/// (<see cref="ShippedModels"/>): config files, spiece.model, metrics.json (from the manifests' provenance) and a weights-only checkpoint each, so <c>evaluate</c>,
 /// <c>decode-parity</c> and <c>parity-fixtures</c> run on exactly the weights that are served.
 /// </summary>
 internal static class Import
@@ -30,6 +30,7 @@ internal static class Import
                 File.WriteAllBytes(Path.Combine(dir, "spiece.model"), stage.Tokenizer);
             }
 
+            File.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(stage.Metrics, ConfigJson.Options));
             using var module = Create(stage);
             Fill(module, stage.StateDict, dir);
             Checkpoint.SaveWeights(dir, module);

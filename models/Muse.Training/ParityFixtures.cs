@@ -74,10 +74,12 @@ internal static class ParityFixtures
         }
 
         var sr = StageIo.LoadTransformer(srDir);
-        var high = vqgan.Encode(ImageBatch.FromRgb([data.HeldOutImage(0, 128)], 128)).reshape(1, 256); // [1, 256]
-        var srTokens = MaskEvery(high, 3, sr.MaskTokenId); // [1, 256]
-        var srLogits = sr.Forward(srTokens, textEmbeddings, textMask, tokens[0].reshape(1, 64)); // [1, 256, K]
-        var positions = tensor(Enumerable.Range(0, 64).Select(i => (long)(4 * i)).ToArray()); // [64]
+        // The SR's own grid: 16×16 tokens of the 128 px scene, or 32×32 of the 256 px one.
+        var (size, n) = (sr.Config.GridWidth * vqgan.Config.DownsampleFactor, sr.Config.GridHeight * sr.Config.GridWidth);
+        var high = vqgan.Encode(ImageBatch.FromRgb([data.HeldOutImage(0, size)], size)).reshape(1, n); // [1, N]
+        var srTokens = MaskEvery(high, 3, sr.MaskTokenId); // [1, N]
+        var srLogits = sr.Forward(srTokens, textEmbeddings, textMask, tokens[0].reshape(1, 64)); // [1, N, K]
+        var positions = tensor(Enumerable.Range(0, 64).Select(i => (long)(n / 64 * i)).ToArray()); // [64], spread over the grid
         written.Add(Write(fixturesDir, "muse-tiny-sr", "model",
             ("tokens", srTokens), ("text_embeddings", textEmbeddings), ("text_mask", textMask), ("low_res_tokens", tokens[0].reshape(1, 64)),
             ("logits_positions", positions), ("logits", srLogits.index_select(1, positions))));

@@ -10,7 +10,9 @@ namespace Muse.Training;
 /// stage writes them) and its state_dict, every entry named as the stage's module names it (the text+base module holds
 /// the T5 under <c>t5.</c> and the base under <c>base.</c>).
 /// </summary>
-internal sealed record ShippedStage(string Stage, IReadOnlyDictionary<string, object> Configs, IReadOnlyDictionary<string, WeightTensor> StateDict, byte[]? Tokenizer);
+/// <param name="Metrics">The stage's metrics.json as its manifests' provenance records it: seed, steps and wall seconds
+/// of the training behind it (text+base: and its T5's, as <c>textSteps</c>/<c>textSeconds</c>), and the measurements.</param>
+internal sealed record ShippedStage(string Stage, IReadOnlyDictionary<string, object> Configs, IReadOnlyDictionary<string, WeightTensor> StateDict, byte[]? Tokenizer, IReadOnlyDictionary<string, double> Metrics);
 
 /// <summary>
 /// Reads the trained weights of a repository version <c>muse-tiny-*/N</c> back out of its ONNX graphs
@@ -41,7 +43,7 @@ internal static class ShippedModels
 
         return
         [
-            new(VqganTrainer.StageName, new Dictionary<string, object> { ["config.json"] = Config<VqganConfig>(vqganArchitecture) }, vqgan, null),
+            new(VqganTrainer.StageName, new Dictionary<string, object> { ["config.json"] = Config<VqganConfig>(vqganArchitecture) }, vqgan, null, Provenance(Dir("vqgan"))),
             new(
                 TransformerTrainer.BaseStageName,
                 new Dictionary<string, object>
@@ -50,9 +52,37 @@ internal static class ShippedModels
                     ["config.json"] = Config<TransformerConfig>(baseArchitecture) with { Role = "base" },
                 },
                 textBase,
-                File.ReadAllBytes(Path.Combine(Dir("t5"), ModelExporter.TokenizerFileName))),
-            new(TransformerTrainer.SrStageName, new Dictionary<string, object> { ["config.json"] = Config<TransformerConfig>(srArchitecture) with { Role = "sr" } }, sr, null),
+                File.ReadAllBytes(Path.Combine(Dir("t5"), ModelExporter.TokenizerFileName)),
+                Provenance(Dir("base"), text: Provenance(Dir("t5")))),
+            new(TransformerTrainer.SrStageName, new Dictionary<string, object> { ["config.json"] = Config<TransformerConfig>(srArchitecture) with { Role = "sr" } }, sr, null, Provenance(Dir("sr"))),
         ];
+    }
+
+    // metrics.json of a stage from its manifest's provenance, so a run started from an imported folder (--decoder-from,
+    // --init-text, --init-from) counts the training behind it.
+    private static Dictionary<string, double> Provenance(string modelDir, Dictionary<string, double>? text = null)
+    {
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(modelDir, ModelExporter.ManifestFileName)));
+        var provenance = manifest.RootElement.GetProperty("provenance");
+        var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
+        if (provenance.TryGetProperty("metrics", out var measured))
+        {
+            foreach (var property in measured.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.Number))
+            {
+                metrics[property.Name] = property.Value.GetDouble();
+            }
+        }
+
+        metrics["seed"] = provenance.GetProperty("seed").GetUInt64();
+        metrics["steps"] = provenance.GetProperty("trainingSteps").GetDouble();
+        metrics["seconds"] = provenance.GetProperty("trainingSeconds").GetDouble();
+        if (text is not null)
+        {
+            metrics["textSteps"] = text["steps"];
+            metrics["textSeconds"] = text["seconds"];
+        }
+
+        return metrics;
     }
 
     // The builder's architecture JSON (models/README.md) is the trainer's config JSON (Export writes one from the other).

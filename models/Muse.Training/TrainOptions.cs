@@ -73,6 +73,32 @@ internal sealed record TrainOptions
     /// </summary>
     public string? DecoderFrom { get; init; }
 
+    /// <summary>
+    /// text+base only: a new run starts both the T5 and the base transformer from the text+base stage in this folder
+    /// (its configs and weights; a fine-tune of a trained base, e.g. with <see cref="CorruptVisible"/>).
+    /// </summary>
+    public string? InitFrom { get; init; }
+
+    /// <summary>
+    /// Transformer stages: the share of visible (unmasked) tokens replaced by a random code in training, each scored
+    /// against its true code as masked positions are. Teaches the transformer to judge the tokens it is shown, which
+    /// is what letting committed tokens compete again (DecodingOptions.recompete) reads; 0 = masked-only loss.
+    /// </summary>
+    public double CorruptVisible { get; init; }
+
+    /// <summary>sr only: pixel size of the scenes whose tokens a new SR run learns (grid = size ÷ the VQGAN's downsampling; 128 or 256).</summary>
+    public int SrSize { get; init; } = 128;
+
+    /// <summary>
+    /// sr only: train on random <c>SrCrop</c>×<c>SrCrop</c> windows of the SR grid (each token with its own position
+    /// embedding and low-res token beneath; the whole low-res grid and the text as context); 0 = the whole grid.
+    /// Self-attention over a 32×32 grid costs 16× a 16×16 window's, which is what makes 256 px trainable on 2 cores.
+    /// </summary>
+    public int SrCrop { get; init; }
+
+    /// <summary>vqgan only: pixel size of the scenes the 64 px training crops are cut from (128 or 256).</summary>
+    public int CropSource { get; init; } = 128;
+
     /// <summary>Transformer size override of a new run (--d-model/--layers/--mlp-dim); null keeps the stage default.</summary>
     public TransformerSize? TransformerSize { get; init; }
 

@@ -90,8 +90,8 @@ internal static class EvalCommand
             .Title($"pipeline {Markup.Escape(result.Pipeline)} ({(result.Trained ? "trained" : "NOT trained")}) on {Markup.Escape(machine)}")
             .AddColumns("metric", "value");
         metrics.AddRow("VQ reconstruction PSNR, 64 px", Db(result.VqPsnr64));
-        metrics.AddRow("VQ reconstruction PSNR, 128 px", Db(result.VqPsnr128));
-        metrics.AddRow("SR PSNR (from true 64 px tokens)", Db(result.SrPsnr));
+        metrics.AddRow($"VQ reconstruction PSNR, {result.FinalSize} px", Db(result.VqPsnrFinal));
+        metrics.AddRow($"SR PSNR at {result.FinalSize} px (from true 64 px tokens)", Db(result.SrPsnr));
         metrics.AddRow("bicubic PSNR (same 64 px reconstruction)", Db(result.BicubicPsnr));
         metrics.AddRow("SR gain over bicubic", Db(result.SrGain));
         metrics.AddRow(
@@ -155,7 +155,8 @@ internal static class EvalCommand
             draw = options.Draw.ToString().ToLowerInvariant(),
             seed = options.Seed,
             vq_psnr_64 = Db(result.VqPsnr64),
-            vq_psnr_128 = Db(result.VqPsnr128),
+            final_size = result.FinalSize,
+            vq_psnr_final = Db(result.VqPsnrFinal),
             sr_psnr = Db(result.SrPsnr),
             bicubic_psnr = Db(result.BicubicPsnr),
             adherence = new

@@ -116,7 +116,8 @@ public sealed record EvalResult(
     string Pipeline,
     bool Trained,
     double VqPsnr64,
-    double VqPsnr128,
+    double VqPsnrFinal,
+    int FinalSize,
     double SrPsnr,
     double BicubicPsnr,
     IReadOnlyList<AdherencePoint> StepCurve,
@@ -145,7 +146,8 @@ public static class ModelEval
         var models = pipeline.Models;
 
         var scenes = Dataset.HeldOutSamples(options.Scenes, options.Seed);
-        var (psnr64, psnr128) = await ReconstructionAsync(pipeline.Stages, models.ImageTokenizer, scenes, ct);
+        var psnr64 = await ReconstructionAsync(pipeline.Stages, models.ImageTokenizer, scenes, 64, ct);
+        var psnrFinal = await ReconstructionAsync(pipeline.Stages, models.ImageTokenizer, scenes, pipeline.Size, ct);
         var (sr, bicubic) = await SuperResolutionAsync(pipeline, scenes, options, ct);
 
         var prompts = options.Draw == PromptDraw.Hard
@@ -223,7 +225,7 @@ public static class ModelEval
             ct);
 
         var trained = models.Models.All(m => m.Model.Trained);
-        return new EvalResult(pipeline.Name, trained, psnr64, psnr128, sr, bicubic, curve, guidanceRows, atDefaults, inpainting, outpainting, imagesPerSecond);
+        return new EvalResult(pipeline.Name, trained, psnr64, psnrFinal, pipeline.Size, sr, bicubic, curve, guidanceRows, atDefaults, inpainting, outpainting, imagesPerSecond);
     }
 
     // The decoding options of one generated or edited image: steps and guidance as the row says, the rest the pipeline's.
@@ -243,29 +245,24 @@ public static class ModelEval
         return decoding;
     }
 
-    // Render → PNG → Tokenize → Detokenize → PSNR against the render, at the base and the SR resolution.
-    private static async Task<(double Psnr64, double Psnr128)> ReconstructionAsync(
-        InProcessStages stages, ModelManifest imageTokenizer, IReadOnlyList<SceneSample> scenes, CancellationToken ct)
+    // Render → PNG → Tokenize → Detokenize → PSNR against the render, at one size (the base's 64 px, the final size).
+    private static async Task<double> ReconstructionAsync(
+        InProcessStages stages, ModelManifest imageTokenizer, IReadOnlyList<SceneSample> scenes, int size, CancellationToken ct)
     {
-        async Task<double> AtSizeAsync(int size)
+        var total = 0.0;
+        foreach (var scene in scenes)
         {
-            var total = 0.0;
-            foreach (var scene in scenes)
-            {
-                var original = SceneRenderer.Render(scene.Spec, size);
-                var tokens = await stages.TokenizeAsync(imageTokenizer, LocalPipeline.EncodePng(original, size, size), null, ct);
-                var image = await stages.DetokenizeAsync(imageTokenizer, tokens.Tokens, PixelEncoding.Png, null, ct);
-                total += Psnr(original, LocalPipeline.DecodeRgb(image.Images[0].Span));
-            }
-
-            return total / scenes.Count;
+            var original = SceneRenderer.Render(scene.Spec, size);
+            var tokens = await stages.TokenizeAsync(imageTokenizer, LocalPipeline.EncodePng(original, size, size), null, ct);
+            var image = await stages.DetokenizeAsync(imageTokenizer, tokens.Tokens, PixelEncoding.Png, null, ct);
+            total += Psnr(original, LocalPipeline.DecodeRgb(image.Images[0].Span));
         }
 
-        return (await AtSizeAsync(64), await AtSizeAsync(128));
+        return total / scenes.Count;
     }
 
     // The SR stage alone: conditioned on the tokens of the true 64 px scene and its caption, against bicubic
-    // upsampling of that same low-resolution reconstruction; both compared with the true 128 px scene.
+    // upsampling of that same low-resolution reconstruction; both compared with the true scene at the SR's size.
     private static async Task<(double Sr, double Bicubic)> SuperResolutionAsync(
         LocalPipeline pipeline, IReadOnlyList<SceneSample> scenes, EvalOptions options, CancellationToken ct)
     {

@@ -56,7 +56,7 @@ public sealed class ModelEvalTests
         Assert.All(result.StepCurve.Concat(result.Guidance), p => Assert.Equal(1, p.Prompts));
         Assert.Equal(1, result.AtDefaults.Prompts);
         Assert.InRange(result.VqPsnr64, 1, 100);
-        Assert.InRange(result.VqPsnr128, 1, 100);
+        Assert.InRange(result.VqPsnrFinal, 1, 100);
         Assert.True(double.IsFinite(result.SrGain));
         Assert.True(result.ImagesPerSecond > 0);
         Assert.Equal(1, result.Inpainting.Cases);

@@ -43,6 +43,10 @@ public sealed class ShippedModelsTests
         Assert.Equal(Specs(Path.Combine("muse-tiny-sr", Version)), Shapes(stages[TransformerTrainer.SrStageName].StateDict));
         Assert.Equal(Specs(Path.Combine("muse-tiny-vqgan", Version)), Shapes(stages[VqganTrainer.StageName].StateDict));
         Assert.NotEmpty(textBase.Tokenizer!);
+        // metrics.json from the manifests' provenance: a run started from an imported folder counts the training behind it.
+        Assert.Equal((9.0, 12000.0, 1728.5), (stages[VqganTrainer.StageName].Metrics["seed"], stages[VqganTrainer.StageName].Metrics["steps"], stages[VqganTrainer.StageName].Metrics["seconds"]));
+        Assert.Equal((16000.0, 34000.0, 5305.5), (textBase.Metrics["steps"], textBase.Metrics["textSteps"], textBase.Metrics["textSeconds"]));
+        Assert.Equal(0.0034960443153977394, stages[TransformerTrainer.SrStageName].Metrics["heldOutLoss"]);
     }
 
     [Theory]

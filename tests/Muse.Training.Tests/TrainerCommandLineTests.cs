@@ -77,6 +77,19 @@ public sealed class TrainerCommandLineTests
     }
 
     [Fact]
+    public void Train_The256pxOptions_BoundIntoTrainOptions()
+    {
+        var (sut, verbs) = CreateSut();
+
+        Invoke(
+            sut, "train", "--stage", "sr", "--sr-size", "256", "--sr-crop", "16", "--corrupt-visible", "0.1",
+            "--init-from", "/w/v5/text+base", "--crop-source", "256");
+
+        var options = Assert.Single(verbs.Calls).Options!;
+        Assert.Equal((256, 16, 0.1, "/w/v5/text+base", 256), (options.SrSize, options.SrCrop, options.CorruptVisible, options.InitFrom, options.CropSource));
+    }
+
+    [Fact]
     public void Train_DModelAlone_DefaultsLayersAndMlp()
     {
         var (sut, verbs) = CreateSut();
@@ -108,6 +121,13 @@ public sealed class TrainerCommandLineTests
     [InlineData("train", "--channels", "16,x,32")]
     [InlineData("train", "--layers", "4")]
     [InlineData("train", "--patch-dim", "64")]
+    [InlineData("train", "--sr-size", "192")]
+    [InlineData("train", "--crop-source", "64")]
+    [InlineData("train", "--sr-crop", "2")]
+    [InlineData("train", "--sr-crop", "-1")]
+    [InlineData("train", "--corrupt-visible", "1")]
+    [InlineData("train", "--corrupt-visible", "-0.1")]
+    [InlineData("train", "--init-from", "/w/v5/text+base", "--init-text", "/w/v3/text+base")]
     [InlineData("evaluate", "--guidance-schedule", "cubic")]
     [InlineData("evaluate", "--split", "validation")]
     [InlineData("decode-parity", "--split", "train")]

@@ -16,6 +16,45 @@ public sealed class MaskingTests
     }
 
     [Fact]
+    public void Corrupt_VisiblePositionsOnly_AnotherCodeAtAboutTheShare()
+    {
+        const int n = 4096, k = 512;
+        var masked = Masking.Draw(1, 202, 7, 0, n, fixedRatio: 0.5);
+        var truth = Enumerable.Range(0, n).Select(i => (long)(i % k)).ToArray();
+
+        var codes = Masking.Corrupt(1, 202, 7, 0, masked, truth, k, share: 0.1);
+
+        Assert.Equal(codes, Masking.Corrupt(1, 202, 7, 0, masked, truth, k, share: 0.1));
+        Assert.All(Enumerable.Range(0, n).Where(i => masked[i]), i => Assert.Equal(-1, codes[i]));
+        var corrupted = Enumerable.Range(0, n).Where(i => codes[i] >= 0).ToArray();
+        Assert.All(corrupted, i => Assert.InRange(codes[i], 0, k - 1));
+        Assert.All(corrupted, i => Assert.NotEqual(truth[i], codes[i]));
+        Assert.InRange(corrupted.Length / (double)masked.Count(m => !m), 0.08, 0.12);
+        Assert.All(Masking.Corrupt(1, 202, 7, 0, masked, truth, k, share: 0), c => Assert.Equal(-1, c));
+    }
+
+    [Fact]
+    public void Window_CropOfTheGrid_IsARowMajorSquareInsideIt()
+    {
+        var seen = new HashSet<long>();
+        for (var sample = 0; sample < 64; sample++)
+        {
+            var window = Masking.Window(6, 203, 3, sample, 32, 32, 16);
+
+            Assert.Equal(window, Masking.Window(6, 203, 3, sample, 32, 32, 16));
+            Assert.Equal(256, window.Length);
+            var (top, left) = (window[0] / 32, window[0] % 32);
+            Assert.InRange(top, 0, 16);
+            Assert.InRange(left, 0, 16);
+            Assert.Equal(Enumerable.Range(0, 256).Select(i => ((top + (i / 16)) * 32) + left + (i % 16)), window);
+            seen.Add(window[0]);
+        }
+
+        Assert.True(seen.Count > 20, $"only {seen.Count} distinct windows in 64 samples");
+        Assert.Equal(Enumerable.Range(0, 64).Select(i => (long)i), Masking.Window(1, 203, 0, 0, 8, 8, 8));
+    }
+
+    [Fact]
     public void Draw_FixedRatio_MasksCeilingOfRatioTimesN()
     {
         var masked = Masking.Draw(7, 202, 11, 3, 64, fixedRatio: 0.3);

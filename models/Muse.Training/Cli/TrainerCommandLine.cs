@@ -74,6 +74,11 @@ internal static class TrainerCommandLine
         var decoderFrom = new Option<string?>("--decoder-from") { Description = "vqgan: train only the decoder of the trained VQGAN stage folder DIR (encoder and codebook frozen: tokens unchanged)" };
         var freezeText = new Option<bool>("--freeze-text") { Description = "text+base: keep the T5 fixed and train the base alone" };
         var initText = new Option<string?>("--init-text") { Description = "text+base: a new run starts its T5 from the text+base stage in DIR" };
+        var initFrom = new Option<string?>("--init-from") { Description = "text+base: a new run starts its T5 and base from the text+base stage in DIR (fine-tuning)" };
+        var corruptVisible = Number("--corrupt-visible", "text+base, sr: share of visible tokens replaced by a random code and scored like masked ones (teaches judging shown tokens; 0 = masked-only loss)", Defaults.CorruptVisible);
+        var srSize = Number("--sr-size", "sr: pixel size of the scenes a new SR run learns (128 or 256; grid = size / 8)", Defaults.SrSize);
+        var srCrop = Number("--sr-crop", "sr: train on random C×C windows of the grid (0 = the whole grid)", Defaults.SrCrop);
+        var cropSource = Number("--crop-source", "vqgan: pixel size of the scenes the 64 px crops are cut from (128 or 256)", Defaults.CropSource);
         var dModel = new Option<int?>("--d-model") { Description = "Width D of a new run's transformer, base or sr (default: the stage's)" };
         var layers = new Option<int?>("--layers") { Description = "With --d-model: transformer layers (default 3)" };
         var mlpDim = new Option<int?>("--mlp-dim") { Description = "With --d-model: MLP width (default 2·D)" };
@@ -81,7 +86,7 @@ internal static class TrainerCommandLine
         var command = new Command("train", "Train a stage (or all); checkpoints go to <out>/<stage>/checkpoint.bin")
         {
             stage, steps, resume, smoke, batch, learningRate, checkpointEvery, logEvery, evalEvery, scenes, maxSeconds, version,
-            emaCodebook, shapeWeight, crops, channels, embedDim, codebook, patchDim, decoderFrom, freezeText, initText, dModel, layers, mlpDim,
+            emaCodebook, shapeWeight, crops, channels, embedDim, codebook, patchDim, decoderFrom, freezeText, initText, initFrom, corruptVisible, srSize, srCrop, cropSource, dModel, layers, mlpDim,
         };
         folders.AddTo(command);
         command.Validators.Add(result =>
@@ -89,6 +94,28 @@ internal static class TrainerCommandLine
             // Without the option they refine, these would be ignored silently.
             RequireWith(result, dModel, layers, mlpDim);
             RequireWith(result, channels, embedDim, codebook, patchDim);
+            foreach (var (option, allowed) in new[] { (srSize, new[] { 128, 256 }), (cropSource, new[] { 128, 256 }) })
+            {
+                if (result.GetResult(option) is { Implicit: false } && result.GetValue(option) is var value && !allowed.Contains(value))
+                {
+                    result.AddError($"{option.Name} must be 128 or 256, not {value}.");
+                }
+            }
+
+            if (result.GetResult(corruptVisible) is { Implicit: false } && result.GetValue(corruptVisible) is < 0 or >= 1)
+            {
+                result.AddError($"--corrupt-visible must be in [0, 1), not {result.GetValue(corruptVisible)}.");
+            }
+
+            if (result.GetResult(srCrop) is { Implicit: false } && result.GetValue(srCrop) is < 0 or (> 0 and < 4))
+            {
+                result.AddError($"--sr-crop must be 0 (the whole grid) or at least 4, not {result.GetValue(srCrop)}.");
+            }
+
+            if (result.GetValue(initFrom) is not null && result.GetValue(initText) is not null)
+            {
+                result.AddError("--init-from already starts the T5 from its folder; drop --init-text.");
+            }
         });
         command.SetAction(parse =>
         {
@@ -115,6 +142,11 @@ internal static class TrainerCommandLine
                 DecoderFrom = parse.GetValue(decoderFrom),
                 FreezeText = parse.GetValue(freezeText),
                 InitTextFrom = parse.GetValue(initText),
+                InitFrom = parse.GetValue(initFrom),
+                CorruptVisible = parse.GetValue(corruptVisible),
+                SrSize = parse.GetValue(srSize),
+                SrCrop = parse.GetValue(srCrop),
+                CropSource = parse.GetValue(cropSource),
                 TransformerSize = parse.GetValue(dModel) is { } d ? TransformerSize.Of(d, parse.GetValue(layers), parse.GetValue(mlpDim)) : null,
             };
             return verbs.Train(parse.GetRequiredValue(stage), options);

@@ -182,11 +182,18 @@ internal sealed class MaskedTransformer : nn.Module
     /// <summary>Mask token id: the codebook size K.</summary>
     public long MaskTokenId => Config.CodebookSize;
 
-    /// <summary>tokens [B, N], textEmbeddings [B, L, Dt], textMask [B, L] float, lowResTokens [B, M] (sr) → logits [B, N, K].</summary>
-    public Tensor Forward(Tensor tokens, Tensor textEmbeddings, Tensor textMask, Tensor? lowResTokens)
+    /// <summary>
+    /// tokens [B, N], textEmbeddings [B, L, Dt], textMask [B, L] float, lowResTokens [B, M] (sr) → logits [B, N, K].
+    /// With <paramref name="positions"/> [B, P] (training on crops) the tokens [B, P] are those grid positions only:
+    /// each takes its own position embedding and low-res token beneath, so a model trained on crops of the grid
+    /// runs on the whole grid unchanged.
+    /// </summary>
+    public Tensor Forward(Tensor tokens, Tensor textEmbeddings, Tensor textMask, Tensor? lowResTokens, Tensor? positions = null)
     {
         using var scope = NewDisposeScope();
-        var x = _tokenEmbedding.forward(tokens) + _positionEmbedding; // [B, N, D]
+        var x = _tokenEmbedding.forward(tokens) + (positions is null
+            ? _positionEmbedding
+            : _positionEmbedding.index_select(0, positions.flatten()).view(positions.shape[0], positions.shape[1], -1)); // [B, N, D]
         var context = _textProjection.forward(textEmbeddings); // [B, L, D]
         var contextMask = textMask; // [B, L]
         if (_lowResEmbedding is not null)
@@ -196,7 +203,10 @@ internal sealed class MaskedTransformer : nn.Module
             contextMask = cat([textMask, ones(lowRes.shape[0], lowRes.shape[1])], 1); // low-res keys are never masked
             if (_lowResAlignedEmbedding is not null)
             {
-                x = x + _lowResAlignedEmbedding.forward(lowResTokens!.index_select(1, tensor(_lowResBeneath!))); // [B, N, D]
+                var beneath = positions is null
+                    ? lowResTokens!.index_select(1, tensor(_lowResBeneath!))
+                    : lowResTokens!.gather(1, tensor(_lowResBeneath!).index_select(0, positions.flatten()).view(positions.shape[0], positions.shape[1]));
+                x = x + _lowResAlignedEmbedding.forward(beneath); // [B, N, D]
             }
         }
 

@@ -4,7 +4,7 @@ namespace Muse.Training.Stages;
 
 /// <summary>
 /// A stage folder's <c>metrics.json</c>, read in one place: the run's record (seed, steps, wall seconds), the
-/// training it started from (<c>initSteps</c>/<c>initSeconds</c>: the encoder a decoder-only VQGAN run kept;
+/// training it started from (<c>initSteps</c>/<c>initSeconds</c>: the encoder a decoder-only VQGAN run kept, or the base a text+base run started from;
 /// <c>textSteps</c>/<c>textSeconds</c>: the T5 of a text+base run, counting <c>--init-text</c>), and the rest, which
 /// are measurements.
 /// </summary>
@@ -26,8 +26,11 @@ internal sealed class StageMetrics
     /// <summary>This run's steps and wall seconds.</summary>
     public (long Steps, double Seconds) Run => ((long)Number("steps"), Number("seconds"));
 
-    /// <summary>Everything behind a VQGAN: this run plus the encoder and codebook a decoder-only run kept.</summary>
-    public (long Steps, double Seconds) VqganTraining => ((long)(Number("steps") + Number("initSteps")), Number("seconds") + Number("initSeconds"));
+    /// <summary>
+    /// Everything behind the stage: this run plus the run it started from (the encoder and codebook a decoder-only
+    /// VQGAN run kept; the T5 and base a text+base run was initialised from with <c>--init-from</c>).
+    /// </summary>
+    public (long Steps, double Seconds) Training => ((long)(Number("steps") + Number("initSteps")), Number("seconds") + Number("initSeconds"));
 
     /// <summary>Everything behind a text+base folder's T5: its own record, or (older folders) the run's.</summary>
     public (long Steps, double Seconds) TextTraining => Number("textSteps") > 0 ? ((long)Number("textSteps"), Number("textSeconds")) : Run;

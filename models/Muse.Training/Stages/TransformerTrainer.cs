@@ -22,6 +22,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
     public const string SrStageName = "sr";
     private const double ConditionDropout = 0.1;
     private const int HeldOutCount = 128;
+    private const int EvaluateChunk = 16;
 
     private ulong StageId => superResolution ? 203UL : 202UL;
 
@@ -38,9 +39,10 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         ? new TransformerConfig { Role = "base", CodebookSize = codebookSize, DModel = 16, NumHeads = 2, NumLayers = 1, MlpDim = 32, TextDim = textDim }
         : new TransformerConfig { Role = "base", CodebookSize = codebookSize, DModel = 96, NumHeads = 4, NumLayers = 3, MlpDim = 192, TextDim = textDim };
 
-    public static TransformerConfig DefaultSr(bool smoke, int codebookSize, int textDim) => smoke
-        ? new TransformerConfig { Role = "sr", CodebookSize = codebookSize, GridHeight = 16, GridWidth = 16, LowResGridHeight = 8, LowResGridWidth = 8, AlignedLowRes = true, DModel = 16, NumHeads = 2, NumLayers = 1, MlpDim = 32, TextDim = textDim }
-        : new TransformerConfig { Role = "sr", CodebookSize = codebookSize, GridHeight = 16, GridWidth = 16, LowResGridHeight = 8, LowResGridWidth = 8, AlignedLowRes = true, DModel = 64, NumHeads = 4, NumLayers = 3, MlpDim = 128, TextDim = textDim };
+    /// <summary>The SR of a new run: <paramref name="grid"/>×<paramref name="grid"/> tokens over the base's 8×8.</summary>
+    public static TransformerConfig DefaultSr(bool smoke, int codebookSize, int textDim, int grid = 16) => smoke
+        ? new TransformerConfig { Role = "sr", CodebookSize = codebookSize, GridHeight = grid, GridWidth = grid, LowResGridHeight = 8, LowResGridWidth = 8, AlignedLowRes = true, DModel = 16, NumHeads = 2, NumLayers = 1, MlpDim = 32, TextDim = textDim }
+        : new TransformerConfig { Role = "sr", CodebookSize = codebookSize, GridHeight = grid, GridWidth = grid, LowResGridHeight = 8, LowResGridWidth = 8, AlignedLowRes = true, DModel = 64, NumHeads = 4, NumLayers = 3, MlpDim = 128, TextDim = textDim };
 
     private TransformerConfig Sized(TransformerConfig config) => options.TransformerSize is { } size
         ? config with { DModel = size.DModel, NumLayers = size.NumLayers, MlpDim = size.MlpDim }
@@ -62,10 +64,16 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         var low = StageIo.TokenCache(dir, "train64", options.Seed, vqgan, data.TrainCount, i => data.TrainImage(i, 64), 64);
         var heldLow = StageIo.TokenCache(dir, "held64", options.Seed, vqgan, heldCount, i => data.HeldOutImage(i, 64), 64);
         long[][]? high = null, heldHigh = null;
+        TransformerConfig? srConfig = null;
         if (superResolution)
         {
-            high = StageIo.TokenCache(dir, "train128", options.Seed, vqgan, data.TrainCount, i => data.TrainImage(i, 128), 128);
-            heldHigh = StageIo.TokenCache(dir, "held128", options.Seed, vqgan, heldCount, i => data.HeldOutImage(i, 128), 128);
+            // The SR's grid decides the scene size of its targets (a resumed run keeps its config's).
+            srConfig = StageIo.ReadOrCreate(
+                Path.Combine(dir, "config.json"), options.Resume,
+                () => Sized(DefaultSr(options.Smoke, k, StageIo.ReadConfig<T5Config>(Path.Combine(options.StageDir(BaseStageName), "t5.config.json")).DModel, options.SrSize / vqgan.Config.DownsampleFactor)));
+            var size = srConfig.GridWidth * vqgan.Config.DownsampleFactor;
+            high = StageIo.TokenCache(dir, $"train{size}", options.Seed, vqgan, data.TrainCount, i => data.TrainImage(i, size), size);
+            heldHigh = StageIo.TokenCache(dir, $"held{size}", options.Seed, vqgan, heldCount, i => data.HeldOutImage(i, size), size);
         }
 
         var captions = Enumerable.Range(0, data.TrainCount).Select(i => tokenizer.Encode(data.Train(i).Caption)).ToArray();
@@ -82,21 +90,28 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         {
             t5 = StageIo.LoadT5(options.StageDir(BaseStageName));
             t5.eval();
-            var srConfig = StageIo.ReadOrCreate(Path.Combine(dir, "config.json"), options.Resume, () => Sized(DefaultSr(options.Smoke, k, t5.Config.DModel)));
-            transformer = new MaskedTransformer(srConfig);
+            transformer = new MaskedTransformer(srConfig!);
             model = transformer;
         }
         else
         {
-            var initText = options.InitTextFrom is { } from && !(options.Resume && Checkpoint.Exists(dir)) ? StageIo.LoadT5(from) : null;
-            var t5Config = StageIo.ReadOrCreate(Path.Combine(dir, "t5.config.json"), options.Resume, () => initText?.Config ?? DefaultT5(options.Smoke, tokenizer.VocabSize));
-            var baseConfig = StageIo.ReadOrCreate(Path.Combine(dir, "config.json"), options.Resume, () => Sized(DefaultBase(options.Smoke, k, t5Config.DModel)));
+            var fresh = !(options.Resume && Checkpoint.Exists(dir));
+            var initText = options.InitTextFrom is { } from && fresh ? StageIo.LoadT5(from) : null;
+            var initJoint = options.InitFrom is { } whole && fresh ? StageIo.LoadTextBase(whole) : null;
+            var t5Config = StageIo.ReadOrCreate(Path.Combine(dir, "t5.config.json"), options.Resume, () => initJoint?.T5.Config ?? initText?.Config ?? DefaultT5(options.Smoke, tokenizer.VocabSize));
+            var baseConfig = StageIo.ReadOrCreate(Path.Combine(dir, "config.json"), options.Resume, () => initJoint?.Base.Config ?? Sized(DefaultBase(options.Smoke, k, t5Config.DModel)));
             var joint = new TextBase(t5Config, baseConfig);
             if (initText is not null)
             {
                 // Same config, so the state dicts match name for name.
                 joint.T5.load_state_dict(initText.state_dict());
                 log.WriteLine($"{StageName}: T5 initialised from {options.InitTextFrom}");
+            }
+
+            if (initJoint is not null)
+            {
+                joint.load_state_dict(initJoint.state_dict());
+                log.WriteLine($"{StageName}: T5 and base initialised from {options.InitFrom}");
             }
 
             t5 = joint.T5;
@@ -123,7 +138,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
             log.WriteLine($"{StageName}: T5 frozen (--freeze-text)");
         }
 
-        log.WriteLine($"{StageName}: {model.parameters().Sum(p => p.numel())} parameters, batch {batch}, {options.Steps} steps, lr {peak}");
+        log.WriteLine($"{StageName}: {model.parameters().Sum(p => p.numel())} parameters, batch {batch}, {options.Steps} steps, lr {peak}, grid {transformer.Config.GridHeight}×{transformer.Config.GridWidth}, corrupted visible share {options.CorruptVisible}");
         log.Flush();
 
         // Frozen text encoder (sr): embeddings of every caption computed once.
@@ -157,7 +172,8 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
                 var dropped = Enumerable.Range(0, batch).Select(j => CounterRng.Uniform(options.Seed, StageId, (ulong)step, (ulong)j, (ulong)RngPurpose.Sample) < ConditionDropout).ToArray();
                 var (loss, accuracy) = Loss(
                     t5, transformer, indices, dropped, step, n,
-                    superResolution ? high! : low, low, captions, empty, textTable, emptyText, fixedRatio: null);
+                    superResolution ? high! : low, low, captions, empty, textTable, emptyText, fixedRatio: null, options.CorruptVisible,
+                    superResolution ? options.SrCrop : 0);
                 updates.Apply(loss, step);
                 lossSum += loss.item<float>();
                 accSum += accuracy;
@@ -200,13 +216,14 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         // The T5's own training (its provenance): a T5 started from another run (--init-text) carries that run's,
         // plus this run's unless it was frozen.
         var seconds = priorSeconds + clock.Elapsed.TotalSeconds;
-        var (textSteps, textSeconds) = options.InitTextFrom is { } textFrom ? StageMetrics.Require(textFrom).TextTraining : (0, 0);
+        var (textSteps, textSeconds) = (options.InitTextFrom ?? options.InitFrom) is { } textFrom ? StageMetrics.Require(textFrom).TextTraining : (0, 0);
+        var (initSteps, initSeconds) = options.InitFrom is { } initFrom && !superResolution ? StageMetrics.Require(initFrom).Training : (0, 0);
         if (!options.FreezeText)
         {
             (textSteps, textSeconds) = (textSteps + step, textSeconds + seconds);
         }
 
-        var result = new TransformerTrainResult(options.Seed, step, seconds, final.Loss, final.Accuracy, superResolution ? 0 : textSteps, superResolution ? 0 : textSeconds);
+        var result = new TransformerTrainResult(options.Seed, step, seconds, final.Loss, final.Accuracy, superResolution ? 0 : textSteps, superResolution ? 0 : textSeconds, initSteps, initSeconds);
         File.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(result, ConfigJson.Options));
         log.WriteLine($"{StageName} done: step {step}, {result.Seconds:F0} s, held-out masked CE {final.Loss:F4}, accuracy {final.Accuracy:F3}");
         log.Flush();
@@ -220,20 +237,37 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
     private (Tensor Loss, double Accuracy) Loss(
         T5Encoder t5, MaskedTransformer transformer, int[] indices, bool[] dropped, long step, int n,
         long[][] targets, long[][] lowRes, (long[] Ids, long[] Mask)[] captions, (long[] Ids, long[] Mask) empty,
-        Tensor? textTable, Tensor? emptyText, double? fixedRatio)
+        Tensor? textTable, Tensor? emptyText, double? fixedRatio, double corruptVisible = 0, int crop = 0)
     {
         var b = indices.Length;
+        var (gridH, gridW) = (transformer.Config.GridHeight, transformer.Config.GridWidth);
+        var cropping = crop > 0 && crop < Math.Min(gridH, gridW);
+        long[]? window = null; // [B, crop²]: the grid positions of each sample's window
+        if (cropping)
+        {
+            n = crop * crop;
+            window = new long[b * n];
+            for (var j = 0; j < b; j++)
+            {
+                Masking.Window(options.Seed, StageId, step, j, gridH, gridW, crop).CopyTo(window, j * n);
+            }
+        }
+
         var input = new long[b * n];
         var target = new long[b * n];
-        var maskedFlat = new List<long>();
+        var maskedFlat = new List<long>(); // every scored position: masked, and visible but corrupted
         for (var j = 0; j < b; j++)
         {
+            var truth = window is null
+                ? targets[indices[j]]
+                : Enumerable.Range(0, n).Select(i => targets[indices[j]][window[(j * n) + i]]).ToArray();
             var masked = Masking.Draw(options.Seed, StageId, step, j, n, fixedRatio);
+            var corrupted = Masking.Corrupt(options.Seed, StageId, step, j, masked, truth, (int)transformer.MaskTokenId, corruptVisible);
             for (var i = 0; i < n; i++)
             {
-                target[(j * n) + i] = targets[indices[j]][i];
-                input[(j * n) + i] = masked[i] ? transformer.MaskTokenId : targets[indices[j]][i];
-                if (masked[i])
+                target[(j * n) + i] = truth[i];
+                input[(j * n) + i] = masked[i] ? transformer.MaskTokenId : corrupted[i] >= 0 ? corrupted[i] : truth[i];
+                if (masked[i] || corrupted[i] >= 0)
                 {
                     maskedFlat.Add((j * n) + i);
                 }
@@ -285,7 +319,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
             lowResTokens = tensor(lowData, [b, m]);
         }
 
-        var logits = transformer.Forward(tokens, textEmbeddings, textMask, lowResTokens); // [B, N, K]
+        var logits = transformer.Forward(tokens, textEmbeddings, textMask, lowResTokens, window is null ? null : tensor(window, [b, n])); // [B, N, K]
         var positions = tensor(maskedFlat.ToArray());
         var picked = logits.reshape(-1, logits.shape[2]).index_select(0, positions); // [masked, K]
         var wanted = tensor(target).index_select(0, positions); // [masked]
@@ -306,11 +340,20 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         model.eval();
         try
         {
-            using var scope = NewDisposeScope();
+            // In chunks: a whole 32×32 grid's attention over 128 scenes at once would take gigabytes. At ratio 0.5
+            // every scene scores the same number of positions, so the mean of chunk means (weighted by size) is exact.
             using var noGrad = no_grad();
-            var indices = Enumerable.Range(0, count).ToArray();
-            var (loss, accuracy) = Loss(t5, transformer, indices, new bool[count], -1, n, targets, lowRes, captions, empty, textTable, emptyText, fixedRatio: 0.5);
-            return (loss.item<float>(), accuracy);
+            double lossSum = 0, accuracySum = 0;
+            for (var start = 0; start < count; start += EvaluateChunk)
+            {
+                using var scope = NewDisposeScope();
+                var indices = Enumerable.Range(start, Math.Min(EvaluateChunk, count - start)).ToArray();
+                var (loss, accuracy) = Loss(t5, transformer, indices, new bool[indices.Length], -1, n, targets, lowRes, captions, empty, textTable, emptyText, fixedRatio: 0.5);
+                lossSum += loss.item<float>() * indices.Length;
+                accuracySum += accuracy * indices.Length;
+            }
+
+            return (lossSum / count, accuracySum / count);
         }
         finally
         {
@@ -323,4 +366,6 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
 /// <summary>What a transformer run reached (held-out masked cross-entropy and accuracy at mask ratio 0.5).</summary>
 /// <param name="TextSteps">text+base: the training steps behind its T5, counting the run it started from (<c>--init-text</c>).</param>
 /// <param name="TextSeconds">Their wall seconds.</param>
-internal sealed record TransformerTrainResult(ulong Seed, long Steps, double Seconds, double HeldOutLoss, double HeldOutAccuracy, long TextSteps = 0, double TextSeconds = 0);
+/// <param name="InitSteps">text+base with <c>--init-from</c>: the training steps behind the base it started from.</param>
+/// <param name="InitSeconds">Their wall seconds.</param>
+internal sealed record TransformerTrainResult(ulong Seed, long Steps, double Seconds, double HeldOutLoss, double HeldOutAccuracy, long TextSteps = 0, double TextSeconds = 0, long InitSteps = 0, double InitSeconds = 0);

@@ -84,12 +84,12 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
         }
 
         log.WriteLine($"vqgan: {model.parameters().Sum(p => p.numel())} parameters, batch {batch}+{crops} crops, {options.Steps} steps, lr {peak}");
-        var (held64, held128) = HeldOut();
+        var held = HeldOut();
         var clock = Stopwatch.StartNew();
         var windowClock = Stopwatch.StartNew();
         double lossSum = 0, recSum = 0, codeSum = 0;
         var window = 0;
-        var lastPsnr = (P64: 0.0, P128: 0.0);
+        var lastPsnr = (P64: 0.0, P128: 0.0, P256: 0.0);
         model.train();
         while (step < options.Steps)
         {
@@ -158,8 +158,8 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
 
             if (step % options.EvalEvery == 0 || step == options.Steps)
             {
-                lastPsnr = Evaluate(model, held64, held128);
-                log.WriteLine($"step {step}: held-out PSNR 64px {lastPsnr.P64:F2} dB, 128px {lastPsnr.P128:F2} dB");
+                lastPsnr = Evaluate(model, held);
+                log.WriteLine($"step {step}: held-out PSNR 64px {lastPsnr.P64:F2} dB, 128px {lastPsnr.P128:F2} dB, 256px {lastPsnr.P256:F2} dB");
                 log.Flush();
             }
 
@@ -167,7 +167,7 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
             if (step % options.CheckpointEvery == 0 || step == options.Steps || outOfTime)
             {
                 var seconds = priorSeconds + clock.Elapsed.TotalSeconds;
-                var extra = JsonSerializer.SerializeToElement(new { psnr64 = lastPsnr.P64, psnr128 = lastPsnr.P128 }, ConfigJson.Options);
+                var extra = JsonSerializer.SerializeToElement(new { psnr64 = lastPsnr.P64, psnr128 = lastPsnr.P128, psnr256 = lastPsnr.P256 }, ConfigJson.Options);
                 Checkpoint.Save(dir, step, seconds, extra, model, optimizer, ema ? [usage, emaCount.data<float>().ToArray(), emaSum.data<float>().ToArray()] : [usage]);
                 log.WriteLine($"checkpoint at step {step}");
                 log.Flush();
@@ -178,13 +178,13 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
             }
         }
 
-        var final = Evaluate(model, held64, held128);
+        var final = Evaluate(model, held);
         var totalSeconds = priorSeconds + clock.Elapsed.TotalSeconds;
         // A decoder trained on a VQGAN's frozen encoder carries that VQGAN's training.
-        var (initSteps, initSeconds) = decoderOnly ? StageMetrics.Require(options.DecoderFrom!).VqganTraining : (0, 0);
-        var result = new VqganTrainResult(options.Seed, step, totalSeconds, final.P64, final.P128, CodebookUsage(model, held64, held128), initSteps, initSeconds);
+        var (initSteps, initSeconds) = decoderOnly ? StageMetrics.Require(options.DecoderFrom!).Training : (0, 0);
+        var result = new VqganTrainResult(options.Seed, step, totalSeconds, final.P64, final.P128, CodebookUsage(model, held), initSteps, initSeconds, final.P256);
         File.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(result, ConfigJson.Options));
-        log.WriteLine($"vqgan done: step {step}, {totalSeconds:F0} s, held-out PSNR 64px {final.P64:F2} dB, 128px {final.P128:F2} dB");
+        log.WriteLine($"vqgan done: step {step}, {totalSeconds:F0} s, held-out PSNR 64px {final.P64:F2} dB, 128px {final.P128:F2} dB, 256px {final.P256:F2} dB");
         return result;
     }
 
@@ -263,7 +263,8 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
     }
 
     /// <summary>Batch of step <paramref name="step"/>: a pure function of (seed, step), so resuming replays the same data.</summary>
-    // Crop origins are any offset in 0..64, or with onGrid multiples of 8 (the patches the encoder sees in serving).
+    // Crop origins are any offset that keeps the 64 px crop inside its CropSource-px scene, or with onGrid multiples
+    // of 8 (the patches the encoder sees in serving).
     private Tensor Batch(long step, int whole, int crops, bool onGrid)
     {
         var wholeImages = new List<byte[]>(whole);
@@ -272,13 +273,17 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
             wholeImages.Add(data.TrainImage(Pick(step, j), 64));
         }
 
+        var source = options.CropSource;
+        var slack = (ulong)(source - 64); // the largest crop origin
         var cropImages = new List<byte[]>(crops);
         var origins = new List<(int X, int Y)>(crops);
         for (var j = 0; j < crops; j++)
         {
-            cropImages.Add(data.TrainImage(Pick(step, whole + j), 128));
+            cropImages.Add(data.TrainImage(Pick(step, whole + j), source));
             var h = CounterRng.Hash(options.Seed, StageId, (ulong)step, (ulong)(1000 + j), (ulong)RngPurpose.Data);
-            origins.Add(onGrid ? (8 * (int)(h % 9), 8 * (int)((h >> 20) % 9)) : ((int)(h % 65), (int)((h >> 20) % 65)));
+            origins.Add(onGrid
+                ? (8 * (int)(h % ((slack / 8) + 1)), 8 * (int)((h >> 20) % ((slack / 8) + 1)))
+                : ((int)(h % (slack + 1)), (int)((h >> 20) % (slack + 1))));
         }
 
         var a = ImageBatch.FromRgb(wholeImages, 64);
@@ -287,41 +292,42 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
             return a;
         }
 
-        var b = ImageBatch.FromRgbCrops(cropImages, 128, 64, origins);
+        var b = ImageBatch.FromRgbCrops(cropImages, source, 64, origins);
         return cat([a, b], 0);
     }
 
     private int Pick(long step, int j) =>
         (int)(CounterRng.Hash(options.Seed, StageId, (ulong)step, (ulong)j, (ulong)RngPurpose.Data) % (ulong)data.TrainCount);
 
-    private (Tensor Held64, Tensor Held128) HeldOut()
+    private HeldOutImages HeldOut()
     {
         var count64 = options.Smoke ? 4 : 64;
         var count128 = options.Smoke ? 2 : 16;
-        var held64 = ImageBatch.FromRgb(Enumerable.Range(0, count64).Select(i => data.HeldOutImage(i, 64)).ToList(), 64);
-        var held128 = ImageBatch.FromRgb(Enumerable.Range(0, count128).Select(i => data.HeldOutImage(i, 128)).ToList(), 128);
-        return (held64, held128);
+        var count256 = options.Smoke ? 1 : 8;
+        Tensor At(int size, int count) => ImageBatch.FromRgb(Enumerable.Range(0, count).Select(i => data.HeldOutImage(i, size)).ToList(), size);
+        return new HeldOutImages(At(64, count64), At(128, count128), At(256, count256));
     }
 
-    private static double CodebookUsage(Vqgan model, Tensor held64, Tensor held128)
+    private sealed record HeldOutImages(Tensor Held64, Tensor Held128, Tensor Held256);
+
+    private static double CodebookUsage(Vqgan model, HeldOutImages held)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var used = new HashSet<long>(model.Encode(held64).data<long>().ToArray());
-        used.UnionWith(model.Encode(held128).data<long>().ToArray());
+        var used = new HashSet<long>(model.Encode(held.Held64).data<long>().ToArray());
+        used.UnionWith(model.Encode(held.Held128).data<long>().ToArray());
         return (double)used.Count / model.Config.CodebookSize;
     }
 
-    private static (double P64, double P128) Evaluate(Vqgan model, Tensor held64, Tensor held128)
+    private static (double P64, double P128, double P256) Evaluate(Vqgan model, HeldOutImages held)
     {
         model.eval();
         try
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            var p64 = ImageBatch.Psnr(model.Decode(model.Encode(held64)), held64);
-            var p128 = ImageBatch.Psnr(model.Decode(model.Encode(held128)), held128);
-            return (p64, p128);
+            double At(Tensor images) => ImageBatch.Psnr(model.Decode(model.Encode(images)), images);
+            return (At(held.Held64), At(held.Held128), At(held.Held256));
         }
         finally
         {
@@ -334,4 +340,5 @@ internal sealed class VqganTrainer(TrainOptions options, SceneData data, TextWri
 /// <param name="CodebookUsage">Fraction of codes used by the held-out scenes (64 and 128 px).</param>
 /// <param name="InitSteps">Training steps behind the VQGAN whose encoder and codebook a decoder-only run kept; 0 otherwise.</param>
 /// <param name="InitSeconds">Their wall seconds.</param>
-internal sealed record VqganTrainResult(ulong Seed, long Steps, double Seconds, double HeldOutPsnr64, double HeldOutPsnr128, double CodebookUsage, long InitSteps = 0, double InitSeconds = 0);
+/// <param name="HeldOutPsnr256">Held-out PSNR at 256 px (0 in runs from before it was measured).</param>
+internal sealed record VqganTrainResult(ulong Seed, long Steps, double Seconds, double HeldOutPsnr64, double HeldOutPsnr128, double CodebookUsage, long InitSteps = 0, double InitSeconds = 0, double HeldOutPsnr256 = 0);
