@@ -9,7 +9,7 @@ public static class InpaintCommand
 {
     public static Command Create()
     {
-        var image = new Argument<string>("image") { Description = "PNG or JPEG to edit (square; resized to the output size, 128×128 for the shipped models)" };
+        var image = new Argument<string>("image") { Description = "PNG or JPEG to edit (square; resized to the pipeline's output size: `muse models` lists it)" };
         var mask = new Argument<string>("mask") { Description = "PNG or JPEG of the image's size: white = regenerate, black = keep" };
         var prompt = new Argument<string>("prompt") { Description = "What the regenerated region should show" };
         var dilation = new Option<int?>("--dilation") { Description = "Token cells the masked region grows by, 0 to 4 (default 1)" };

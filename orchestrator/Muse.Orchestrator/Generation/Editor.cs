@@ -28,7 +28,7 @@ public sealed class Editor(StageRunner runner, IStageGateway stages, ImageUpload
         var models = common.Models;
         var factor = models.ImageTokenizer.DownsampleFactor;
         var sr = models.SuperResolution;                                // null: the base model decodes at full size (aMUSEd)
-        var size = models.Final.GridWidth * factor;                     // output side, 128 px for the shipped models
+        var size = models.Final.GridWidth * factor;                     // output side: the final grid × the tokenizer's downsampling
         var baseSize = models.Base.GridWidth * factor;                  // 64 px
         var timings = new List<StageTiming>();
         var started = time.GetTimestamp();
