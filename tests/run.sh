@@ -29,14 +29,14 @@ if [[ $status -eq 0 ]]; then
 
   # Training smoke test (issue: trained model set): a few steps of every stage on a few scenes, exported to ONNX
   # through Muse.ModelBuilder, then the parity tests against that fresh export. It takes the paths of the 256 px set
-  # (corrupted and sample-refilled tokens, a 32×32 SR trained on windows, VQGAN crops of 256 px scenes). TorchSharp needs a newer glibc than
+  # (corrupted visible tokens, a 32×32 SR trained on windows, VQGAN crops of 256 px scenes). TorchSharp needs a newer glibc than
   # this host, so it runs only where the shared modern-userland tool is present (it is on the project's machines).
   userland="$root/../shared/tools/modern-userland"
   if [[ -x "$userland" && $(id -u) == 0 ]]; then
     echo "-- training smoke (modern-userland) + parity on its export"
     smoke=$(mktemp -d "${TMPDIR:-/tmp}/muse-smoke.XXXXXX")
     if dotnet build models/Muse.Training -c Release -nologo -v q -clp:ErrorsOnly "${gpu[@]}" \
-      && "$userland" -- dotnet artifacts/bin/Muse.Training/release/Muse.Training.dll train --stage all --smoke --corrupt-visible 0.1 --refill-sampled 0.3 --sr-size 256 --sr-crop 8 --crop-source 256 --out "$smoke" >"$smoke/log.txt" 2>&1; then
+      && "$userland" -- dotnet artifacts/bin/Muse.Training/release/Muse.Training.dll train --stage all --smoke --corrupt-visible 0.1 --sr-size 256 --sr-crop 8 --crop-source 256 --out "$smoke" >"$smoke/log.txt" 2>&1; then
       MUSE_PARITY_FIXTURES="$smoke/fixtures" MUSE_PARITY_REPOSITORY="$smoke/repository" \
         dotnet test tests/Muse.Parity.Tests/Muse.Parity.Tests.csproj --no-build -nologo -v q \
         --logger "trx;LogFileName=Muse.Parity.Tests.smoke.trx" --results-directory "$results" || status=1

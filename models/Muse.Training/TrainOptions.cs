@@ -86,13 +86,6 @@ internal sealed record TrainOptions
     /// </summary>
     public double CorruptVisible { get; init; }
 
-    /// <summary>
-    /// Transformer stages: the share of masked positions filled in with the transformer's own sample (no gradient
-    /// through it) before the training forward pass, and scored against the truth like masked ones: teaches telling
-    /// its own plausible mistakes among shown tokens (re-competition's signal); 0 = off.
-    /// </summary>
-    public double RefillSampled { get; init; }
-
     /// <summary>sr only: pixel size of the scenes whose tokens a new SR run learns (grid = size ÷ the VQGAN's downsampling; 128 or 256).</summary>
     public int SrSize { get; init; } = 128;
 

@@ -83,11 +83,10 @@ public sealed class TrainerCommandLineTests
 
         Invoke(
             sut, "train", "--stage", "sr", "--sr-size", "256", "--sr-crop", "16", "--corrupt-visible", "0.1",
-            "--init-from", "/w/v5/text+base", "--crop-source", "256", "--refill-sampled", "0.3");
+            "--init-from", "/w/v5/text+base", "--crop-source", "256");
 
         var options = Assert.Single(verbs.Calls).Options!;
         Assert.Equal((256, 16, 0.1, "/w/v5/text+base", 256), (options.SrSize, options.SrCrop, options.CorruptVisible, options.InitFrom, options.CropSource));
-        Assert.Equal(0.3, options.RefillSampled);
     }
 
     [Fact]
@@ -128,7 +127,6 @@ public sealed class TrainerCommandLineTests
     [InlineData("train", "--sr-crop", "-1")]
     [InlineData("train", "--corrupt-visible", "1")]
     [InlineData("train", "--corrupt-visible", "-0.1")]
-    [InlineData("train", "--refill-sampled", "1.5")]
     [InlineData("train", "--init-from", "/w/v5/text+base", "--init-text", "/w/v3/text+base")]
     [InlineData("evaluate", "--guidance-schedule", "cubic")]
     [InlineData("evaluate", "--split", "validation")]

@@ -76,7 +76,6 @@ internal static class TrainerCommandLine
         var initText = new Option<string?>("--init-text") { Description = "text+base: a new run starts its T5 from the text+base stage in DIR" };
         var initFrom = new Option<string?>("--init-from") { Description = "text+base: a new run starts its T5 and base from the text+base stage in DIR (fine-tuning)" };
         var corruptVisible = Number("--corrupt-visible", "text+base, sr: share of visible tokens replaced by a random code and scored like masked ones (teaches judging shown tokens; 0 = masked-only loss)", Defaults.CorruptVisible);
-        var refillSampled = Number("--refill-sampled", "text+base, sr: share of masked positions filled in with the transformer's own sample and scored against the truth (teaches spotting its own mistakes; 0 = off)", Defaults.RefillSampled);
         var srSize = Number("--sr-size", "sr: pixel size of the scenes a new SR run learns (128 or 256; grid = size / 8)", Defaults.SrSize);
         var srCrop = Number("--sr-crop", "sr: train on random C×C windows of the grid (0 = the whole grid)", Defaults.SrCrop);
         var cropSource = Number("--crop-source", "vqgan: pixel size of the scenes the 64 px crops are cut from (128 or 256)", Defaults.CropSource);
@@ -87,7 +86,7 @@ internal static class TrainerCommandLine
         var command = new Command("train", "Train a stage (or all); checkpoints go to <out>/<stage>/checkpoint.bin")
         {
             stage, steps, resume, smoke, batch, learningRate, checkpointEvery, logEvery, evalEvery, scenes, maxSeconds, version,
-            emaCodebook, shapeWeight, crops, channels, embedDim, codebook, patchDim, decoderFrom, freezeText, initText, initFrom, corruptVisible, refillSampled, srSize, srCrop, cropSource, dModel, layers, mlpDim,
+            emaCodebook, shapeWeight, crops, channels, embedDim, codebook, patchDim, decoderFrom, freezeText, initText, initFrom, corruptVisible, srSize, srCrop, cropSource, dModel, layers, mlpDim,
         };
         folders.AddTo(command);
         command.Validators.Add(result =>
@@ -103,12 +102,9 @@ internal static class TrainerCommandLine
                 }
             }
 
-            foreach (var share in new[] { corruptVisible, refillSampled })
+            if (result.GetResult(corruptVisible) is { Implicit: false } && result.GetValue(corruptVisible) is < 0 or >= 1)
             {
-                if (result.GetResult(share) is { Implicit: false } && result.GetValue(share) is < 0 or >= 1)
-                {
-                    result.AddError($"{share.Name} must be in [0, 1), not {result.GetValue(share)}.");
-                }
+                result.AddError($"--corrupt-visible must be in [0, 1), not {result.GetValue(corruptVisible)}.");
             }
 
             if (result.GetResult(srCrop) is { Implicit: false } && result.GetValue(srCrop) is < 0 or (> 0 and < 4))
@@ -148,7 +144,6 @@ internal static class TrainerCommandLine
                 InitTextFrom = parse.GetValue(initText),
                 InitFrom = parse.GetValue(initFrom),
                 CorruptVisible = parse.GetValue(corruptVisible),
-                RefillSampled = parse.GetValue(refillSampled),
                 SrSize = parse.GetValue(srSize),
                 SrCrop = parse.GetValue(srCrop),
                 CropSource = parse.GetValue(cropSource),

@@ -138,7 +138,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
             log.WriteLine($"{StageName}: T5 frozen (--freeze-text)");
         }
 
-        log.WriteLine($"{StageName}: {model.parameters().Sum(p => p.numel())} parameters, batch {batch}, {options.Steps} steps, lr {peak}, grid {transformer.Config.GridHeight}×{transformer.Config.GridWidth}, corrupted visible share {options.CorruptVisible}, refilled-by-sample share {options.RefillSampled}");
+        log.WriteLine($"{StageName}: {model.parameters().Sum(p => p.numel())} parameters, batch {batch}, {options.Steps} steps, lr {peak}, grid {transformer.Config.GridHeight}×{transformer.Config.GridWidth}, corrupted visible share {options.CorruptVisible}");
         log.Flush();
 
         // Frozen text encoder (sr): embeddings of every caption computed once.
@@ -173,7 +173,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
                 var (loss, accuracy) = Loss(
                     t5, transformer, indices, dropped, step, n,
                     superResolution ? high! : low, low, captions, empty, textTable, emptyText, fixedRatio: null, options.CorruptVisible,
-                    superResolution ? options.SrCrop : 0, options.RefillSampled);
+                    superResolution ? options.SrCrop : 0);
                 updates.Apply(loss, step);
                 lossSum += loss.item<float>();
                 accSum += accuracy;
@@ -237,7 +237,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
     private (Tensor Loss, double Accuracy) Loss(
         T5Encoder t5, MaskedTransformer transformer, int[] indices, bool[] dropped, long step, int n,
         long[][] targets, long[][] lowRes, (long[] Ids, long[] Mask)[] captions, (long[] Ids, long[] Mask) empty,
-        Tensor? textTable, Tensor? emptyText, double? fixedRatio, double corruptVisible = 0, int crop = 0, double refillSampled = 0)
+        Tensor? textTable, Tensor? emptyText, double? fixedRatio, double corruptVisible = 0, int crop = 0)
     {
         var b = indices.Length;
         var (gridH, gridW) = (transformer.Config.GridHeight, transformer.Config.GridWidth);
@@ -319,13 +319,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
             lowResTokens = tensor(lowData, [b, m]);
         }
 
-        var windowTensor = window is null ? null : tensor(window, [b, n]);
-        if (refillSampled > 0)
-        {
-            tokens = Refill(transformer, tokens, input, textEmbeddings, textMask, lowResTokens, windowTensor, step, refillSampled);
-        }
-
-        var logits = transformer.Forward(tokens, textEmbeddings, textMask, lowResTokens, windowTensor); // [B, N, K]
+        var logits = transformer.Forward(tokens, textEmbeddings, textMask, lowResTokens, window is null ? null : tensor(window, [b, n])); // [B, N, K]
         var positions = tensor(maskedFlat.ToArray());
         var picked = logits.reshape(-1, logits.shape[2]).index_select(0, positions); // [masked, K]
         var wanted = tensor(target).index_select(0, positions); // [masked]
@@ -337,49 +331,6 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         }
 
         return (loss, accuracy);
-    }
-
-    /// <summary>
-    /// The input with a share of its masked positions filled in by the transformer's own sample (temperature 1, from
-    /// a forward pass without gradient; inverse-CDF with one counter-RNG draw per position): they stay scored against
-    /// the truth, so the transformer learns to tell its own plausible mistakes among the tokens it is shown, which is
-    /// the signal re-competition reads (a uniformly random code, <see cref="Masking.Corrupt"/>, is easy to spot).
-    /// </summary>
-    private Tensor Refill(
-        MaskedTransformer transformer, Tensor tokens, long[] input, Tensor textEmbeddings, Tensor textMask, Tensor? lowResTokens,
-        Tensor? window, long step, double share)
-    {
-        float[] probabilities;
-        using (no_grad())
-        {
-            probabilities = transformer.Forward(tokens, textEmbeddings.detach(), textMask, lowResTokens, window).softmax(-1).data<float>().ToArray(); // [B·N·K]
-        }
-
-        var k = (int)transformer.MaskTokenId;
-        var refilled = (long[])input.Clone();
-        for (var p = 0; p < input.Length; p++)
-        {
-            if (input[p] != transformer.MaskTokenId
-                || CounterRng.Uniform(options.Seed, StageId, (ulong)step, (ulong)p + 3_000_000, (ulong)RngPurpose.EditMask) >= share)
-            {
-                continue;
-            }
-
-            var u = CounterRng.Uniform(options.Seed, StageId, (ulong)step, (ulong)p + 3_000_000, (ulong)RngPurpose.Sample);
-            var (code, cumulative) = (0, 0.0);
-            for (; code < k - 1; code++)
-            {
-                cumulative += probabilities[((long)p * k) + code];
-                if (cumulative > u)
-                {
-                    break;
-                }
-            }
-
-            refilled[p] = code;
-        }
-
-        return tensor(refilled, tokens.shape);
     }
 
     private (double Loss, double Accuracy) Evaluate(
