@@ -56,8 +56,8 @@ public sealed record EvalOptions
     /// <summary>Base steps of the guidance comparison. Default 12.</summary>
     public int BaseSteps { get; init; } = 12;
 
-    /// <summary>Super-resolution steps everywhere. Default 8.</summary>
-    public int SrSteps { get; init; } = 8;
+    /// <summary>Super-resolution steps everywhere; null (default) = the pipeline's (a 32×32 SR grid may want more than a 16×16 one).</summary>
+    public int? SrSteps { get; init; }
 
     /// <summary>Pipeline to evaluate; default the catalog's default.</summary>
     public string? Pipeline { get; init; }
@@ -231,7 +231,12 @@ public static class ModelEval
     // The decoding options of one generated or edited image: steps and guidance as the row says, the rest the pipeline's.
     private static DecodingOptions Decoding(EvalOptions options, int baseSteps, float? guidance)
     {
-        var decoding = new DecodingOptions { BaseSteps = baseSteps, SrSteps = options.SrSteps };
+        var decoding = new DecodingOptions { BaseSteps = baseSteps };
+        if (options.SrSteps is { } srSteps)
+        {
+            decoding.SrSteps = srSteps;
+        }
+
         if (guidance is { } scale)
         {
             decoding.GuidanceScale = scale;
@@ -268,7 +273,7 @@ public static class ModelEval
     {
         var (stages, models) = (pipeline.Stages, pipeline.Models);
         var srModel = models.SuperResolution ?? throw new InvalidOperationException($"Pipeline {models.Pipeline} has no super-resolution stage to evaluate.");
-        var decode = DecodingSettings.FromRequest(new DecodingOptions { SrSteps = options.SrSteps }, pipeline.Defaults).SuperResolution;
+        var decode = DecodingSettings.FromRequest(Decoding(options, pipeline.Defaults.BaseSteps, guidance: null), pipeline.Defaults).SuperResolution;
         var factor = models.ImageTokenizer.DownsampleFactor;
         var (lowSize, highSize) = (srModel.LowResGridWidth * factor, srModel.GridWidth * factor);
         double srTotal = 0, bicubicTotal = 0;
