@@ -23,16 +23,16 @@ internal static class Export
         // The seed the stage was trained with (metrics.json); --seed only for stages trained before it was recorded.
         var seed = progress.Seed ?? options.Seed;
         var metrics = progress.Measurements;
-        var (steps, seconds) = progress.Training; // base: with the base it started from (--init-from)
+        // Everything behind the stage: a decoder-only VQGAN counts the encoder and codebook it kept, a base the base it
+        // started from (--init-from).
+        var (steps, seconds) = progress.Training;
         var written = new List<string>();
         switch (stage)
         {
             case VqganTrainer.StageName:
             {
-                // A decoder-only run's provenance counts the training of the encoder and codebook it kept.
-                var (vqganSteps, vqganSeconds) = progress.Training;
                 var vqgan = StageIo.LoadVqgan(dir);
-                written.Add(Write(dir, "vqgan", vqgan.Config, vqgan.state_dict(), "", seed, vqganSteps, vqganSeconds, metrics));
+                written.Add(Write(dir, "vqgan", vqgan.Config, vqgan.state_dict(), "", seed, steps, seconds, metrics));
                 break;
             }
 
@@ -82,9 +82,8 @@ internal static class Export
             {
                 ("vqgan", _) => (Muse.Repository.Stages.ImageTokenizer, "VQGAN image tokenizer trained on the synthetic scenes (64 and 128 px; fully convolutional, so any multiple of 8 px)."),
                 ("t5", _) => (Muse.Repository.Stages.TextEncoder, "T5 text encoder trained jointly with muse-tiny-base on the scene captions."),
-                (_, Muse.ModelBuilder.Architectures.TransformerConfig t) => (
-                    model == "base" ? Muse.Repository.Stages.Base : Muse.Repository.Stages.SuperResolution,
-                    $"{(model == "base" ? "Base" : "Super-resolution")} masked transformer ({t.GridHeight}×{t.GridWidth} tokens, {t.GridWidth * 8} px) trained on the synthetic scenes."),
+                ("base", Muse.ModelBuilder.Architectures.TransformerConfig t) => (Muse.Repository.Stages.Base, Transformer("Base", t)),
+                (_, Muse.ModelBuilder.Architectures.TransformerConfig t) => (Muse.Repository.Stages.SuperResolution, Transformer("Super-resolution", t)),
                 _ => throw new InvalidDataException($"{folder}: {model} is not a transformer."),
             };
             var tokenizerPath = Path.Combine(folder, "spiece.model");
@@ -123,6 +122,10 @@ internal static class Export
 
         return written;
     }
+
+    // The muse-tiny VQGAN downsamples by 8, so a grid of w tokens is 8·w px.
+    private static string Transformer(string role, Muse.ModelBuilder.Architectures.TransformerConfig config) =>
+        $"{role} masked transformer ({config.GridHeight}×{config.GridWidth} tokens, {config.GridWidth * 8} px) trained on the synthetic scenes.";
 
     private static string Write(
         string stageDir, string model, object config, Dictionary<string, Tensor> stateDict, string prefix,

@@ -262,7 +262,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
                 ? targets[indices[j]]
                 : Enumerable.Range(0, n).Select(i => targets[indices[j]][window[(j * n) + i]]).ToArray();
             var masked = Masking.Draw(options.Seed, StageId, step, j, n, fixedRatio);
-            var corrupted = Masking.Corrupt(options.Seed, StageId, step, j, masked, truth, (int)transformer.MaskTokenId, corruptVisible);
+            var corrupted = Masking.Corrupt(options.Seed, StageId, step, j, masked, truth, transformer.Config.CodebookSize, corruptVisible);
             for (var i = 0; i < n; i++)
             {
                 target[(j * n) + i] = truth[i];
