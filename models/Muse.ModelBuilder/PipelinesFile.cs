@@ -7,6 +7,16 @@ namespace Muse.ModelBuilder;
 /// <summary>Edits <c>pipelines.json</c> in place, keeping whatever else the file holds.</summary>
 public static class PipelinesFile
 {
+    /// <summary>Pipeline <paramref name="name"/> of the file at <paramref name="path"/>; an absent one is an error naming those there are.</summary>
+    public static PipelineDefinition Read(string path, string name)
+    {
+        var document = JsonSerializer.Deserialize<PipelinesDocument>(File.ReadAllText(path), ModelManifest.JsonOptions)
+            ?? throw new InvalidDataException($"{path}: empty.");
+        return document.Pipelines.TryGetValue(name, out var pipeline)
+            ? pipeline
+            : throw new InvalidDataException($"{path} has no pipeline '{name}'; it has {string.Join(", ", document.Pipelines.Keys)}.");
+    }
+
     /// <summary>
     /// Sets pipeline <paramref name="name"/> to <paramref name="pipeline"/>, keeping every other pipeline and key;
     /// <c>defaultPipeline</c> becomes <paramref name="name"/> only when the file has none. When the pipeline is

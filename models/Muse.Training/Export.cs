@@ -73,6 +73,7 @@ internal static class Export
     public static IReadOnlyList<string> ToRepository(string stage, TrainOptions options, string repository, string pipelinesPath)
     {
         var version = options.Version;
+        var pairs = options.PairVersion ?? version;
         var written = new List<string>();
         foreach (var folder in Run(stage, options))
         {
@@ -98,8 +99,8 @@ internal static class Export
                 Trained = true,
                 Description = description,
                 TokenizerModel = File.Exists(tokenizerPath) ? File.ReadAllBytes(tokenizerPath) : null,
-                ImageTokenizer = model is "base" or "sr" ? $"{SetName}-vqgan/{version}" : "",
-                TextEncoder = model is "base" or "sr" ? $"{SetName}-t5/{version}" : "",
+                ImageTokenizer = model is "base" or "sr" ? $"{SetName}-vqgan/{pairs}" : "",
+                TextEncoder = model is "base" or "sr" ? $"{SetName}-t5/{pairs}" : "",
             }, repository);
             written.Add(result.Directory);
         }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Muse.ModelBuilder;
 using Muse.Training.Nn;
 using Muse.Training.Stages;
 using static TorchSharp.torch;
@@ -12,11 +13,17 @@ namespace Muse.Training;
 /// </summary>
 internal static class Import
 {
-    /// <summary>Writes the stage folders under <paramref name="options"/>.Out; returns them.</summary>
-    public static IReadOnlyList<string> Run(TrainOptions options, string repository)
+    /// <summary>
+    /// Writes the stage folders of version <c>options.Version</c>, or of the versions <paramref name="pipeline"/> serves,
+    /// under <paramref name="options"/>.Out; returns them.
+    /// </summary>
+    public static IReadOnlyList<string> Run(TrainOptions options, string repository, string? pipeline)
     {
+        var stages = pipeline is null
+            ? ShippedModels.Read(repository, options.Version)
+            : ShippedModels.Read(repository, PipelinesFile.Read(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(repository))!, "pipelines.json"), pipeline), pipeline);
         var written = new List<string>();
-        foreach (var stage in ShippedModels.Read(repository, options.Version))
+        foreach (var stage in stages)
         {
             var dir = options.StageDir(stage.Stage);
             Directory.CreateDirectory(dir);

@@ -2,6 +2,8 @@ using System.Text.Json;
 using Muse.ModelBuilder;
 using Muse.ModelBuilder.Weights;
 using Muse.Training.Stages;
+using PipelineDefinition = Muse.Repository.PipelineDefinition;
+using StageNames = Muse.Repository.Stages;
 
 namespace Muse.Training;
 
@@ -22,13 +24,40 @@ internal sealed record ShippedStage(string Stage, IReadOnlyDictionary<string, ob
 internal static class ShippedModels
 {
     /// <summary>The three stage folders (vqgan, text+base, sr) of version <paramref name="version"/> in <paramref name="repository"/>.</summary>
-    public static IReadOnlyList<ShippedStage> Read(string repository, string version)
+    public static IReadOnlyList<ShippedStage> Read(string repository, string version) =>
+        Read(model => Path.Combine(repository, $"{Export.SetName}-{model}", version));
+
+    /// <summary>
+    /// The three stage folders of the model versions <paramref name="pipeline"/> serves (a pipeline may mix versions,
+    /// e.g. a new SR over an older base). A stage split between versions for A/B has no one version to import.
+    /// </summary>
+    public static IReadOnlyList<ShippedStage> Read(string repository, PipelineDefinition pipeline, string name)
     {
-        string Dir(string model) => Path.Combine(repository, $"{Export.SetName}-{model}", version);
-        var (_, vqganArchitecture, vqgan) = OnnxWeights.ReadModel(Dir("vqgan"));
-        var (_, t5Architecture, t5) = OnnxWeights.ReadModel(Dir("t5"));
-        var (_, baseArchitecture, baseWeights) = OnnxWeights.ReadModel(Dir("base"));
-        var (_, srArchitecture, sr) = OnnxWeights.ReadModel(Dir("sr"));
+        string Dir(string stage)
+        {
+            var candidates = pipeline.Stages.GetValueOrDefault(stage) ?? [];
+            return candidates.Count == 1
+                ? Path.Combine(repository, candidates[0].Model, candidates[0].Version)
+                : throw new InvalidDataException($"Pipeline '{name}' has {candidates.Count} versions at stage {stage}; import takes a pipeline with one per stage.");
+        }
+
+        var dirs = new Dictionary<string, string>
+        {
+            ["vqgan"] = Dir(StageNames.ImageTokenizer),
+            ["t5"] = Dir(StageNames.TextEncoder),
+            ["base"] = Dir(StageNames.Base),
+            ["sr"] = Dir(StageNames.SuperResolution),
+        };
+        return Read(model => dirs[model]);
+    }
+
+    // The folders by model kind (vqgan, t5, base, sr).
+    private static IReadOnlyList<ShippedStage> Read(Func<string, string> dirOf)
+    {
+        var (_, vqganArchitecture, vqgan) = OnnxWeights.ReadModel(dirOf("vqgan"));
+        var (_, t5Architecture, t5) = OnnxWeights.ReadModel(dirOf("t5"));
+        var (_, baseArchitecture, baseWeights) = OnnxWeights.ReadModel(dirOf("base"));
+        var (_, srArchitecture, sr) = OnnxWeights.ReadModel(dirOf("sr"));
 
         var textBase = new Dictionary<string, WeightTensor>(StringComparer.Ordinal);
         foreach (var (name, value) in t5)
@@ -43,7 +72,7 @@ internal static class ShippedModels
 
         return
         [
-            new(VqganTrainer.StageName, new Dictionary<string, object> { ["config.json"] = Config<VqganConfig>(vqganArchitecture) }, vqgan, null, Provenance(Dir("vqgan"))),
+            new(VqganTrainer.StageName, new Dictionary<string, object> { ["config.json"] = Config<VqganConfig>(vqganArchitecture) }, vqgan, null, Provenance(dirOf("vqgan"))),
             new(
                 TransformerTrainer.BaseStageName,
                 new Dictionary<string, object>
@@ -52,9 +81,9 @@ internal static class ShippedModels
                     ["config.json"] = Config<TransformerConfig>(baseArchitecture) with { Role = "base" },
                 },
                 textBase,
-                File.ReadAllBytes(Path.Combine(Dir("t5"), ModelExporter.TokenizerFileName)),
-                Provenance(Dir("base"), text: Provenance(Dir("t5")))),
-            new(TransformerTrainer.SrStageName, new Dictionary<string, object> { ["config.json"] = Config<TransformerConfig>(srArchitecture) with { Role = "sr" } }, sr, null, Provenance(Dir("sr"))),
+                File.ReadAllBytes(Path.Combine(dirOf("t5"), ModelExporter.TokenizerFileName)),
+                Provenance(dirOf("base"), text: Provenance(dirOf("t5")))),
+            new(TransformerTrainer.SrStageName, new Dictionary<string, object> { ["config.json"] = Config<TransformerConfig>(srArchitecture) with { Role = "sr" } }, sr, null, Provenance(dirOf("sr"))),
         ];
     }
 

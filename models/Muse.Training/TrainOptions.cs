@@ -74,8 +74,9 @@ internal sealed record TrainOptions
     public string? DecoderFrom { get; init; }
 
     /// <summary>
-    /// text+base only: a new run starts both the T5 and the base transformer from the text+base stage in this folder
-    /// (its configs and weights; a fine-tune of a trained base, e.g. with <see cref="CorruptVisible"/>).
+    /// A new run starts from the stage in this folder (its configs and weights): text+base both the T5 and the base
+    /// transformer (a fine-tune of a trained base, e.g. with <see cref="CorruptVisible"/>); sr the SR transformer
+    /// (e.g. a whole-grid continuation of an imported SR, whose weights-only checkpoint cannot be resumed).
     /// </summary>
     public string? InitFrom { get; init; }
 
@@ -104,6 +105,12 @@ internal sealed record TrainOptions
 
     /// <summary>Model version label for export and fixtures (default "1").</summary>
     public string Version { get; init; } = "1";
+
+    /// <summary>
+    /// Export: the version of the VQGAN and T5 an exported transformer's manifest names (default: <see cref="Version"/>),
+    /// for a transformer trained over shipped ones, e.g. a new SR over the v5 tokenizer and text encoder.
+    /// </summary>
+    public string? PairVersion { get; init; }
 
     public string StageDir(string stage) => Path.Combine(Out, stage);
 }

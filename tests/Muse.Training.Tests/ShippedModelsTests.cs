@@ -1,7 +1,9 @@
+using Muse.ModelBuilder;
 using Muse.ModelBuilder.Architectures;
 using Muse.ModelBuilder.Graphs;
 using Muse.ModelBuilder.Weights;
 using Muse.Training.Stages;
+using StageNames = Muse.Repository.Stages;
 using T5ConfigOfBuilder = Muse.ModelBuilder.Architectures.T5Config;
 using TransformerConfigOfBuilder = Muse.ModelBuilder.Architectures.TransformerConfig;
 using VqganConfigOfBuilder = Muse.ModelBuilder.Architectures.VqganConfig;
@@ -47,6 +49,47 @@ public sealed class ShippedModelsTests
         Assert.Equal((9.0, 12000.0, 1728.5), (stages[VqganTrainer.StageName].Metrics["seed"], stages[VqganTrainer.StageName].Metrics["steps"], stages[VqganTrainer.StageName].Metrics["seconds"]));
         Assert.Equal((16000.0, 34000.0, 5305.5), (textBase.Metrics["steps"], textBase.Metrics["textSteps"], textBase.Metrics["textSeconds"]));
         Assert.Equal(0.0034960443153977394, stages[TransformerTrainer.SrStageName].Metrics["heldOutLoss"]);
+    }
+
+    [Fact]
+    public void Read_Pipeline256_TheV5VqganAndBaseWithTheSrItServes()
+    {
+        var pipeline = PipelinesFile.Read(Path.Combine(RepositoryRoot(), "models", "pipelines.json"), "muse-tiny-256");
+
+        var stages = ShippedModels.Read(Repository, pipeline, "muse-tiny-256").ToDictionary(s => s.Stage);
+
+        var sr = Assert.IsType<TransformerConfig>(stages[TransformerTrainer.SrStageName].Configs["config.json"]);
+        var srVersion = pipeline.Stages[StageNames.SuperResolution].Single().Version;
+        Assert.Equal((32, 8), (sr.GridHeight, sr.LowResGridHeight));
+        Assert.Equal(Specs(Path.Combine("muse-tiny-sr", srVersion)), Shapes(stages[TransformerTrainer.SrStageName].StateDict));
+        Assert.Equal(Specs(Path.Combine("muse-tiny-base", Version)), Names("base", stages[TransformerTrainer.BaseStageName].StateDict));
+        Assert.Equal(Specs(Path.Combine("muse-tiny-vqgan", Version)), Shapes(stages[VqganTrainer.StageName].StateDict));
+    }
+
+    [Fact]
+    public void Read_PipelineWithTwoVersionsAtAStage_NamesTheStage()
+    {
+        var pipeline = PipelinesFile.Read(Path.Combine(RepositoryRoot(), "models", "pipelines.json"), "muse-tiny");
+        var ab = pipeline with
+        {
+            Stages = new(pipeline.Stages)
+            {
+                [StageNames.Base] = [new("muse-tiny-base", "4"), new("muse-tiny-base", "5")],
+            },
+        };
+
+        var error = Assert.Throws<InvalidDataException>(() => ShippedModels.Read(Repository, ab, "ab"));
+
+        Assert.Contains("2 versions at stage base", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReadPipelinesFile_UnknownPipeline_NamesThoseThere()
+    {
+        var error = Assert.Throws<InvalidDataException>(() => PipelinesFile.Read(Path.Combine(RepositoryRoot(), "models", "pipelines.json"), "muse-huge"));
+
+        Assert.Contains("no pipeline 'muse-huge'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("muse-tiny-256", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]

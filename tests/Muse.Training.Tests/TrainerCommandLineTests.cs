@@ -128,6 +128,7 @@ public sealed class TrainerCommandLineTests
     [InlineData("train", "--corrupt-visible", "1")]
     [InlineData("train", "--corrupt-visible", "-0.1")]
     [InlineData("train", "--init-from", "/w/v5/text+base", "--init-text", "/w/v3/text+base")]
+    [InlineData("import", "--pipeline", "muse-tiny-256", "--version", "6")]
     [InlineData("evaluate", "--guidance-schedule", "cubic")]
     [InlineData("evaluate", "--split", "validation")]
     [InlineData("decode-parity", "--split", "train")]
@@ -240,7 +241,18 @@ public sealed class TrainerCommandLineTests
         Invoke(sut, "export", "--repository", "/r", "--pipelines", "/p.json", "--seed", "2");
 
         var call = Assert.Single(verbs.Calls);
-        Assert.Equal(("all", "/r|/p.json", 2UL), (call.Stage, call.Paths, call.Options!.Seed));
+        Assert.Equal(("all", "/r|/p.json", 2UL, null), (call.Stage, call.Paths, call.Options!.Seed, call.Options.PairVersion));
+    }
+
+    [Fact]
+    public void Export_PairVersion_Bound()
+    {
+        var (sut, verbs) = CreateSut();
+
+        Invoke(sut, "export", "--stage", "sr", "--version", "7", "--pair-version", "5");
+
+        var call = Assert.Single(verbs.Calls);
+        Assert.Equal(("sr", "7", "5"), (call.Stage, call.Options!.Version, call.Options.PairVersion));
     }
 
     [Fact]
@@ -287,6 +299,16 @@ public sealed class TrainerCommandLineTests
         Invoke(sut, "import", "--version", "5", "--out", "/tmp/shipped5");
 
         Assert.Equal(new VerbCall("import", null, new TrainOptions { Out = "/tmp/shipped5", Version = "5" }, null, 0, "models/repository"), Assert.Single(verbs.Calls));
+    }
+
+    [Fact]
+    public void Import_Pipeline_BoundInsteadOfAVersion()
+    {
+        var (sut, verbs) = CreateSut();
+
+        Invoke(sut, "import", "--pipeline", "muse-tiny-256", "--out", "/tmp/shipped256");
+
+        Assert.Equal(new VerbCall("import", null, new TrainOptions { Out = "/tmp/shipped256" }, null, 0, "models/repository|muse-tiny-256"), Assert.Single(verbs.Calls));
     }
 
     [Fact]
@@ -340,7 +362,7 @@ public sealed class TrainerCommandLineTests
         public int DecodeParity(TrainOptions options, EvaluationDecoding decoding, int count, string repository) =>
             Record(new("decode-parity", null, options, decoding, count, repository));
 
-        public int Import(TrainOptions options, string repository) => Record(new("import", null, options, null, 0, repository));
+        public int Import(TrainOptions options, string repository, string? pipeline) => Record(new("import", null, options, null, 0, pipeline is null ? repository : $"{repository}|{pipeline}"));
 
         public int Names(string model, bool smoke) => Record(new("names", model, null, null, 0, smoke ? "smoke" : null));
 

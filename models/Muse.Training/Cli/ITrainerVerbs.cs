@@ -32,9 +32,10 @@ internal interface ITrainerVerbs
 
     /// <summary>
     /// <c>import</c>: the stage folders (configs and weights-only checkpoints) of model version <c>options.Version</c>
-    /// in <paramref name="repository"/>, read back out of its ONNX graphs, into <c>options.Out</c>.
+    /// in <paramref name="repository"/>, or of the versions <paramref name="pipeline"/> serves (pipelines.json beside the
+    /// repository), read back out of their ONNX graphs, into <c>options.Out</c>.
     /// </summary>
-    int Import(TrainOptions options, string repository);
+    int Import(TrainOptions options, string repository, string? pipeline);
 
     /// <summary><c>names</c>: the state_dict names and shapes of <paramref name="model"/> (vqgan, t5, base or sr).</summary>
     int Names(string model, bool smoke);

@@ -74,7 +74,7 @@ internal static class TrainerCommandLine
         var decoderFrom = new Option<string?>("--decoder-from") { Description = "vqgan: train only the decoder of the trained VQGAN stage folder DIR (encoder and codebook frozen: tokens unchanged)" };
         var freezeText = new Option<bool>("--freeze-text") { Description = "text+base: keep the T5 fixed and train the base alone" };
         var initText = new Option<string?>("--init-text") { Description = "text+base: a new run starts its T5 from the text+base stage in DIR" };
-        var initFrom = new Option<string?>("--init-from") { Description = "text+base: a new run starts its T5 and base from the text+base stage in DIR (fine-tuning)" };
+        var initFrom = new Option<string?>("--init-from") { Description = "text+base: a new run starts its T5 and base from the text+base stage in DIR; sr: a new run starts from the SR (config and weights) in DIR (fine-tuning)" };
         var corruptVisible = Number("--corrupt-visible", "text+base, sr: share of visible tokens replaced by a random code and scored like masked ones (teaches judging shown tokens; 0 = masked-only loss)", Defaults.CorruptVisible);
         var srSize = Number("--sr-size", "sr: pixel size of the scenes a new SR run learns (128 or 256; grid = size / 8)", Defaults.SrSize);
         var srCrop = Number("--sr-crop", "sr: train on random C×C windows of the grid (0 = the whole grid)", Defaults.SrCrop);
@@ -175,14 +175,15 @@ internal static class TrainerCommandLine
         var version = Version("Model version N: the models become muse-tiny-<model>/N");
         var repository = new Option<string>("--repository") { Description = "Model repository to write into", DefaultValueFactory = _ => "models/repository" };
         var pipelines = new Option<string>("--pipelines") { Description = "pipelines.json whose pipeline muse-tiny is written once all four models exist (its defaults kept)", DefaultValueFactory = _ => "models/pipelines.json" };
+        var pairVersion = new Option<string?>("--pair-version") { Description = "Version of muse-tiny-vqgan and muse-tiny-t5 an exported base or SR names in its manifest (default: --version), for one trained over shipped ones" };
         var command = new Command("export", "export-weights, then ONNX + manifest through Muse.ModelBuilder into the model repository")
         {
-            stage, version, repository, pipelines,
+            stage, version, repository, pipelines, pairVersion,
         };
         folders.AddTo(command);
         command.SetAction(parse => verbs.Export(
             parse.GetRequiredValue(stage),
-            folders.Bind(parse) with { Version = parse.GetRequiredValue(version) },
+            folders.Bind(parse) with { Version = parse.GetRequiredValue(version), PairVersion = parse.GetValue(pairVersion) },
             parse.GetRequiredValue(repository),
             parse.GetRequiredValue(pipelines)));
         return command;
@@ -264,14 +265,22 @@ internal static class TrainerCommandLine
         var folders = new StageFolderOptions("Unused (import draws nothing)");
         var version = Version("Model version N to read: muse-tiny-<model>/N");
         var repository = new Option<string>("--repository") { Description = "Model repository to read from", DefaultValueFactory = _ => "models/repository" };
+        var pipeline = new Option<string?>("--pipeline") { Description = "Read the versions this pipeline of pipelines.json (beside the repository) serves instead of one --version, e.g. a new SR over an older base" };
         var command = new Command(
             "import",
             "Rebuild the stage folders (vqgan, text+base, sr: configs, spiece.model, weights-only checkpoints) of a shipped model version from its ONNX graphs and manifests, so evaluate and decode-parity run on the served weights")
         {
-            version, repository,
+            version, repository, pipeline,
         };
         folders.AddTo(command);
-        command.SetAction(parse => verbs.Import(folders.Bind(parse) with { Version = parse.GetRequiredValue(version) }, parse.GetRequiredValue(repository)));
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(pipeline) is not null && result.GetResult(version) is { Implicit: false })
+            {
+                result.AddError("--pipeline names the versions to read; drop --version.");
+            }
+        });
+        command.SetAction(parse => verbs.Import(folders.Bind(parse) with { Version = parse.GetRequiredValue(version) }, parse.GetRequiredValue(repository), parse.GetValue(pipeline)));
         return command;
     }
 

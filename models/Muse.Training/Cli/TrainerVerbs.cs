@@ -99,9 +99,9 @@ internal sealed class TrainerVerbs(TextWriter log) : ITrainerVerbs
         return results.All(r => r.MaxLogitDifference <= Stages.DecodeParity.LogitTolerance) ? 0 : 1;
     }
 
-    public int Import(TrainOptions options, string repository)
+    public int Import(TrainOptions options, string repository, string? pipeline)
     {
-        foreach (var written in Training.Import.Run(options, repository))
+        foreach (var written in Training.Import.Run(options, repository, pipeline))
         {
             log.WriteLine($"wrote {written}");
         }

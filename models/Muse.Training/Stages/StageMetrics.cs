@@ -4,7 +4,7 @@ namespace Muse.Training.Stages;
 
 /// <summary>
 /// A stage folder's <c>metrics.json</c>, read in one place: the run's record (seed, steps, wall seconds), the
-/// training it started from (<c>initSteps</c>/<c>initSeconds</c>: the encoder a decoder-only VQGAN run kept, or the base a text+base run started from;
+/// training it started from (<c>initSteps</c>/<c>initSeconds</c>: the encoder a decoder-only VQGAN run kept, the base a text+base run or the SR an SR run started from;
 /// <c>textSteps</c>/<c>textSeconds</c>: the T5 of a text+base run, counting <c>--init-text</c>), and the rest, which
 /// are measurements.
 /// </summary>

@@ -68,9 +68,12 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         if (superResolution)
         {
             // The SR's grid decides the scene size of its targets (a resumed run keeps its config's).
+            // A fine-tune (--init-from) keeps the config of the SR it starts from.
             srConfig = StageIo.ReadOrCreate(
                 Path.Combine(dir, "config.json"), options.Resume,
-                () => Sized(DefaultSr(options.Smoke, k, StageIo.ReadConfig<T5Config>(Path.Combine(options.StageDir(BaseStageName), "t5.config.json")).DModel, options.SrSize / vqgan.Config.DownsampleFactor)));
+                () => options.InitFrom is { } from
+                    ? StageIo.ReadConfig<TransformerConfig>(Path.Combine(from, "config.json"))
+                    : Sized(DefaultSr(options.Smoke, k, StageIo.ReadConfig<T5Config>(Path.Combine(options.StageDir(BaseStageName), "t5.config.json")).DModel, options.SrSize / vqgan.Config.DownsampleFactor)));
             var size = srConfig.GridWidth * vqgan.Config.DownsampleFactor;
             high = StageIo.TokenCache(dir, $"train{size}", options.Seed, vqgan, data.TrainCount, i => data.TrainImage(i, size), size);
             heldHigh = StageIo.TokenCache(dir, $"held{size}", options.Seed, vqgan, heldCount, i => data.HeldOutImage(i, size), size);
@@ -91,6 +94,12 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
             t5 = StageIo.LoadT5(options.StageDir(BaseStageName));
             t5.eval();
             transformer = new MaskedTransformer(srConfig!);
+            if (options.InitFrom is { } from && !(options.Resume && Checkpoint.Exists(dir)))
+            {
+                Checkpoint.Load(from, transformer, null);
+                log.WriteLine($"{StageName}: initialised from {from}");
+            }
+
             model = transformer;
         }
         else
@@ -216,8 +225,8 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         // The T5's own training (its provenance): a T5 started from another run (--init-text) carries that run's,
         // plus this run's unless it was frozen.
         var seconds = priorSeconds + clock.Elapsed.TotalSeconds;
-        var (textSteps, textSeconds) = (options.InitTextFrom ?? options.InitFrom) is { } textFrom ? StageMetrics.Require(textFrom).TextTraining : (0, 0);
-        var (initSteps, initSeconds) = options.InitFrom is { } initFrom && !superResolution ? StageMetrics.Require(initFrom).Training : (0, 0);
+        var (textSteps, textSeconds) = (options.InitTextFrom ?? options.InitFrom) is { } textFrom && !superResolution ? StageMetrics.Require(textFrom).TextTraining : (0, 0);
+        var (initSteps, initSeconds) = options.InitFrom is { } initFrom ? StageMetrics.Require(initFrom).Training : (0, 0);
         if (!options.FreezeText)
         {
             (textSteps, textSeconds) = (textSteps + step, textSeconds + seconds);
