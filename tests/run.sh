@@ -40,6 +40,14 @@ if [[ $status -eq 0 ]]; then
       MUSE_PARITY_FIXTURES="$smoke/fixtures" MUSE_PARITY_REPOSITORY="$smoke/repository" \
         dotnet test tests/Muse.Parity.Tests/Muse.Parity.Tests.csproj --no-build -nologo -v q \
         --logger "trx;LogFileName=Muse.Parity.Tests.smoke.trx" --results-directory "$results" || status=1
+      # The continuation path of the shipped SR: the 256 px pipeline's models imported, two steps on from its SR.
+      echo "-- training smoke: import --pipeline muse-tiny-256, then --init-from its SR"
+      if ! { "$userland" -- dotnet artifacts/bin/Muse.Training/release/Muse.Training.dll import --pipeline muse-tiny-256 --out "$smoke/shipped" \
+          && "$userland" -- dotnet artifacts/bin/Muse.Training/release/Muse.Training.dll train --stage sr --smoke --init-from "$smoke/shipped/sr" \
+            --steps 2 --batch 2 --sr-crop 8 --out "$smoke/shipped" \
+          && grep -q '"initSteps": [1-9]' "$smoke/shipped/sr/metrics.json"; } >"$smoke/continue.txt" 2>&1; then
+        echo "SR continuation smoke failed:" >&2; tail -20 "$smoke/continue.txt" >&2; cat "$smoke/shipped/sr/metrics.json" >&2 2>/dev/null; status=1
+      fi
     else
       echo "training smoke failed:" >&2; tail -20 "$smoke/log.txt" >&2 2>/dev/null; status=1
     fi
