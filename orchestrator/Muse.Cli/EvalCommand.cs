@@ -94,6 +94,9 @@ internal static class EvalCommand
         metrics.AddRow($"SR PSNR at {result.FinalSize} px (from true 64 px tokens)", Db(result.SrPsnr));
         metrics.AddRow("bicubic PSNR (same 64 px reconstruction)", Db(result.BicubicPsnr));
         metrics.AddRow("SR gain over bicubic", Db(result.SrGain));
+        metrics.AddRow($"scene checker on the true scenes: VQ reconstruction at {result.FinalSize} px", Share(result.Ceiling.Reconstruction));
+        metrics.AddRow($"scene checker on the true scenes: SR from true 64 px tokens", Share(result.Ceiling.SuperResolution));
+        metrics.AddRow($"scene checker on the true scenes: bicubic of the 64 px reconstruction", Share(result.Ceiling.Bicubic));
         metrics.AddRow(
             "inpainting: new object right, rest of the scene right",
             $"{result.Inpainting.Success.ToString("0.0%", CultureInfo.InvariantCulture)} ({result.Inpainting.Correct}/{result.Inpainting.Cases})");
@@ -159,6 +162,12 @@ internal static class EvalCommand
             vq_psnr_final = Db(result.VqPsnrFinal),
             sr_psnr = Db(result.SrPsnr),
             bicubic_psnr = Db(result.BicubicPsnr),
+            checker_on_true_scenes = new
+            {
+                reconstruction = Tally(result.Ceiling.Reconstruction),
+                sr = Tally(result.Ceiling.SuperResolution),
+                bicubic = Tally(result.Ceiling.Bicubic),
+            },
             adherence = new
             {
                 defaults = Point(result.AtDefaults),

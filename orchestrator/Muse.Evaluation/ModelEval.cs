@@ -111,6 +111,15 @@ public sealed record AdherencePoint(int BaseSteps, float GuidanceScale, PromptTa
     public double Adherence => (double)Correct / Prompts;
 }
 
+/// <summary>
+/// The scene checker on the held-out scenes of the PSNR rows, each image made from the true scene rather than
+/// generated: the ceiling of adherence each part leaves. A pipeline's adherence below these is the base's.
+/// </summary>
+/// <param name="Reconstruction">VQ reconstructions at the final size.</param>
+/// <param name="SuperResolution">The SR from the true 64 px tokens (the SR PSNR row's images).</param>
+/// <param name="Bicubic">Bicubic upsampling of the same 64 px reconstruction.</param>
+public sealed record CheckerCeiling(PromptTally Reconstruction, PromptTally SuperResolution, PromptTally Bicubic);
+
 /// <summary>The evaluation table.</summary>
 public sealed record EvalResult(
     string Pipeline,
@@ -120,6 +129,7 @@ public sealed record EvalResult(
     int FinalSize,
     double SrPsnr,
     double BicubicPsnr,
+    CheckerCeiling Ceiling,
     IReadOnlyList<AdherencePoint> StepCurve,
     IReadOnlyList<AdherencePoint> Guidance,
     AdherencePoint AtDefaults,
@@ -146,9 +156,10 @@ public static class ModelEval
         var models = pipeline.Models;
 
         var scenes = Dataset.HeldOutSamples(options.Scenes, options.Seed);
-        var psnr64 = await ReconstructionAsync(pipeline.Stages, models.ImageTokenizer, scenes, 64, ct);
-        var psnrFinal = await ReconstructionAsync(pipeline.Stages, models.ImageTokenizer, scenes, pipeline.Size, ct);
-        var (sr, bicubic) = await SuperResolutionAsync(pipeline, scenes, options, ct);
+        var (psnr64, _) = await ReconstructionAsync(pipeline.Stages, models.ImageTokenizer, scenes, 64, ct);
+        var (psnrFinal, reconstructionChecks) = await ReconstructionAsync(pipeline.Stages, models.ImageTokenizer, scenes, pipeline.Size, ct);
+        var (sr, bicubic, srChecks, bicubicChecks) = await SuperResolutionAsync(pipeline, scenes, options, ct);
+        var ceiling = new CheckerCeiling(reconstructionChecks, srChecks, bicubicChecks);
 
         var prompts = options.Draw == PromptDraw.Hard
             ? Dataset.HardHeldOutSamples(options.Prompts, options.Seed + 1)
@@ -225,7 +236,7 @@ public static class ModelEval
             ct);
 
         var trained = models.Models.All(m => m.Model.Trained);
-        return new EvalResult(pipeline.Name, trained, psnr64, psnrFinal, pipeline.Size, sr, bicubic, curve, guidanceRows, atDefaults, inpainting, outpainting, imagesPerSecond);
+        return new EvalResult(pipeline.Name, trained, psnr64, psnrFinal, pipeline.Size, sr, bicubic, ceiling, curve, guidanceRows, atDefaults, inpainting, outpainting, imagesPerSecond);
     }
 
     // The decoding options of one generated or edited image: steps and guidance as the row says, the rest the pipeline's.
@@ -250,25 +261,33 @@ public static class ModelEval
         return decoding;
     }
 
-    // Render → PNG → Tokenize → Detokenize → PSNR against the render, at one size (the base's 64 px, the final size).
-    private static async Task<double> ReconstructionAsync(
+    // Render → PNG → Tokenize → Detokenize → PSNR against the render, at one size (the base's 64 px, the final size),
+    // and the scenes the checker reads right in the reconstructions.
+    private static async Task<(double Psnr, PromptTally Checks)> ReconstructionAsync(
         InProcessStages stages, ModelManifest imageTokenizer, IReadOnlyList<SceneSample> scenes, int size, CancellationToken ct)
     {
         var total = 0.0;
+        var passed = 0;
         foreach (var scene in scenes)
         {
             var original = SceneRenderer.Render(scene.Spec, size);
             var tokens = await stages.TokenizeAsync(imageTokenizer, LocalPipeline.EncodePng(original, size, size), null, ct);
             var image = await stages.DetokenizeAsync(imageTokenizer, tokens.Tokens, PixelEncoding.Png, null, ct);
-            total += Psnr(original, LocalPipeline.DecodeRgb(image.Images[0].Span));
+            var reconstruction = LocalPipeline.DecodeRgb(image.Images[0].Span);
+            total += Psnr(original, reconstruction);
+            passed += Passes(reconstruction, size, scene) ? 1 : 0;
         }
 
-        return total / scenes.Count;
+        return (total / scenes.Count, new PromptTally(passed, scenes.Count));
     }
 
+    private static bool Passes(byte[] rgb, int size, SceneSample scene) =>
+        SceneChecker.Check(rgb, size, scene.Description).AllCorrect;
+
     // The SR stage alone: conditioned on the tokens of the true 64 px scene and its caption, against bicubic
-    // upsampling of that same low-resolution reconstruction; both compared with the true scene at the SR's size.
-    private static async Task<(double Sr, double Bicubic)> SuperResolutionAsync(
+    // upsampling of that same low-resolution reconstruction; both compared with the true scene at the SR's size, and
+    // both read by the scene checker.
+    private static async Task<(double Sr, double Bicubic, PromptTally SrChecks, PromptTally BicubicChecks)> SuperResolutionAsync(
         LocalPipeline pipeline, IReadOnlyList<SceneSample> scenes, EvalOptions options, CancellationToken ct)
     {
         var (stages, models) = (pipeline.Stages, pipeline.Models);
@@ -277,6 +296,7 @@ public static class ModelEval
         var factor = models.ImageTokenizer.DownsampleFactor;
         var (lowSize, highSize) = (srModel.LowResGridWidth * factor, srModel.GridWidth * factor);
         double srTotal = 0, bicubicTotal = 0;
+        int srPassed = 0, bicubicPassed = 0;
         for (var i = 0; i < scenes.Count; i++)
         {
             var high = SceneRenderer.Render(scenes[i].Spec, highSize);
@@ -293,15 +313,19 @@ public static class ModelEval
             }
 
             var srImage = await stages.DetokenizeAsync(models.ImageTokenizer, TensorConvert.FromInt32(states[0].Tokens, 1, srModel.GridHeight, srModel.GridWidth), PixelEncoding.Png, null, ct);
-            srTotal += Psnr(high, LocalPipeline.DecodeRgb(srImage.Images[0].Span));
+            var srRgb = LocalPipeline.DecodeRgb(srImage.Images[0].Span);
+            srTotal += Psnr(high, srRgb);
+            srPassed += Passes(srRgb, highSize, scenes[i]) ? 1 : 0;
 
             var lowImage = await stages.DetokenizeAsync(models.ImageTokenizer, low.Tokens, PixelEncoding.Png, null, ct);
             using var upsampled = Image.Load<Rgb24>(lowImage.Images[0].Span);
             upsampled.Mutate(x => x.Resize(highSize, highSize, KnownResamplers.Bicubic));
-            bicubicTotal += Psnr(high, LocalPipeline.Pixels(upsampled));
+            var bicubicRgb = LocalPipeline.Pixels(upsampled);
+            bicubicTotal += Psnr(high, bicubicRgb);
+            bicubicPassed += Passes(bicubicRgb, highSize, scenes[i]) ? 1 : 0;
         }
 
-        return (srTotal / scenes.Count, bicubicTotal / scenes.Count);
+        return (srTotal / scenes.Count, bicubicTotal / scenes.Count, new(srPassed, scenes.Count), new(bicubicPassed, scenes.Count));
     }
 
     // One editing row: each case through the real Edit path, unblended; the checker reads the intended scene, and the
