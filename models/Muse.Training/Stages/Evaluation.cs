@@ -27,8 +27,13 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
         var samples = Enumerable.Range(0, count).Select(i => train ? data.Train(i) : data.HeldOut(i)).ToArray();
         byte[] Image(int i, int size) => train ? data.TrainImage(i, size) : data.HeldOutImage(i, size);
 
+        // The SR's grid decides the final size (16×16 tokens: 128 px, 32×32: 256 px).
+        var srDir = options.StageDir(TransformerTrainer.SrStageName);
+        var srConfig = Checkpoint.Exists(srDir) ? StageIo.ReadConfig<TransformerConfig>(Path.Combine(srDir, "config.json")) : null;
+        var finalSize = (srConfig?.GridWidth ?? 16) * vqgan.Config.DownsampleFactor;
+
         // Ceiling: VQGAN reconstructions of the renders.
-        foreach (var size in new[] { 64, 128 })
+        foreach (var size in new[] { 64, 128, finalSize }.Distinct())
         {
             var images = ImageBatch.FromRgb([.. Enumerable.Range(0, count).Select(i => Image(i, size))], size);
             var reconstructions = vqgan.Decode(vqgan.Encode(images));
@@ -50,14 +55,13 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
             results["generatedChecker64"] = Score("generated 64 px", lowImages, 64, samples);
             WritePpm(Path.Combine(options.Out, "samples-64.ppm"), lowImages[..Math.Min(8, count)], 64);
 
-            var srDir = options.StageDir(TransformerTrainer.SrStageName);
-            if (Checkpoint.Exists(srDir))
+            if (srConfig is not null)
             {
                 var sr = StageIo.LoadTransformer(srDir);
-                var high = Decode(sr, DecodeStage.SuperResolution, decoding.SuperResolution, seeds, text, textMask, empty, emptyMask, low); // [B, 256]
-                var highImages = vqgan.Decode(high.reshape(count, 16, 16)); // [B, 3, 128, 128]
-                results["generatedChecker128"] = Score("generated 128 px", highImages, 128, samples);
-                WritePpm(Path.Combine(options.Out, "samples-128.ppm"), highImages[..Math.Min(8, count)], 128);
+                var high = Decode(sr, DecodeStage.SuperResolution, decoding.SuperResolution, seeds, text, textMask, empty, emptyMask, low); // [B, N]
+                var highImages = vqgan.Decode(high.reshape(count, srConfig.GridHeight, srConfig.GridWidth)); // [B, 3, final, final]
+                results[$"generatedChecker{finalSize}"] = Score($"generated {finalSize} px", highImages, finalSize, samples);
+                WritePpm(Path.Combine(options.Out, $"samples-{finalSize}.ppm"), highImages[..Math.Min(8, count)], finalSize);
             }
         }
 
@@ -68,7 +72,7 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
 
         Merge(options.StageDir(VqganTrainer.StageName), results, "reconstructionChecker");
         Merge(baseDir, results, "generatedChecker64");
-        Merge(options.StageDir(TransformerTrainer.SrStageName), results, "generatedChecker128");
+        Merge(srDir, results, $"generatedChecker{finalSize}");
         File.WriteAllText(Path.Combine(options.Out, "evaluation.json"), JsonSerializer.Serialize(results, ConfigJson.Options));
         return results;
     }

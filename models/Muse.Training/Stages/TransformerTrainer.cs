@@ -165,6 +165,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         double lossSum = 0, accSum = 0;
         var window = 0;
         var lastEval = (Loss: double.NaN, Accuracy: double.NaN);
+        long lastEvalStep = -1;
         model.train();
         t5.train(!TextFrozen);
         while (step < options.Steps)
@@ -203,6 +204,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
             if (step % options.EvalEvery == 0 || step == options.Steps)
             {
                 lastEval = Evaluate(model, t5, transformer, n, heldCount, superResolution ? heldHigh! : heldLow, heldLow, heldCaptions, empty, heldTextTable, emptyText);
+                lastEvalStep = step;
                 log.WriteLine($"step {step}: held-out masked CE {lastEval.Loss:F4}, accuracy {lastEval.Accuracy:F3} (ratio 0.5)");
                 log.Flush();
             }
@@ -221,7 +223,10 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
             }
         }
 
-        var final = Evaluate(model, t5, transformer, n, heldCount, superResolution ? heldHigh! : heldLow, heldLow, heldCaptions, empty, heldTextTable, emptyText);
+        // The last step was just evaluated unless a time limit stopped the run between evaluations.
+        var final = lastEvalStep == step
+            ? lastEval
+            : Evaluate(model, t5, transformer, n, heldCount, superResolution ? heldHigh! : heldLow, heldLow, heldCaptions, empty, heldTextTable, emptyText);
         // The T5's own training (its provenance): a T5 started from another run (--init-text) carries that run's,
         // plus this run's unless it was frozen.
         var seconds = priorSeconds + clock.Elapsed.TotalSeconds;
