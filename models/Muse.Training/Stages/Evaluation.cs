@@ -29,7 +29,7 @@ internal sealed class Evaluation(TrainOptions options, SceneData data, TextWrite
 
         // The SR's grid decides the final size (16×16 tokens: 128 px, 32×32: 256 px).
         var srDir = options.StageDir(TransformerTrainer.SrStageName);
-        var srConfig = Checkpoint.Exists(srDir) ? StageIo.ReadConfig<TransformerConfig>(Path.Combine(srDir, "config.json")) : null;
+        var srConfig = Checkpoint.Exists(srDir) ? StageIo.ReadTransformerConfig(srDir) : null;
         var finalSize = (srConfig?.GridWidth ?? 16) * vqgan.Config.DownsampleFactor;
 
         // Ceiling: VQGAN reconstructions of the renders.

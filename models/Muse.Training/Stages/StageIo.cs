@@ -24,6 +24,10 @@ internal static class StageIo
         JsonSerializer.Deserialize<T>(File.ReadAllText(path), ConfigJson.Options)
         ?? throw new InvalidDataException($"{path}: empty config.");
 
+    /// <summary>The transformer config (base or SR) of the stage folder <paramref name="dir"/>.</summary>
+    public static TransformerConfig ReadTransformerConfig(string dir) =>
+        ReadConfig<TransformerConfig>(Path.Combine(dir, "config.json"));
+
     /// <summary>The trained VQGAN of <paramref name="dir"/> (config.json + checkpoint), in eval mode.</summary>
     public static Vqgan LoadVqgan(string dir)
     {
@@ -38,7 +42,7 @@ internal static class StageIo
     {
         var model = new TextBase(
             ReadConfig<T5Config>(Path.Combine(dir, "t5.config.json")),
-            ReadConfig<TransformerConfig>(Path.Combine(dir, "config.json")));
+            ReadTransformerConfig(dir));
         Checkpoint.Load(dir, model, null);
         model.eval();
         return model;
@@ -64,7 +68,7 @@ internal static class StageIo
     /// <summary>The SR transformer of <paramref name="dir"/>, in eval mode.</summary>
     public static MaskedTransformer LoadTransformer(string dir)
     {
-        var model = new MaskedTransformer(ReadConfig<TransformerConfig>(Path.Combine(dir, "config.json")));
+        var model = new MaskedTransformer(ReadTransformerConfig(dir));
         Checkpoint.Load(dir, model, null);
         model.eval();
         return model;

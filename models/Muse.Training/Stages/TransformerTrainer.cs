@@ -72,7 +72,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
             srConfig = StageIo.ReadOrCreate(
                 Path.Combine(dir, "config.json"), options.Resume,
                 () => options.InitFrom is { } from
-                    ? StageIo.ReadConfig<TransformerConfig>(Path.Combine(from, "config.json"))
+                    ? StageIo.ReadTransformerConfig(from)
                     : Sized(DefaultSr(options.Smoke, k, StageIo.ReadConfig<T5Config>(Path.Combine(options.StageDir(BaseStageName), "t5.config.json")).DModel, options.SrSize / vqgan.Config.DownsampleFactor)));
             var size = srConfig.GridWidth * vqgan.Config.DownsampleFactor;
             high = StageIo.TokenCache(dir, $"train{size}", options.Seed, vqgan, data.TrainCount, i => data.TrainImage(i, size), size);
@@ -164,6 +164,8 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         var windowClock = Stopwatch.StartNew();
         double lossSum = 0, accSum = 0;
         var window = 0;
+        (double Loss, double Accuracy) EvaluateHeldOut() =>
+            Evaluate(model, t5, transformer, n, heldCount, superResolution ? heldHigh! : heldLow, heldLow, heldCaptions, empty, heldTextTable, emptyText);
         var lastEval = (Loss: double.NaN, Accuracy: double.NaN);
         long lastEvalStep = -1;
         model.train();
@@ -203,7 +205,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
 
             if (step % options.EvalEvery == 0 || step == options.Steps)
             {
-                lastEval = Evaluate(model, t5, transformer, n, heldCount, superResolution ? heldHigh! : heldLow, heldLow, heldCaptions, empty, heldTextTable, emptyText);
+                lastEval = EvaluateHeldOut();
                 lastEvalStep = step;
                 log.WriteLine($"step {step}: held-out masked CE {lastEval.Loss:F4}, accuracy {lastEval.Accuracy:F3} (ratio 0.5)");
                 log.Flush();
@@ -226,7 +228,7 @@ internal sealed class TransformerTrainer(TrainOptions options, SceneData data, T
         // The last step was just evaluated unless a time limit stopped the run between evaluations.
         var final = lastEvalStep == step
             ? lastEval
-            : Evaluate(model, t5, transformer, n, heldCount, superResolution ? heldHigh! : heldLow, heldLow, heldCaptions, empty, heldTextTable, emptyText);
+            : EvaluateHeldOut();
         // The T5's own training (its provenance): a T5 started from another run (--init-text) carries that run's,
         // plus this run's unless it was frozen.
         var seconds = priorSeconds + clock.Elapsed.TotalSeconds;
