@@ -11,6 +11,17 @@ using Muse.Repository;
 
 namespace Muse.Orchestrator.Tests;
 
+/// <summary>
+/// OpenTelemetry listens to every meter of its name in the process, not only its own app's, so another test's
+/// requests on <c>b/2</c> running at the same time would be counted here: these tests run alone.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessWideMetrics
+{
+    public const string Name = "Process-wide metrics";
+}
+
+[Collection(ProcessWideMetrics.Name)]
 public sealed class MetricsEndpointTests : IDisposable
 {
     private readonly TestRepository _repository = new();
